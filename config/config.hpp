@@ -1,0 +1,59 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace config {
+
+// Sizes are bytes; durations are whole seconds (0 = none / disabled).
+using Seconds = std::chrono::seconds;
+
+struct CompressionConfig {
+    int level = 3;             // zstd level, 1..19
+    double min_saving = 0.10;  // keep a chunk compressed only if it saves at least this fraction
+};
+
+struct StorageConfig {
+    std::filesystem::path path = "./data";
+    std::uint64_t max_size = 20ull << 30;
+    double high_watermark = 0.95;
+    double low_watermark = 0.85;
+    CompressionConfig compression;
+};
+
+struct EvictionConfig {
+    std::string policy = "s3fifo";  // lru | lfu | s3fifo | sieve | wtinylfu
+    Seconds max_age{0};
+    std::vector<std::string> pins;  // image references or environment hashes
+};
+
+struct UpstreamConfig {
+    std::string name;  // e.g. "docker.io"; also what `?ns=` and a path prefix match
+    std::string url;   // e.g. "https://registry-1.docker.io"
+    bool is_default = false;
+    Seconds tag_ttl{300};
+    std::string username;
+    std::string password_env;
+    std::string password_file;
+    std::string ca_file;
+    bool insecure_skip_verify = false;
+};
+
+struct Config {
+    std::string listen = "127.0.0.1:5000";  // host:port
+    unsigned threads = 0;                   // 0 = number of cores
+    StorageConfig storage;
+    EvictionConfig eviction;
+    std::vector<UpstreamConfig> upstreams;
+    bool prefetch = true;
+    std::string admin_token;  // empty: admin API on loopback only
+
+    // The upstream marked `default`, if any.
+    const UpstreamConfig* default_upstream() const;
+};
+
+}  // namespace config
