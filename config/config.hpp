@@ -41,6 +41,21 @@ struct UpstreamConfig {
     std::string password_file;
     std::string ca_file;
     bool insecure_skip_verify = false;
+    Seconds connect_timeout{10};
+    Seconds read_timeout{60};  // headers, and inactivity while reading a body
+    unsigned retries = 3;      // attempts after the first, only while no byte reached a client
+
+    // The password from password_env or password_file; empty if neither is set. Never logged.
+    std::string password() const;
+};
+
+struct ServerConfig {
+    std::size_t max_connections = 1024;
+    Seconds header_timeout{30};   // a request's headers must arrive within this (slow-loris)
+    Seconds idle_timeout{120};    // keep-alive connection with no request / stalled write
+    Seconds shutdown_grace{30};   // in-flight responses get this long after SIGTERM
+    std::size_t max_header_bytes = 16 * 1024;
+    std::size_t max_body_bytes = 4 * 1024 * 1024;  // API request bodies (environment bundles)
 };
 
 struct Config {
@@ -50,7 +65,11 @@ struct Config {
     EvictionConfig eviction;
     std::vector<UpstreamConfig> upstreams;
     bool prefetch = true;
+    ServerConfig server;
     std::string admin_token;  // empty: admin API on loopback only
+
+    // The file this was loaded from, for messages; empty for a default-constructed value.
+    std::filesystem::path source;
 
     // The upstream marked `default`, if any.
     const UpstreamConfig* default_upstream() const;
