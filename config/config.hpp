@@ -51,13 +51,15 @@ struct UpstreamConfig {
 
 struct ServerConfig {
     std::size_t max_connections = 1024;
-    Seconds header_timeout{30};   // a request's headers must arrive within this (slow-loris)
-    Seconds idle_timeout{120};    // keep-alive connection with no request / stalled write
-    Seconds shutdown_grace{30};   // in-flight responses get this long after SIGTERM
+    Seconds header_timeout{30};  // a request's headers must arrive within this (slow-loris)
+    Seconds idle_timeout{120};   // keep-alive connection with no request / stalled write
+    Seconds shutdown_grace{30};  // in-flight responses get this long after SIGTERM
     std::size_t max_header_bytes = 16 * 1024;
     std::size_t max_body_bytes = 4 * 1024 * 1024;  // API request bodies (environment bundles)
 };
 
+// The whole configuration, loaded and validated by config::load() (config/load.hpp); key names
+// and defaults are documented in config/envcache.yml.
 struct Config {
     std::string listen = "127.0.0.1:5000";  // host:port
     unsigned threads = 0;                   // 0 = number of cores
@@ -67,6 +69,10 @@ struct Config {
     bool prefetch = true;
     ServerConfig server;
     std::string admin_token;  // empty: admin API on loopback only
+    // Where admin_token came from, if not inline: the loader reads it from this environment
+    // variable or file into admin_token (at most one of the three is set).
+    std::string admin_token_env;
+    std::string admin_token_file;
 
     // The file this was loaded from, for messages; empty for a default-constructed value.
     std::filesystem::path source;

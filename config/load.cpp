@@ -1,0 +1,717 @@
+#include "config/load.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <span>
+#include <sstream>
+#include <stdexcept>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "config/secret.hpp"
+#include "config/units.hpp"
+
+namespace config {
+
+std::string ConfigError::message() const {
+    std::string out = file;
+    if (line > 0) out += ":" + std::to_string(line);
+    out += ": ";
+    if (!key.empty()) out += key + ": ";
+    out += reason;
+    return out;
+}
+
+void throw_exception_from_error(const ConfigError& e, const boost::source_location&) {
+    throw std::runtime_error(e.message());
+}
+
+namespace {
+
+using Keys = std::span<const std::string_view>;
+
+// The keys each mapping may hold. Anything else is an error, so a typo never goes unnoticed.
+// clang-format off
+constexpr std::array<std::string_view, 10> k_top_keys{
+    "listen", "threads", "storage", "eviction", "upstreams", "prefetch", "server",
+    "admin_token", "admin_token_env", "admin_token_file"};
+constexpr std::array<std::string_view, 5> k_storage_keys{
+    "path", "max_size", "high_watermark", "low_watermark", "compression"};
+constexpr std::array<std::string_view, 2> k_compression_keys{"level", "min_saving"};
+constexpr std::array<std::string_view, 3> k_eviction_keys{"policy", "max_age", "pins"};
+constexpr std::array<std::string_view, 12> k_upstream_keys{
+    "name", "url", "default", "tag_ttl", "username", "password_env", "password_file", "ca_file",
+    "insecure_skip_verify", "connect_timeout", "read_timeout", "retries"};
+constexpr std::array<std::string_view, 6> k_server_keys{
+    "max_connections", "header_timeout", "idle_timeout", "shutdown_grace", "max_header_bytes",
+    "max_body_bytes"};
+// clang-format on
+
+struct Section {
+    std::string_view path;
+    Keys keys;
+};
+
+// Every mapping the file may hold, to point at the right place for a key written at the wrong
+// level ("max_size" at the top level: did you mean storage.max_size?).
+const std::array<Section, 6> k_sections{{
+    {"", k_top_keys},
+    {"storage", k_storage_keys},
+    {"storage.compression", k_compression_keys},
+    {"eviction", k_eviction_keys},
+    {"upstreams[]", k_upstream_keys},
+    {"server", k_server_keys},
+}};
+
+constexpr std::array<std::string_view, 5> k_policies{"lru", "lfu", "s3fifo", "sieve", "wtinylfu"};
+
+constexpr unsigned k_max_threads = 1024;
+constexpr unsigned k_max_retries = 10;
+
+// Thrown inside the loader only; load_from_string() turns it into a ConfigError value.
+struct Rejected {
+    ConfigError error;
+};
+
+// Where a value sits: the line to report and the dotted key path.
+struct At {
+    YAML::Mark mark;
+    std::string path;
+
+    At child(const YAML::Mark& m, std::string_view key) const {
+        return At{m, path.empty() ? std::string(key) : path + "." + std::string(key)};
+    }
+};
+
+std::string in_quotes(std::string_view s) {
+    return "\"" + std::string(s) + "\"";
+}
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
+std::string format_number(double d) {
+    std::ostringstream out;
+    out << d;
+    return out.str();
+}
+
+// What a node holds, for "expected X, found Y". Scalars are quoted: never call this on a
+// secret's value.
+std::string describe(const YAML::Node& n) {
+    switch (n.Type()) {
+        case YAML::NodeType::Map:
+            return "a mapping";
+        case YAML::NodeType::Sequence:
+            return "a list";
+        case YAML::NodeType::Scalar:
+            return in_quotes(n.Scalar());
+        case YAML::NodeType::Null:
+        case YAML::NodeType::Undefined:
+            break;
+    }
+    return "nothing";
+}
+
+// Levenshtein distance, case-insensitive.
+std::size_t edit_distance(std::string_view a_in, std::string_view b_in) {
+    const auto a = lower(a_in);
+    const auto b = lower(b_in);
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j)
+        row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diagonal = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const std::size_t up = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+            diagonal = up;
+        }
+    }
+    return row[b.size()];
+}
+
+// The closest of `choices` to `word`, if it is close enough to be a likely typo.
+std::optional<std::string_view> closest(std::string_view word, Keys choices) {
+    const std::size_t limit = word.size() <= 4 ? 1 : 2;
+    std::optional<std::string_view> best;
+    std::size_t best_distance = limit + 1;
+    for (const auto& c : choices) {
+        const auto d = edit_distance(word, c);
+        if (d < best_distance) {
+            best = c;
+            best_distance = d;
+        }
+    }
+    return best;
+}
+
+std::string unknown_key_reason(std::string_view key, std::string_view section_path, Keys allowed) {
+    if (const auto near = closest(key, allowed))
+        return "unknown key; did you mean " + std::string(*near) + "?";
+    for (const auto& section : k_sections) {
+        if (section.path == section_path) continue;
+        for (const auto& k : section.keys) {
+            if (lower(k) == lower(key)) {
+                const auto full = section.path.empty()
+                                      ? std::string(k)
+                                      : std::string(section.path) + "." + std::string(k);
+                return "unknown key here; did you mean " + full + "?";
+            }
+        }
+    }
+    std::string list;
+    for (const auto& k : allowed)
+        list += (list.empty() ? "" : ", ") + std::string(k);
+    return "unknown key (known here: " + list + ")";
+}
+
+// Why `url` is not a usable upstream URL, or nullopt. Removes a trailing '/' from `url`.
+// A URL with credentials is not echoed: they are a secret.
+std::optional<std::string> url_problem(std::string& url) {
+    const auto l = lower(url);
+    std::size_t scheme_end = 0;
+    if (l.starts_with("https://")) {
+        scheme_end = 8;
+    } else if (l.starts_with("http://")) {
+        scheme_end = 7;
+    } else {
+        return in_quotes(url) + " must start with http:// or https://";
+    }
+    const std::string_view rest = std::string_view(url).substr(scheme_end);
+    const auto authority = rest.substr(0, rest.find_first_of("/?#"));
+    if (authority.find('@') != std::string_view::npos)
+        return std::string(
+            "must not contain credentials; use username with password_env or password_file");
+    if (rest.find_first_of("?#") != std::string_view::npos)
+        return in_quotes(url) + " must not have a query or fragment";
+    if (rest.find_first_of(" \t") != std::string_view::npos)
+        return in_quotes(url) + " must not contain spaces";
+
+    std::string_view host = authority;
+    std::string_view port;
+    if (host.starts_with('[')) {
+        const auto close = host.find(']');
+        if (close == std::string_view::npos || close == 1)
+            return in_quotes(url) + " has an invalid IPv6 host";
+        const auto after = host.substr(close + 1);
+        if (!after.empty()) {
+            if (after.front() != ':') return in_quotes(url) + " has an invalid host";
+            port = after.substr(1);
+        }
+        host = host.substr(1, close - 1);
+    } else {
+        const auto colon = host.find(':');
+        if (colon != std::string_view::npos) {
+            port = host.substr(colon + 1);
+            host = host.substr(0, colon);
+        }
+        for (char c : host) {
+            if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_')
+                return in_quotes(url) + " has an invalid host";
+        }
+    }
+    if (host.empty()) return in_quotes(url) + " has no host";
+    if (authority.find(':') != std::string_view::npos && !authority.starts_with('[') &&
+        port.empty())
+        return in_quotes(url) + " has an empty port";
+    if (!port.empty()) {
+        unsigned value = 0;
+        const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+        if (ec != std::errc{} || end != port.data() + port.size() || value == 0 || value > 65535)
+            return in_quotes(url) + " has an invalid port";
+    }
+    url.replace(0, scheme_end, l.substr(0, scheme_end));  // HTTPS:// -> https://
+    while (url.size() > scheme_end && url.back() == '/')
+        url.pop_back();
+    return std::nullopt;
+}
+
+bool valid_upstream_name(std::string_view name) {
+    return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' ||
+               c == ':';
+    });
+}
+
+class Loader {
+  public:
+    explicit Loader(std::string file) : m_file(std::move(file)) {}
+
+    Config run(const YAML::Node& root) {
+        Config c;
+        if (root.IsNull())
+            fail(YAML::Mark{}, "",
+                 "the file is empty; expected a mapping of settings such as "
+                 "`listen: 127.0.0.1:5000` (see config/envcache.yml)");
+        if (!root.IsMap())
+            fail(root.Mark(), "",
+                 "expected a mapping of settings at the top level, found " + describe(root));
+        check_keys(root, "", k_top_keys);
+
+        const At top{root.Mark(), ""};
+        std::optional<At> token_at, token_env_at, token_file_at;
+        bool have_upstreams = false;
+        for (const auto& kv : root) {
+            const auto key = kv.first.Scalar();
+            const auto& v = kv.second;
+            const At at = top.child(kv.first.Mark(), key);
+            if (key == "listen") {
+                // `listen: [::1]` is YAML for a list; say how to write an IPv6 address.
+                if (v.IsSequence())
+                    fail(at,
+                         "expected host:port, found a list; quote IPv6 addresses: listen: "
+                         "\"[::1]:5000\"");
+                c.listen = read_scalar(v, at, "host:port");
+                if (const auto parsed = parse_host_port(c.listen); !parsed)
+                    fail(at, parsed.error().message);
+            } else if (key == "threads") {
+                c.threads = static_cast<unsigned>(read_uint(v, at, 0, k_max_threads));
+            } else if (key == "storage") {
+                read_storage(v, at, c.storage);
+            } else if (key == "eviction") {
+                read_eviction(v, at, c.eviction);
+            } else if (key == "upstreams") {
+                c.upstreams = read_upstreams(v, at);
+                have_upstreams = true;
+            } else if (key == "prefetch") {
+                c.prefetch = read_bool(v, at);
+            } else if (key == "server") {
+                read_server(v, at, c.server);
+            } else if (key == "admin_token") {
+                c.admin_token = read_string(v, at);
+                if (!c.admin_token.empty()) token_at = at;
+            } else if (key == "admin_token_env") {
+                c.admin_token_env = read_string(v, at);
+                if (!c.admin_token_env.empty()) token_env_at = at;
+            } else if (key == "admin_token_file") {
+                c.admin_token_file = read_string(v, at);
+                if (!c.admin_token_file.empty()) token_file_at = at;
+            } else {
+                unhandled(at);
+            }
+        }
+        if (!have_upstreams)
+            fail(top.child(root.Mark(), "upstreams"),
+                 "is required: at least one upstream registry (name and url)");
+        read_admin_token(c, token_at, token_env_at, token_file_at);
+        return c;
+    }
+
+  private:
+    [[noreturn]] void fail(const YAML::Mark& mark, std::string key, std::string reason) const {
+        const int line = mark.is_null() ? 0 : mark.line + 1;
+        throw Rejected{ConfigError{m_file, line, std::move(key), std::move(reason)}};
+    }
+    [[noreturn]] void fail(const At& at, std::string reason) const {
+        fail(at.mark, at.path, std::move(reason));
+    }
+    // A key passed check_keys() but the reader has no branch for it: a bug here, not in the file.
+    [[noreturn]] void unhandled(const At& at) const { fail(at, "internal error: key not read"); }
+
+    // Unknown, duplicate and non-name keys are errors. `path` is the section's dotted path.
+    void check_keys(const YAML::Node& map, const std::string& path, Keys allowed,
+                    std::string_view section_path) const {
+        std::map<std::string, int> seen;
+        const At here{map.Mark(), path};
+        for (const auto& kv : map) {
+            if (!kv.first.IsScalar())
+                fail(kv.first.Mark(), path,
+                     "keys must be plain names, found " + describe(kv.first));
+            const auto key = kv.first.Scalar();
+            const At at = here.child(kv.first.Mark(), key);
+            if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
+                fail(at, unknown_key_reason(key, section_path, allowed));
+            const auto [it, inserted] = seen.emplace(key, at.mark.line + 1);
+            if (!inserted)
+                fail(at, "appears twice (first on line " + std::to_string(it->second) + ")");
+        }
+    }
+    void check_keys(const YAML::Node& map, const std::string& path, Keys allowed) const {
+        check_keys(map, path, allowed, path);
+    }
+
+    // True for a mapping, false for an empty value (keep the defaults); anything else fails.
+    bool expect_mapping(const YAML::Node& n, const At& at) const {
+        if (n.IsNull()) return false;
+        if (!n.IsMap()) fail(at, "expected a mapping, found " + describe(n));
+        return true;
+    }
+
+    // The text of a scalar; fails for lists, mappings and empty values.
+    std::string read_scalar(const YAML::Node& n, const At& at, std::string_view expected) const {
+        if (n.IsNull()) fail(at, "needs a value (" + std::string(expected) + ")");
+        if (!n.IsScalar()) fail(at, "expected " + std::string(expected) + ", found " + describe(n));
+        return n.Scalar();
+    }
+
+    // A string; an empty value is "". Never echoes the value (it may be a secret).
+    std::string read_string(const YAML::Node& n, const At& at) const {
+        if (n.IsNull()) return {};
+        if (!n.IsScalar()) fail(at, "expected a string, found " + describe(n));
+        return n.Scalar();
+    }
+
+    bool read_bool(const YAML::Node& n, const At& at) const {
+        const auto text = read_scalar(n, at, "true or false");
+        const auto l = lower(text);
+        if (l == "true") return true;
+        if (l == "false") return false;
+        fail(at, "expected true or false, found " + in_quotes(text));
+    }
+
+    std::uint64_t read_uint(const YAML::Node& n, const At& at, std::uint64_t min,
+                            std::uint64_t max) const {
+        const auto text = read_scalar(n, at, "a whole number");
+        if (text.starts_with('-')) fail(at, in_quotes(text) + " must not be negative");
+        std::uint64_t value = 0;
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (ec == std::errc::result_out_of_range) fail(at, in_quotes(text) + " is too large");
+        if (ec != std::errc{} || end != text.data() + text.size())
+            fail(at, "expected a whole number, found " + in_quotes(text));
+        if (value < min || value > max) {
+            fail(at, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
+                         ", found " + text);
+        }
+        return value;
+    }
+
+    double read_number(const YAML::Node& n, const At& at) const {
+        const auto text = read_scalar(n, at, "a number");
+        double value = 0;
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(value))
+            fail(at, "expected a number such as 0.95, found " + in_quotes(text));
+        return value;
+    }
+
+    std::uint64_t read_size(const YAML::Node& n, const At& at) const {
+        const auto parsed = parse_size(read_scalar(n, at, "a size such as 20GiB"));
+        if (!parsed) fail(at, parsed.error().message);
+        return *parsed;
+    }
+
+    Seconds read_duration(const YAML::Node& n, const At& at) const {
+        const auto parsed = parse_duration(read_scalar(n, at, "a duration such as 5m"));
+        if (!parsed) fail(at, parsed.error().message);
+        return *parsed;
+    }
+
+    std::vector<std::string> read_string_list(const YAML::Node& n, const At& at) const {
+        std::vector<std::string> out;
+        if (n.IsNull()) return out;
+        if (!n.IsSequence()) fail(at, "expected a list, found " + describe(n));
+        for (std::size_t i = 0; i < n.size(); ++i) {
+            const At item{n[i].Mark(), at.path + "[" + std::to_string(i) + "]"};
+            auto s = read_scalar(n[i], item, "a string");
+            if (s.empty()) fail(item, "must not be empty");
+            out.push_back(std::move(s));
+        }
+        return out;
+    }
+
+    void read_storage(const YAML::Node& n, const At& at, StorageConfig& s) const {
+        if (!expect_mapping(n, at)) return;
+        check_keys(n, at.path, k_storage_keys);
+        std::optional<At> high_at, low_at;
+        for (const auto& kv : n) {
+            const auto key = kv.first.Scalar();
+            const auto& v = kv.second;
+            const At child = at.child(kv.first.Mark(), key);
+            if (key == "path") {
+                s.path = read_scalar(v, child, "a directory");
+                if (s.path.empty()) fail(child, "must not be empty");
+            } else if (key == "max_size") {
+                s.max_size = read_size(v, child);
+                if (s.max_size == 0) fail(child, "must be greater than 0");
+            } else if (key == "high_watermark") {
+                s.high_watermark = read_number(v, child);
+                high_at = child;
+            } else if (key == "low_watermark") {
+                s.low_watermark = read_number(v, child);
+                low_at = child;
+            } else if (key == "compression") {
+                read_compression(v, child, s.compression);
+            } else {
+                unhandled(child);
+            }
+        }
+        const auto in_range = [](double w) { return w > 0.0 && w <= 1.0; };
+        if (high_at && !in_range(s.high_watermark))
+            fail(*high_at,
+                 "must be greater than 0 and at most 1, found " + format_number(s.high_watermark));
+        if (low_at && !in_range(s.low_watermark))
+            fail(*low_at,
+                 "must be greater than 0 and at most 1, found " + format_number(s.low_watermark));
+        if (s.low_watermark >= s.high_watermark) {
+            const auto low = format_number(s.low_watermark);
+            const auto high = format_number(s.high_watermark);
+            if (low_at) fail(*low_at, low + " must be below high_watermark (" + high + ")");
+            fail(*high_at, high + " must be above low_watermark (" + low + ", the default)");
+        }
+    }
+
+    void read_compression(const YAML::Node& n, const At& at, CompressionConfig& c) const {
+        if (!expect_mapping(n, at)) return;
+        check_keys(n, at.path, k_compression_keys);
+        for (const auto& kv : n) {
+            const auto key = kv.first.Scalar();
+            const auto& v = kv.second;
+            const At child = at.child(kv.first.Mark(), key);
+            if (key == "level") {
+                c.level = static_cast<int>(read_uint(v, child, 1, 19));
+            } else if (key == "min_saving") {
+                c.min_saving = read_number(v, child);
+                if (c.min_saving < 0.0 || c.min_saving >= 1.0)
+                    fail(child,
+                         "must be at least 0 and below 1, found " + format_number(c.min_saving));
+            } else {
+                unhandled(child);
+            }
+        }
+    }
+
+    void read_eviction(const YAML::Node& n, const At& at, EvictionConfig& e) const {
+        if (!expect_mapping(n, at)) return;
+        check_keys(n, at.path, k_eviction_keys);
+        for (const auto& kv : n) {
+            const auto key = kv.first.Scalar();
+            const auto& v = kv.second;
+            const At child = at.child(kv.first.Mark(), key);
+            if (key == "policy") {
+                e.policy = read_scalar(v, child, "a policy name");
+                if (std::find(k_policies.begin(), k_policies.end(), e.policy) == k_policies.end()) {
+                    std::string reason = in_quotes(e.policy) + " is not a policy (use ";
+                    for (std::size_t i = 0; i < k_policies.size(); ++i)
+                        reason += (i ? ", " : "") + std::string(k_policies[i]);
+                    reason += ")";
+                    if (const auto near = closest(e.policy, k_policies))
+                        reason += "; did you mean " + std::string(*near) + "?";
+                    fail(child, reason);
+                }
+            } else if (key == "max_age") {
+                e.max_age = read_duration(v, child);
+            } else if (key == "pins") {
+                e.pins = read_string_list(v, child);
+            } else {
+                unhandled(child);
+            }
+        }
+    }
+
+    void read_server(const YAML::Node& n, const At& at, ServerConfig& s) const {
+        if (!expect_mapping(n, at)) return;
+        check_keys(n, at.path, k_server_keys);
+        for (const auto& kv : n) {
+            const auto key = kv.first.Scalar();
+            const auto& v = kv.second;
+            const At child = at.child(kv.first.Mark(), key);
+            const auto positive_duration = [&] {
+                const auto d = read_duration(v, child);
+                if (d.count() == 0) fail(child, "must be greater than 0");
+                return d;
+            };
+            const auto positive_size = [&] {
+                const auto bytes = read_size(v, child);
+                if (bytes == 0) fail(child, "must be greater than 0");
+                return static_cast<std::size_t>(bytes);
+            };
+            if (key == "max_connections") {
+                s.max_connections = read_uint(v, child, 1, 1'000'000);
+            } else if (key == "header_timeout") {
+                s.header_timeout = positive_duration();
+            } else if (key == "idle_timeout") {
+                s.idle_timeout = positive_duration();
+            } else if (key == "shutdown_grace") {
+                s.shutdown_grace = read_duration(v, child);
+            } else if (key == "max_header_bytes") {
+                s.max_header_bytes = positive_size();
+            } else if (key == "max_body_bytes") {
+                s.max_body_bytes = positive_size();
+            } else {
+                unhandled(child);
+            }
+        }
+    }
+
+    std::vector<UpstreamConfig> read_upstreams(const YAML::Node& n, const At& at) const {
+        if (n.IsNull() || (n.IsSequence() && n.size() == 0))
+            fail(at, "needs at least one upstream registry (name and url)");
+        if (!n.IsSequence())
+            fail(at, "expected a list of upstreams (- name: ..., url: ...), found " + describe(n));
+
+        std::vector<UpstreamConfig> out;
+        std::vector<At> default_at;
+        for (std::size_t i = 0; i < n.size(); ++i) {
+            const At item{n[i].Mark(), at.path + "[" + std::to_string(i) + "]"};
+            std::optional<At> name_at, default_key_at;
+            out.push_back(read_upstream(n[i], item, name_at, default_key_at));
+            const auto& u = out.back();
+            for (std::size_t j = 0; j + 1 < out.size(); ++j) {
+                if (lower(out[j].name) == lower(u.name))
+                    fail(*name_at, in_quotes(u.name) + " is already the name of " + at.path + "[" +
+                                       std::to_string(j) + "]");
+            }
+            if (u.is_default) {
+                if (!default_at.empty())
+                    fail(*default_key_at, "only one upstream can be the default; " +
+                                              default_at.front().path + " already is");
+                default_at.push_back(*default_key_at);
+            }
+        }
+        if (default_at.empty()) {
+            if (out.size() > 1)
+                fail(at, "with several upstreams, mark exactly one with `default: true`");
+            out.front().is_default = true;
+        }
+        return out;
+    }
+
+    UpstreamConfig read_upstream(const YAML::Node& n, const At& at, std::optional<At>& name_at,
+                                 std::optional<At>& default_at) const {
+        if (!n.IsMap()) fail(at, "expected a mapping with name and url, found " + describe(n));
+        check_keys(n, at.path, k_upstream_keys, "upstreams[]");
+
+        UpstreamConfig u;
+        std::optional<At> url_at, password_env_at, password_file_at, ca_file_at;
+        for (const auto& kv : n) {
+            const auto key = kv.first.Scalar();
+            const auto& v = kv.second;
+            const At child = at.child(kv.first.Mark(), key);
+            if (key == "name") {
+                u.name = read_scalar(v, child, "a registry name such as docker.io");
+                if (!valid_upstream_name(u.name))
+                    fail(child, in_quotes(u.name) +
+                                    " is not a registry name (letters, digits, '.', '-', '_', "
+                                    "':'; no '/'), e.g. docker.io or localhost:5001");
+                name_at = child;
+            } else if (key == "url") {
+                u.url = read_scalar(v, child, "a URL such as https://registry-1.docker.io");
+                if (auto problem = url_problem(u.url)) fail(child, *problem);
+                url_at = child;
+            } else if (key == "default") {
+                u.is_default = read_bool(v, child);
+                default_at = child;
+            } else if (key == "tag_ttl") {
+                u.tag_ttl = read_duration(v, child);
+            } else if (key == "username") {
+                u.username = read_string(v, child);
+            } else if (key == "password_env") {
+                u.password_env = read_string(v, child);
+                if (!u.password_env.empty()) password_env_at = child;
+            } else if (key == "password_file") {
+                u.password_file = read_string(v, child);
+                if (!u.password_file.empty()) password_file_at = child;
+            } else if (key == "ca_file") {
+                u.ca_file = read_string(v, child);
+                if (!u.ca_file.empty()) ca_file_at = child;
+            } else if (key == "insecure_skip_verify") {
+                u.insecure_skip_verify = read_bool(v, child);
+            } else if (key == "connect_timeout") {
+                u.connect_timeout = read_duration(v, child);
+                if (u.connect_timeout.count() == 0) fail(child, "must be greater than 0");
+            } else if (key == "read_timeout") {
+                u.read_timeout = read_duration(v, child);
+                if (u.read_timeout.count() == 0) fail(child, "must be greater than 0");
+            } else if (key == "retries") {
+                u.retries = static_cast<unsigned>(read_uint(v, child, 0, k_max_retries));
+            } else {
+                unhandled(child);
+            }
+        }
+        if (!name_at) fail(at.child(at.mark, "name"), "is required (e.g. docker.io)");
+        if (!url_at)
+            fail(at.child(at.mark, "url"), "is required (e.g. https://registry-1.docker.io)");
+
+        if (password_env_at && password_file_at)
+            fail(*password_file_at, "set either password_env or password_file, not both");
+        if ((password_env_at || password_file_at) && u.username.empty())
+            fail(password_env_at ? *password_env_at : *password_file_at,
+                 "a password needs a username (set username too)");
+        if (password_env_at && !read_secret_env(u.password_env))
+            fail(*password_env_at, "environment variable " + u.password_env + " is not set");
+        if (password_file_at && !read_secret_file(u.password_file))
+            fail(*password_file_at, "cannot read " + in_quotes(u.password_file));
+        if (ca_file_at && !std::ifstream(u.ca_file))
+            fail(*ca_file_at, "cannot read " + in_quotes(u.ca_file));
+        return u;
+    }
+
+    // Resolves admin_token_env / admin_token_file into c.admin_token. Messages name the source,
+    // never the token.
+    void read_admin_token(Config& c, const std::optional<At>& inline_at,
+                          const std::optional<At>& env_at, const std::optional<At>& file_at) const {
+        const int sources =
+            int(inline_at.has_value()) + int(env_at.has_value()) + int(file_at.has_value());
+        if (sources > 1) {
+            const At& second = file_at ? *file_at : *env_at;
+            fail(second, "set only one of admin_token, admin_token_env and admin_token_file");
+        }
+        if (env_at) {
+            const auto token = read_secret_env(c.admin_token_env);
+            if (!token) fail(*env_at, "environment variable " + c.admin_token_env + " is not set");
+            if (token->empty())
+                fail(*env_at, "environment variable " + c.admin_token_env + " is empty");
+            c.admin_token = *token;
+        }
+        if (file_at) {
+            const auto token = read_secret_file(c.admin_token_file);
+            if (!token) fail(*file_at, "cannot read " + in_quotes(c.admin_token_file));
+            if (token->empty()) fail(*file_at, in_quotes(c.admin_token_file) + " is empty");
+            c.admin_token = *token;
+        }
+    }
+
+    std::string m_file;
+};
+
+}  // namespace
+
+LoadResult load_from_string(std::string_view text, std::string_view name) {
+    const std::string file(name);
+    try {
+        const auto documents = YAML::LoadAll(std::string(text));
+        if (documents.size() > 1)
+            return ConfigError{file, documents[1].Mark().line + 1, "",
+                               "holds more than one YAML document; expected one"};
+        const YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
+        return Loader(file).run(root);
+    } catch (const Rejected& r) {
+        return r.error;
+    } catch (const YAML::ParserException& e) {
+        return ConfigError{file, e.mark.is_null() ? 0 : e.mark.line + 1, "",
+                           "not valid YAML: " + e.msg};
+    } catch (const YAML::Exception& e) {
+        return ConfigError{file, e.mark.is_null() ? 0 : e.mark.line + 1, "",
+                           "cannot be read as YAML: " + e.msg};
+    }
+}
+
+LoadResult load(const std::filesystem::path& file) {
+    const auto name = file.string();
+    std::error_code ec;
+    if (std::filesystem::is_directory(file, ec))
+        return ConfigError{name, 0, "", "is a directory, not a config file"};
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return ConfigError{name, 0, "", "cannot open the file"};
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) return ConfigError{name, 0, "", "cannot read the file"};
+    auto result = load_from_string(text.str(), name);
+    if (result) result->source = file;
+    return result;
+}
+
+}  // namespace config
