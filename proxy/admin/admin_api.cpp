@@ -1,0 +1,402 @@
+#include "proxy/admin/admin_api.hpp"
+
+#include <array>
+
+#include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "config/units.hpp"
+
+namespace proxy {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::array<std::string_view, 5> k_reasons{"watermark", "limits", "reserve", "max_age",
+                                                    "admin"};
+
+AdminResponse json_response(unsigned status, const json::value& value) {
+    AdminResponse r;
+    r.status = status;
+    r.body = json::serialize(value);
+    return r;
+}
+
+AdminResponse method_not_allowed(std::string_view allow) {
+    auto r = admin_error(405, "UNSUPPORTED", "method not allowed; use " + std::string(allow));
+    r.headers.emplace_back("Allow", std::string(allow));
+    return r;
+}
+
+// SHA-256 of both sides, compared in constant time: neither content nor length leaks.
+bool token_matches(std::string_view given, std::string_view expected) {
+    std::array<unsigned char, EVP_MAX_MD_SIZE> a{};
+    std::array<unsigned char, EVP_MAX_MD_SIZE> b{};
+    unsigned int la = 0;
+    unsigned int lb = 0;
+    if (EVP_Digest(given.data(), given.size(), a.data(), &la, EVP_sha256(), nullptr) != 1 ||
+        EVP_Digest(expected.data(), expected.size(), b.data(), &lb, EVP_sha256(), nullptr) != 1)
+        return false;
+    return la == lb && CRYPTO_memcmp(a.data(), b.data(), la) == 0;
+}
+
+std::optional<json::object> parse_object(std::string_view body, std::string& why) {
+    if (body.empty()) {
+        why = "the request body must be a JSON object";
+        return std::nullopt;
+    }
+    boost::system::error_code ec;
+    auto value = json::parse(body, ec);
+    if (ec) {
+        why = "the request body is not JSON: " + ec.message();
+        return std::nullopt;
+    }
+    if (!value.is_object()) {
+        why = "the request body must be a JSON object";
+        return std::nullopt;
+    }
+    return std::move(value.get_object());
+}
+
+json::object pin_json(const PinInfo& p) {
+    json::object o;
+    o["pin"] = p.pin;
+    o["source"] = p.from_config ? "config" : "admin";
+    if (p.resolves_to) {
+        o["digest"] = p.resolves_to->str();
+    } else {
+        o["digest"] = nullptr;
+    }
+    return o;
+}
+
+json::object result_json(const EvictionResult& r, bool dry_run) {
+    json::array removed;
+    std::uint64_t bytes = 0;
+    for (const auto& b : r.removed) {
+        json::object o;
+        o["digest"] = b.digest.str();
+        o["size"] = b.bytes;
+        removed.push_back(std::move(o));
+        bytes += b.bytes;
+    }
+    json::object o;
+    o["dry_run"] = dry_run;
+    o["count"] = r.removed.size();
+    o["bytes"] = bytes;
+    o["used_before"] = r.used_before;
+    o["used_after"] = r.used_after;
+    o["reached_target"] = r.reached_target;
+    o["removed"] = std::move(removed);
+    return o;
+}
+
+}  // namespace
+
+TrafficStats traffic_stats(Metrics& metrics) {
+    auto load = [](const std::atomic<std::uint64_t>& c) {
+        return c.load(std::memory_order_relaxed);
+    };
+    TrafficStats t;
+    t.hits = load(metrics.total().hits);
+    t.misses = load(metrics.total().misses);
+    t.bytes_from_cache = load(metrics.total().bytes_from_cache);
+    t.bytes_from_upstream = load(metrics.total().bytes_from_upstream);
+    for (std::size_t i = 0; i < metrics.upstream_names().size(); ++i) {
+        const Counters& c = metrics.upstream(i);
+        t.upstreams[metrics.upstream_names()[i]] = {
+            {"hits", load(c.hits)},
+            {"misses", load(c.misses)},
+            {"coalesced", load(c.coalesced)},
+            {"stale", load(c.stale)},
+            {"bytes_from_cache", load(c.bytes_from_cache)},
+            {"bytes_from_upstream", load(c.bytes_from_upstream)},
+            {"digest_mismatch", load(c.digest_mismatch)},
+            {"upstream_errors", load(c.upstream_errors)},
+            {"store_errors", load(c.store_errors)},
+        };
+    }
+    return t;
+}
+
+AdminResponse admin_error(unsigned status, std::string_view code, std::string_view message) {
+    json::object e;
+    e["code"] = code;
+    e["message"] = message;
+    json::array errors;
+    errors.push_back(std::move(e));
+    json::object o;
+    o["errors"] = std::move(errors);
+    return json_response(status, o);
+}
+
+bool is_loopback(const boost::asio::ip::address& address) {
+    if (address.is_v6() && address.to_v6().is_v4_mapped())
+        return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address.to_v6())
+            .is_loopback();
+    return address.is_loopback();
+}
+
+AdminApi::AdminApi(Evictor& evictor, std::string admin_token, std::function<TrafficStats()> traffic)
+    : m_evictor(evictor), m_token(std::move(admin_token)), m_traffic(std::move(traffic)) {}
+
+bool AdminApi::is_admin_path(std::string_view target) {
+    const auto path = target.substr(0, target.find('?'));
+    return path == k_prefix || (path.starts_with(k_prefix) && path[k_prefix.size()] == '/');
+}
+
+AdminResponse AdminApi::handle(const AdminRequest& req) const {
+    if (m_token.empty()) {
+        if (!is_loopback(req.peer))
+            return admin_error(403, "DENIED",
+                               "the admin API answers loopback callers only unless an "
+                               "admin_token is configured");
+    } else {
+        constexpr std::string_view scheme = "Bearer ";
+        const bool ok = req.authorization.size() > scheme.size() &&
+                        req.authorization.substr(0, scheme.size()) == scheme &&
+                        token_matches(req.authorization.substr(scheme.size()), m_token);
+        if (!ok) {
+            auto r = admin_error(401, "UNAUTHORIZED", "a valid admin bearer token is required");
+            r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"envcache-admin\"");
+            return r;
+        }
+    }
+
+    auto parsed = boost::urls::parse_origin_form(req.target);
+    if (!parsed) return admin_error(400, "INVALID_REQUEST", "malformed request target");
+    std::vector<std::string> segments;
+    for (auto s : parsed->segments())
+        segments.push_back(s);
+    // segments: api, v1, admin, <resource>, [rest...]
+    if (segments.size() < 4 || segments[0] != "api" || segments[1] != "v1" ||
+        segments[2] != "admin")
+        return admin_error(404, "NOT_FOUND", "no such admin endpoint");
+    const std::string& resource = segments[3];
+    const std::string_view method = req.method;
+
+    if (resource == "stats" && segments.size() == 4) {
+        if (method != "GET") return method_not_allowed("GET");
+        return stats();
+    }
+    if (resource == "limits" && segments.size() == 4) {
+        if (method == "GET") return get_limits();
+        if (method == "PUT") return put_limits(req.body);
+        if (method == "DELETE") return delete_limits();
+        return method_not_allowed("GET, PUT, DELETE");
+    }
+    if (resource == "pins") {
+        if (segments.size() > 4) {
+            if (method != "DELETE") return method_not_allowed("DELETE");
+            // A pin in the path, percent-encoded or not ("docker.io/library/python:3.12").
+            std::string pin;
+            for (std::size_t i = 4; i < segments.size(); ++i) {
+                if (i > 4) pin += '/';
+                pin += segments[i];
+            }
+            return remove_pin(pin);
+        }
+        if (method == "GET") return get_pins();
+        if (method == "POST") return add_pin(req.body);
+        if (method == "DELETE") {
+            std::string why;
+            auto body = parse_object(req.body, why);
+            if (!body) return admin_error(400, "INVALID_REQUEST", why);
+            auto it = body->find("pin");
+            if (it == body->end() || !it->value().is_string())
+                return admin_error(400, "INVALID_REQUEST", "expected {\"pin\": \"...\"}");
+            return remove_pin(std::string_view(it->value().get_string()));
+        }
+        return method_not_allowed("GET, POST, DELETE");
+    }
+    if (resource == "evict" && segments.size() == 4) {
+        if (method != "POST") return method_not_allowed("POST");
+        return evict(req.body);
+    }
+    return admin_error(404, "NOT_FOUND", "no such admin endpoint");
+}
+
+AdminResponse AdminApi::stats() const {
+    const EvictorStats s = m_evictor.stats();
+    const TrafficStats t = m_traffic ? m_traffic() : TrafficStats{};
+    json::object o;
+    o["used_bytes"] = s.usage.used_bytes;
+    o["max_bytes"] = s.limits.max_size;
+    o["high_watermark"] = s.limits.high_watermark;
+    o["low_watermark"] = s.limits.low_watermark;
+    o["high_bytes"] = s.limits.high_bytes();
+    o["low_bytes"] = s.limits.low_bytes();
+    o["policy"] = s.limits.policy;
+    o["max_age"] = static_cast<std::int64_t>(s.limits.max_age.count());
+    o["blobs"] = s.usage.blobs;
+    o["blob_bytes"] = s.usage.blob_bytes;
+    o["map_bytes"] = s.usage.map_bytes;
+    o["hits"] = t.hits;
+    o["misses"] = t.misses;
+    const auto requests = t.hits + t.misses;
+    o["hit_ratio"] = requests ? static_cast<double>(t.hits) / static_cast<double>(requests) : 0.0;
+    o["bytes_from_cache"] = t.bytes_from_cache;
+    o["bytes_from_upstream"] = t.bytes_from_upstream;
+    json::object evictions;
+    json::object evicted_bytes;
+    for (auto reason : k_reasons) {
+        evictions[reason] = 0;
+        evicted_bytes[reason] = 0;
+    }
+    for (const auto& [reason, n] : s.evictions)
+        evictions[reason] = n;
+    for (const auto& [reason, n] : s.evicted_bytes)
+        evicted_bytes[reason] = n;
+    o["evictions"] = std::move(evictions);
+    o["evicted_bytes"] = std::move(evicted_bytes);
+    o["leased_blobs"] = s.leased_blobs;
+    o["protected_blobs"] = s.protected_blobs;
+    o["remove_errors"] = s.remove_errors;
+    o["reserve_refused"] = s.reserve_refused;
+    json::object upstreams;
+    for (const auto& [name, counters] : t.upstreams) {
+        json::object u;
+        for (const auto& [key, n] : counters)
+            u[key] = n;
+        upstreams[name] = std::move(u);
+    }
+    o["upstreams"] = std::move(upstreams);
+    return json_response(200, o);
+}
+
+AdminResponse AdminApi::get_limits() const {
+    return json_response(200, to_json(m_evictor.limits()));
+}
+
+AdminResponse AdminApi::put_limits(std::string_view body) const {
+    std::string why;
+    auto patch = parse_object(body, why);
+    if (!patch) return admin_error(400, "INVALID_REQUEST", why);
+    Limits limits = m_evictor.limits();
+    if (auto problem = apply_patch(limits, *patch))
+        return admin_error(400, "INVALID_LIMITS", *problem);
+    if (auto problem = validate(limits)) return admin_error(400, "INVALID_LIMITS", *problem);
+    if (auto problem = m_evictor.set_limits(limits)) return admin_error(500, "INTERNAL", *problem);
+    return json_response(200, to_json(m_evictor.limits()));
+}
+
+AdminResponse AdminApi::delete_limits() const {
+    if (auto problem = m_evictor.reset_limits()) return admin_error(500, "INTERNAL", *problem);
+    return json_response(200, to_json(m_evictor.limits()));
+}
+
+AdminResponse AdminApi::get_pins() const {
+    json::array pins;
+    for (const auto& p : m_evictor.pins())
+        pins.push_back(pin_json(p));
+    json::object o;
+    o["pins"] = std::move(pins);
+    return json_response(200, o);
+}
+
+AdminResponse AdminApi::add_pin(std::string_view body) const {
+    std::string why;
+    auto obj = parse_object(body, why);
+    if (!obj) return admin_error(400, "INVALID_REQUEST", why);
+    auto it = obj->find("pin");
+    if (it == obj->end() || !it->value().is_string())
+        return admin_error(400, "INVALID_REQUEST", "expected {\"pin\": \"...\"}");
+    const std::string pin(it->value().get_string());
+    if (auto problem = validate_pin(pin)) return admin_error(400, "INVALID_PIN", *problem);
+    switch (m_evictor.add_pin(pin)) {
+        case PinChange::done:
+            break;
+        case PinChange::exists:
+            return admin_error(409, "CONFLICT", "already pinned: " + pin);
+        case PinChange::store_error:
+            return admin_error(500, "INTERNAL", "could not save the pins");
+        default:
+            return admin_error(400, "INVALID_PIN", "not a pin: " + pin);
+    }
+    for (const auto& p : m_evictor.pins())
+        if (p.pin == pin) return json_response(201, pin_json(p));
+    return json_response(201, pin_json({pin, false, std::nullopt}));
+}
+
+AdminResponse AdminApi::remove_pin(std::string_view pin) const {
+    switch (m_evictor.remove_pin(std::string(pin))) {
+        case PinChange::done: {
+            json::object o;
+            o["removed"] = pin;
+            return json_response(200, o);
+        }
+        case PinChange::from_config:
+            return admin_error(409, "CONFLICT",
+                               "pinned by the config file; remove it there: " + std::string(pin));
+        case PinChange::store_error:
+            return admin_error(500, "INTERNAL", "could not save the pins");
+        default:
+            return admin_error(404, "NOT_FOUND", "not pinned: " + std::string(pin));
+    }
+}
+
+AdminResponse AdminApi::evict(std::string_view body) const {
+    std::string why;
+    auto obj = parse_object(body, why);
+    if (!obj) return admin_error(400, "INVALID_REQUEST", why);
+    bool dry_run = false;
+    std::optional<std::uint64_t> target;
+    std::optional<store::Digest> digest;
+    for (const auto& [key, value] : *obj) {
+        if (key == "dry_run") {
+            if (!value.is_bool()) return admin_error(400, "INVALID_REQUEST", "dry_run: a boolean");
+            dry_run = value.get_bool();
+        } else if (key == "target_size") {
+            if (value.is_string()) {
+                auto size = config::parse_size(std::string_view(value.get_string()));
+                if (!size) return admin_error(400, "INVALID_REQUEST", size.error().message);
+                target = *size;
+            } else if (value.is_uint64() || (value.is_int64() && value.get_int64() >= 0)) {
+                target = value.to_number<std::uint64_t>();
+            } else {
+                return admin_error(400, "INVALID_REQUEST",
+                                   "target_size: a size such as \"5GiB\" or a number of bytes");
+            }
+        } else if (key == "digest") {
+            if (value.is_string())
+                digest = store::Digest::parse(std::string_view(value.get_string()));
+            if (!digest)
+                return admin_error(400, "DIGEST_INVALID", "digest: sha256:<64 lowercase hex>");
+        } else {
+            return admin_error(400, "INVALID_REQUEST",
+                               "unknown field \"" + std::string(key) + "\"");
+        }
+    }
+    if (target.has_value() == digest.has_value())
+        return admin_error(400, "INVALID_REQUEST", "give exactly one of target_size and digest");
+
+    if (target)
+        return json_response(200, result_json(m_evictor.evict_to(*target, dry_run), dry_run));
+
+    std::uint64_t bytes = 0;
+    EvictionResult r;
+    const auto used = m_evictor.stats().usage.used_bytes;
+    r.used_before = used;
+    switch (m_evictor.evict_digest(*digest, dry_run, &bytes)) {
+        case Evictor::DigestEviction::removed:
+        case Evictor::DigestEviction::would_remove:
+            r.removed.push_back({*digest, bytes, "admin"});
+            break;
+        case Evictor::DigestEviction::not_found:
+            return admin_error(404, "BLOB_UNKNOWN", "not in the store: " + digest->str());
+        case Evictor::DigestEviction::pinned:
+            return admin_error(409, "CONFLICT", "protected by a pin: " + digest->str());
+        case Evictor::DigestEviction::in_use:
+            return admin_error(409, "CONFLICT",
+                               "being read or fetched right now: " + digest->str());
+        case Evictor::DigestEviction::store_error:
+            return admin_error(500, "INTERNAL", "the store failed; see the server log");
+    }
+    r.used_after = dry_run ? (used > bytes ? used - bytes : 0) : m_evictor.stats().usage.used_bytes;
+    return json_response(200, result_json(r, dry_run));
+}
+
+}  // namespace proxy
