@@ -102,6 +102,9 @@ public:
     // Records a hit (last access, hit count); applied asynchronously by the writer.
     virtual void touch(const Digest& digest) = 0;
 
+    // Starts writing a blob. errc::exists if it is already complete (serve it instead);
+    // errc::busy while another writer of this store writes the same digest (wait for it or
+    // stream from upstream without storing). Destroy every writer before the store.
     virtual result<std::unique_ptr<BlobWriter>> begin(const Digest& digest,
                                                       std::string media_type) = 0;
     // Removes a complete blob and its chunks. Removing a missing blob succeeds.

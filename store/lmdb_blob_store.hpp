@@ -1,0 +1,98 @@
+#pragma once
+// The LMDB implementation of BlobStore. See records.hpp for the on-disk layout.
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "store/blob_store.hpp"
+#include "store/lmdb.hpp"
+#include "store/write_queue.hpp"
+
+namespace store {
+
+class LmdbBlobStore final : public BlobStore {
+  public:
+    // Opens (creating if needed) and recovers; see BlobStore::open. The map is
+    // Options::map_size, or 2 x max_size (at least 64 MiB) when that is 0.
+    static result<std::unique_ptr<LmdbBlobStore>> create(const Options& options,
+                                                         RecoveryReport* report);
+    // Applies every queued write, then closes the environment. Every BlobWriter must have
+    // been destroyed before.
+    ~LmdbBlobStore() override;
+
+    result<std::optional<BlobInfo>> stat(const Digest& digest) override;
+    result<void> read_chunk(const Digest& digest, std::uint32_t index, std::string& out) override;
+    result<void> read_range(const Digest& digest, std::uint64_t offset, std::uint64_t length,
+                            const std::function<bool(std::span<const char>)>& sink) override;
+    void touch(const Digest& digest) override;
+    result<std::unique_ptr<BlobWriter>> begin(const Digest& digest,
+                                              std::string media_type) override;
+    result<void> remove(const Digest& digest) override;
+    result<void> put_tag(const TagKey& key, const TagRecord& record) override;
+    result<std::optional<TagRecord>> get_tag(const TagKey& key) override;
+    result<std::vector<std::string>> list_tags(const std::string& upstream,
+                                               const std::string& repo) override;
+    result<void> put_refs(const Digest& manifest, const std::vector<Digest>& children) override;
+    result<std::vector<Digest>> get_refs(const Digest& manifest) override;
+    result<void> put_record(std::string_view table, std::string_view key,
+                            std::string_view value) override;
+    result<std::optional<std::string>> get_record(std::string_view table,
+                                                  std::string_view key) override;
+    result<void> delete_record(std::string_view table, std::string_view key) override;
+    result<std::vector<std::pair<std::string, std::string>>> list_records(
+        std::string_view table, std::string_view prefix) override;
+    Usage usage() override;
+    result<void> for_each_blob(
+        const std::function<void(const Digest&, const BlobInfo&)>& fn) override;
+    result<void> flush() override;
+
+    // For the writer (same translation unit family; not part of the public API).
+    const Options& options() const { return m_options; }
+    MDB_dbi blobs_dbi() const { return m_blobs; }
+    MDB_dbi chunks_dbi() const { return m_chunks; }
+    std::uint64_t page_size() const { return m_page_size; }
+    WriteQueue& queue() { return *m_queue; }
+    // Deletes everything of a blob that is not complete; falls back to one chunk per
+    // transaction when the map is full. Blocks until done.
+    void abandon(const Digest& digest);
+    // Called when a writer finishes, successfully or not.
+    void writer_done(const Digest& digest, std::optional<std::uint64_t> committed_size);
+
+  private:
+    explicit LmdbBlobStore(const Options& options) : m_options(options) {}
+    result<void> open(RecoveryReport* report);
+    result<void> write(std::function<int(MDB_txn*)> apply);
+    void queue_removal(const Digest& digest);
+    int apply_touches(MDB_txn* txn);
+
+    struct Touch {
+        std::int64_t last_access = 0;
+        std::uint64_t hits = 0;
+    };
+
+    Options m_options;
+    lmdb::Env m_env;
+    MDB_dbi m_blobs = 0;
+    MDB_dbi m_chunks = 0;
+    MDB_dbi m_tags = 0;
+    MDB_dbi m_refs = 0;
+    MDB_dbi m_records = 0;
+    std::uint64_t m_page_size = 4096;
+    std::size_t m_max_key = 511;
+
+    std::atomic<std::uint64_t> m_blob_count{0};
+    std::atomic<std::uint64_t> m_blob_bytes{0};
+
+    std::mutex m_mutex;  // guards m_writing, m_touches, m_touch_queued
+    std::unordered_set<Digest, DigestHash> m_writing;
+    std::unordered_map<Digest, Touch, DigestHash> m_touches;
+    bool m_touch_queued = false;
+    std::unordered_map<Digest, Touch, DigestHash> m_touch_inflight;  // writer thread only
+
+    std::unique_ptr<WriteQueue> m_queue;  // reset first in the destructor
+};
+
+}  // namespace store

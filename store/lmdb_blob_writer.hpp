@@ -1,0 +1,60 @@
+#pragma once
+// The streaming writer of LmdbBlobStore: hashes appended bytes, cuts them into chunks,
+// compresses each chunk on the appending thread, and queues it to the store's writer thread.
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "store/blob_store.hpp"
+#include "store/chunk_codec.hpp"
+#include "store/records.hpp"
+#include "store/sha256.hpp"
+
+namespace store {
+
+class LmdbBlobStore;
+
+class LmdbBlobWriter final : public BlobWriter {
+  public:
+    LmdbBlobWriter(LmdbBlobStore& store, const Digest& digest, std::string media_type);
+    // Without a successful commit, removes everything written (blocks until removed).
+    ~LmdbBlobWriter() override;
+    LmdbBlobWriter(const LmdbBlobWriter&) = delete;
+    LmdbBlobWriter& operator=(const LmdbBlobWriter&) = delete;
+
+    result<void> append(std::span<const char> bytes) override;
+    result<void> commit() override;
+    std::uint64_t bytes_written() const override { return m_bytes; }
+
+  private:
+    // The first LMDB failure of any queued chunk; 0 while all is well. Shared with the
+    // operations queued to the writer thread.
+    struct Shared {
+        std::atomic<int> rc{0};
+    };
+
+    void queue_chunk(std::span<const char> raw);
+    result<void> failed() const;
+    void finish(std::optional<std::uint64_t> committed_size);
+
+    LmdbBlobStore& m_store;
+    Digest m_digest;
+    std::string m_media_type;
+    Sha256 m_sha;
+    std::string m_buf;  // the chunk being filled; at most k_chunk_size bytes
+    std::string m_encoded;
+    std::optional<bool> m_raw_only;  // decided on the first chunk
+    std::unique_ptr<ChunkEncoder> m_encoder;
+    std::vector<ChunkEntry> m_entries;
+    std::uint64_t m_bytes = 0;
+    std::uint64_t m_stored = 0;
+    std::uint64_t m_pages = 0;
+    std::int64_t m_created = 0;
+    std::shared_ptr<Shared> m_shared = std::make_shared<Shared>();
+    bool m_finished = false;
+};
+
+}  // namespace store

@@ -1,0 +1,97 @@
+#include "store/write_queue.hpp"
+
+#include <future>
+
+#include "store/lmdb.hpp"
+
+namespace store {
+
+WriteQueue::WriteQueue(MDB_env* env, unsigned batch_chunks, std::size_t max_queued_chunks)
+    : m_env(env),
+      m_batch_chunks(batch_chunks == 0 ? 1 : batch_chunks),
+      m_max_queued_chunks(max_queued_chunks == 0 ? 1 : max_queued_chunks),
+      m_thread([this] { loop(); }) {}
+
+WriteQueue::~WriteQueue() {
+    {
+        std::lock_guard lock(m_mutex);
+        m_stopping = true;
+    }
+    m_work.notify_all();
+    m_thread.join();
+}
+
+void WriteQueue::push(WriteOp op) {
+    std::unique_lock lock(m_mutex);
+    if (op.is_chunk) {
+        m_space.wait(lock, [&] { return m_queued_chunks < m_max_queued_chunks; });
+        ++m_queued_chunks;
+    }
+    m_queue.push_back(std::move(op));
+    lock.unlock();
+    m_work.notify_one();
+}
+
+int WriteQueue::run(std::function<int(MDB_txn*)> apply) {
+    std::promise<int> outcome;
+    auto future = outcome.get_future();
+    push(WriteOp{std::move(apply), [&outcome](int rc) { outcome.set_value(rc); }, false});
+    return future.get();
+}
+
+void WriteQueue::loop() {
+    for (;;) {
+        std::deque<WriteOp> batch;
+        {
+            std::unique_lock lock(m_mutex);
+            m_work.wait(lock, [&] { return m_stopping || !m_queue.empty(); });
+            if (m_queue.empty()) return;  // stopping and drained
+            // Take what is queued now, up to the batch size; never wait for more while a
+            // transaction would be open.
+            unsigned chunks = 0;
+            while (!m_queue.empty() && chunks < m_batch_chunks) {
+                if (m_queue.front().is_chunk) ++chunks;
+                batch.push_back(std::move(m_queue.front()));
+                m_queue.pop_front();
+            }
+            m_queued_chunks -= chunks;
+        }
+        m_space.notify_all();
+        run_batch(batch);
+    }
+}
+
+void WriteQueue::run_batch(std::deque<WriteOp>& ops) {
+    int rc = 0;
+    {
+        lmdb::Txn txn;
+        rc = txn.begin(m_env, 0);
+        if (rc == 0) {
+            for (auto& op : ops) {
+                rc = op.apply(txn.get());
+                if (rc != 0) break;
+            }
+            if (rc == 0) rc = txn.commit();
+        }
+    }
+    if (rc == 0) {
+        for (auto& op : ops)
+            op.done(0);
+        return;
+    }
+    if (ops.size() == 1) {
+        ops.front().done(rc);
+        return;
+    }
+    // Replay one by one: only the operation that really fails (map full, disk full) fails.
+    for (auto& op : ops) {
+        lmdb::Txn txn;
+        int one = txn.begin(m_env, 0);
+        if (one == 0) one = op.apply(txn.get());
+        if (one == 0) one = txn.commit();
+        txn.abort();
+        op.done(one);
+    }
+}
+
+}  // namespace store

@@ -1,0 +1,58 @@
+#pragma once
+// The store's single writer: a thread that takes operations from a queue and applies them in
+// batched LMDB write transactions. Chunk operations count against a bound, so producers block
+// (back-pressure) while the disk is slower than the network.
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include <lmdb.h>
+
+namespace store {
+
+struct WriteOp {
+    // Applies the operation inside the batch transaction; returns an LMDB code. A non-zero
+    // code aborts the batch, which is then replayed one operation per transaction so that
+    // only the failing operation fails. `apply` may therefore run more than once and must
+    // keep its in-memory side effects to `done`.
+    std::function<int(MDB_txn*)> apply;
+    // Called on the writer thread once the outcome is known: 0 after its transaction
+    // committed, otherwise the failing LMDB code. No transaction is open during the call.
+    std::function<void(int)> done;
+    bool is_chunk = false;  // counts against the queue bound
+};
+
+class WriteQueue {
+  public:
+    WriteQueue(MDB_env* env, unsigned batch_chunks, std::size_t max_queued_chunks);
+    ~WriteQueue();  // applies everything queued, then joins the thread
+    WriteQueue(const WriteQueue&) = delete;
+    WriteQueue& operator=(const WriteQueue&) = delete;
+
+    // Queues an operation. Blocks while a chunk operation would exceed the bound.
+    void push(WriteOp op);
+    // Queues `apply` and waits for its outcome (0 or the LMDB code).
+    int run(std::function<int(MDB_txn*)> apply);
+
+  private:
+    void loop();
+    void run_batch(std::deque<WriteOp>& ops);
+
+    MDB_env* m_env;
+    unsigned m_batch_chunks;
+    std::size_t m_max_queued_chunks;
+
+    std::mutex m_mutex;
+    std::condition_variable m_work;   // the writer waits for operations
+    std::condition_variable m_space;  // producers wait for room in the bound
+    std::deque<WriteOp> m_queue;
+    std::size_t m_queued_chunks = 0;
+    bool m_stopping = false;
+    std::thread m_thread;
+};
+
+}  // namespace store
