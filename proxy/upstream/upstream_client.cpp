@@ -165,10 +165,18 @@ class Connection {
   public:
     using TlsStream = ssl::stream<beast::tcp_stream>;
 
+    // Beast sizes each socket read by the buffer's free capacity (at least 512 bytes): without
+    // room reserved up front, a large body arrives 512 bytes per read.
+    static constexpr std::size_t k_read_buffer = 256 * 1024;
+
     Connection(std::string key, std::unique_ptr<beast::tcp_stream> stream)
-        : m_key(std::move(key)), m_plain(std::move(stream)) {}
+        : m_key(std::move(key)), m_plain(std::move(stream)) {
+        m_buffer.reserve(k_read_buffer);
+    }
     Connection(std::string key, std::unique_ptr<TlsStream> stream)
-        : m_key(std::move(key)), m_tls(std::move(stream)) {}
+        : m_key(std::move(key)), m_tls(std::move(stream)) {
+        m_buffer.reserve(k_read_buffer);
+    }
 
     const std::string& key() const { return m_key; }
     beast::tcp_stream& tcp() { return m_tls ? m_tls->next_layer() : *m_plain; }

@@ -1,0 +1,179 @@
+"""Real container runtimes pull through envcache configured as a registry mirror: containerd
+(`ctr` with a hosts.toml mirror, which sends ?ns=) and podman (a registries.conf mirror, with and
+without the upstream's name as a path prefix). The upstream's name does not resolve, so a pull can
+only succeed through envcache."""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import fixtures as F
+
+UPSTREAM_NAME = "upstream.test"
+CLIENT_TIMEOUT_S = 180
+
+
+def require_root(tool):
+    if os.geteuid() != 0:
+        raise unittest.SkipTest("%s needs root to run with its own root directories" % tool)
+
+
+def run(cmd, env=None, check=True):
+    proc = subprocess.run(cmd, capture_output=True, timeout=CLIENT_TIMEOUT_S, env=env, stdin=subprocess.DEVNULL)
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            "%s failed (%d):\n%s\n%s"
+            % (" ".join(cmd), proc.returncode, proc.stdout.decode(errors="replace")[-4000:], proc.stderr.decode(errors="replace")[-4000:])
+        )
+    return proc
+
+
+class ClientTestCase(F.EnvcacheTestCase):
+    def setUp(self):
+        super().setUp()
+        self.workdir = self.make_workdir()
+        self.images = F.image_set()
+        self.registry = self.start_registry(self.workdir)
+        self.images.push_all(self.workdir, self.registry.hostport, which={"envs/app", "envs/multi"})
+        self.upstream = self.start_proxy(self.registry)
+        self.cache = self.start_envcache(self.workdir, self.upstream.url, name=UPSTREAM_NAME)
+
+    def expected_blobs(self, obj):
+        """Config and layers a linux/amd64 client downloads for this image."""
+        if isinstance(obj, F.Index):
+            obj = next(img for img in obj.images if img.arch == "amd64")
+        return {b.digest for b in obj.blobs()}
+
+    def assert_pulled_through_cache(self, pulled):
+        gets = self.upstream.blob_gets()
+        expected = set()
+        for obj in pulled:
+            expected |= self.expected_blobs(obj)
+        self.assertEqual(gets, {d: 1 for d in expected})
+
+
+class Containerd(ClientTestCase):
+    def setUp(self):
+        self.containerd = F.require_tool("containerd")
+        self.ctr = F.require_tool("ctr")
+        require_root("containerd")
+        super().setUp()
+        # Unix socket paths are limited to 108 bytes: keep containerd's directory short.
+        self.dir = tempfile.mkdtemp(prefix="ctd-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.sock = os.path.join(self.dir, "containerd.sock")
+        cfg = os.path.join(self.dir, "config.toml")
+        with open(cfg, "w") as f:
+            f.write(
+                'version = 2\n'
+                'root = "{d}/root"\n'
+                'state = "{d}/state"\n'
+                'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+                '[grpc]\n  address = "{d}/containerd.sock"\n'
+                '[ttrpc]\n  address = "{d}/containerd.sock.ttrpc"\n'
+                '[plugins."io.containerd.internal.v1.opt"]\n  path = "{d}/opt"\n'.format(d=self.dir)
+            )
+        log_path = os.path.join(self.dir, "containerd.log")
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(
+                [self.containerd, "--config", cfg],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.addCleanup(F.kill_process_group, proc)
+        self._logs.append(("containerd", lambda: open(log_path, "rb").read()[-8000:].decode(errors="replace")))
+        F.wait_until(lambda: os.path.exists(self.sock) or proc.poll() is not None, F.STARTUP_DEADLINE_S, "containerd's socket")
+        if proc.poll() is not None:
+            self.fail("containerd exited at start-up (%d)" % proc.returncode)
+
+        self.hosts_dir = os.path.join(self.dir, "hosts")
+        os.makedirs(os.path.join(self.hosts_dir, UPSTREAM_NAME))
+        with open(os.path.join(self.hosts_dir, UPSTREAM_NAME, "hosts.toml"), "w") as f:
+            f.write(
+                'server = "http://%s"\n\n[host."http://%s"]\n  capabilities = ["pull", "resolve"]\n'
+                % (UPSTREAM_NAME, self.cache.hostport)
+            )
+
+    def ctr_cmd(self, *args):
+        return [self.ctr, "--address", self.sock, "--namespace", "envcache-test"] + list(args)
+
+    def test_ctr_pulls_through_a_hosts_toml_mirror(self):
+        pulled = []
+        for repo, tag, obj in (("envs/app", "1.0", self.images.app), ("envs/multi", "latest", self.images.multi)):
+            ref = "%s/%s:%s" % (UPSTREAM_NAME, repo, tag)
+            run(self.ctr_cmd("image", "pull", "--hosts-dir", self.hosts_dir, "--snapshotter", "native", ref))
+            pulled.append(obj)
+            out = run(self.ctr_cmd("image", "ls")).stdout.decode()
+            line = next((l for l in out.splitlines() if l.startswith(ref + " ")), "")
+            self.assertIn(obj.manifest.digest, line, out)
+        self.assert_pulled_through_cache(pulled)
+
+
+class Podman(ClientTestCase):
+    def setUp(self):
+        self.podman = F.require_tool("podman")
+        require_root("podman")
+        super().setUp()
+        self.dir = tempfile.mkdtemp(prefix="podman-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        for name in ("root", "run", "tmp"):
+            os.makedirs(os.path.join(self.dir, name))
+        with open(os.path.join(self.dir, "containers.conf"), "w") as f:
+            f.write('[engine]\nevents_logger = "none"\ncgroup_manager = "cgroupfs"\n')
+        with open(os.path.join(self.dir, "storage.conf"), "w") as f:
+            f.write('[storage]\ndriver = "vfs"\nrunroot = "{d}/run"\ngraphroot = "{d}/root"\n'.format(d=self.dir))
+        with open(os.path.join(self.dir, "policy.json"), "w") as f:
+            json.dump({"default": [{"type": "insecureAcceptAnything"}]}, f)
+        self.env = dict(
+            os.environ,
+            CONTAINERS_CONF=os.path.join(self.dir, "containers.conf"),
+            CONTAINERS_STORAGE_CONF=os.path.join(self.dir, "storage.conf"),
+            CONTAINERS_REGISTRIES_CONF=os.path.join(self.dir, "registries.conf"),
+        )
+
+    def write_registries_conf(self, mirror_location):
+        with open(self.env["CONTAINERS_REGISTRIES_CONF"], "w") as f:
+            f.write(
+                'unqualified-search-registries = []\n\n'
+                '[[registry]]\nprefix = "{n}"\nlocation = "{n}"\n\n'
+                '[[registry.mirror]]\nlocation = "{m}"\ninsecure = true\n'.format(n=UPSTREAM_NAME, m=mirror_location)
+            )
+
+    def podman_cmd(self, *args):
+        d = self.dir
+        return [
+            self.podman,
+            "--root", d + "/root",
+            "--runroot", d + "/run",
+            "--tmpdir", d + "/tmp",
+            "--storage-driver", "vfs",
+            "--registries-conf", self.env["CONTAINERS_REGISTRIES_CONF"],
+        ] + list(args)
+
+    def pull_and_check(self):
+        pulled = []
+        for repo, tag, obj in (("envs/app", "1.0", self.images.app), ("envs/multi", "latest", self.images.multi)):
+            ref = "%s/%s:%s" % (UPSTREAM_NAME, repo, tag)
+            run(self.podman_cmd("pull", "--signature-policy", os.path.join(self.dir, "policy.json"), ref), env=self.env)
+            pulled.append(obj)
+            digest = run(self.podman_cmd("image", "inspect", "--format", "{{.Digest}}", ref), env=self.env).stdout.decode().strip()
+            self.assertEqual(digest, obj.manifest.digest)
+        self.assert_pulled_through_cache(pulled)
+
+    def test_podman_pulls_through_a_registries_conf_mirror(self):
+        self.write_registries_conf(self.cache.hostport)
+        self.pull_and_check()
+
+    def test_podman_pulls_through_a_mirror_with_the_upstream_name_as_path(self):
+        # podman then asks for /v2/upstream.test/envs/app/...: routed by the first path component.
+        self.write_registries_conf("%s/%s" % (self.cache.hostport, UPSTREAM_NAME))
+        self.pull_and_check()
+
+
+if __name__ == "__main__":
+    unittest.main()
