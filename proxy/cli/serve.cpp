@@ -1,12 +1,166 @@
+#include <cstdio>
+#include <cstdlib>
 #include <iostream>
+#include <signal.h>
+#include <thread>
+#include <vector>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "config/load.hpp"
+#include "config/units.hpp"
 #include "proxy/cli/commands.hpp"
+#include "proxy/fetch/fetcher.hpp"
+#include "proxy/log.hpp"
+#include "proxy/metrics.hpp"
+#include "proxy/registry/registry_handler.hpp"
+#include "proxy/server/server.hpp"
+#include "proxy/upstream/upstream_client.hpp"
+#include "store/blob_store.hpp"
 
 namespace proxy::cli {
 
-int serve(Args) {
-    std::cerr << "envcache serve: not implemented yet\n";
-    return 2;
+namespace net = boost::asio;
+
+namespace {
+
+constexpr std::string_view k_serve_usage = "usage: envcache serve --config FILE\n";
+
+std::optional<std::string> config_path(Args args) {
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == "--config" && i + 1 < args.size()) return std::string(args[i + 1]);
+        if (args[i].starts_with("--config=")) return std::string(args[i].substr(9));
+    }
+    return std::nullopt;
+}
+
+// Waits until every connection closed or the grace period ran out, then stops the loop.
+net::awaitable<void> drain(net::io_context& ioc, server::Server& server,
+                           std::chrono::seconds grace) {
+    const auto deadline = std::chrono::steady_clock::now() + grace;
+    net::steady_timer timer(co_await net::this_coro::executor);
+    while (server.connections() > 0 && std::chrono::steady_clock::now() < deadline) {
+        timer.expires_after(std::chrono::milliseconds(20));
+        std::ignore = co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+    }
+    if (server.connections() > 0)
+        log_line("shutdown: " + std::to_string(server.connections()) +
+                 " connection(s) still open after the grace period; closing");
+    ioc.stop();
+}
+
+}  // namespace
+
+int serve(Args args) {
+    const auto path = config_path(args);
+    if (!path) {
+        std::cerr << k_serve_usage;
+        return 2;
+    }
+    auto loaded = config::load(*path);
+    if (!loaded) {
+        std::cerr << "envcache: " << loaded.error().message() << "\n";
+        return 2;
+    }
+    const config::Config config = std::move(*loaded);
+    const auto listen = config::parse_host_port(config.listen);
+    if (!listen) {
+        std::cerr << "envcache: listen: " << listen.error().message << "\n";
+        return 2;
+    }
+    if (config.upstreams.empty()) {
+        std::cerr << "envcache: no upstreams configured\n";
+        return 2;
+    }
+
+    store::Options options;
+    options.path = config.storage.path;
+    options.max_size = config.storage.max_size;
+    options.zstd_level = config.storage.compression.level;
+    options.min_saving = config.storage.compression.min_saving;
+    store::RecoveryReport recovery;
+    auto opened = store::BlobStore::open(options, &recovery);
+    if (!opened) {
+        std::cerr << "envcache: cannot open the store at " << options.path << ": "
+                  << opened.error().message() << "\n";
+        return 1;
+    }
+    std::unique_ptr<store::BlobStore> store = std::move(*opened);
+    log_line("store " + options.path.string() + ": " + std::to_string(recovery.blobs) + " blobs, " +
+             std::to_string(recovery.partial_removed) + " partial removed");
+
+    const unsigned threads =
+        config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency());
+    net::io_context ioc(static_cast<int>(threads));
+
+    std::vector<std::unique_ptr<upstream::Client>> clients;
+    std::vector<upstream::Client*> client_ptrs;
+    std::vector<std::string> names;
+    for (const auto& u : config.upstreams) {
+        clients.push_back(upstream::make_client(ioc.get_executor(), u));
+        client_ptrs.push_back(clients.back().get());
+        names.push_back(u.name);
+    }
+    Metrics metrics(names);
+    fetch::Fetcher fetcher(ioc.get_executor(), *store, metrics,
+                           {config.storage.path / "tmp", 2, 1024});
+    registry::RegistryHandler registry(config, *store, client_ptrs, fetcher, metrics);
+    server::Server server(ioc, config.server,
+                          [&registry](server::Exchange& ex) -> net::awaitable<void> {
+                              if (ex.request.target().starts_with("/v2")) {
+                                  co_await registry.handle(ex);
+                              } else {
+                                  const auto error = registry::not_found();
+                                  co_await server::send_error(ex, error);
+                              }
+                          });
+
+    auto bound = server.listen(listen->host, listen->port);
+    if (!bound) {
+        std::cerr << "envcache: cannot listen on " << config.listen << ": "
+                  << bound.error().message() << "\n";
+        return 1;
+    }
+    // Signals are caught from here on, before anyone is told where to connect.
+    net::signal_set signals(ioc, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+        if (ec) return;
+        log_line(std::string("received ") + (signal == SIGINT ? "SIGINT" : "SIGTERM") +
+                 ": stopping");
+        server.stop();
+        net::co_spawn(ioc, drain(ioc, server, config.server.shutdown_grace),
+                      [](std::exception_ptr e) {
+                          if (e) std::rethrow_exception(e);
+                      });
+    });
+
+    const std::string address = bound->address().is_v6() ? "[" + bound->address().to_string() + "]"
+                                                         : bound->address().to_string();
+    const std::string line = "listening on " + address + ":" + std::to_string(bound->port());
+    std::cout << line << std::endl;
+    log_line(line);
+    server.start();
+
+    std::vector<std::thread> workers;
+    for (unsigned i = 1; i < threads; ++i)
+        workers.emplace_back([&ioc] { ioc.run(); });
+    ioc.run();
+    for (auto& worker : workers)
+        worker.join();
+
+    if (auto flushed = store->flush(); !flushed)
+        log_line("shutdown: store flush failed: " + flushed.error().message());
+    log_line("stopped");
+    std::fflush(nullptr);
+    // Downloads still suspended in the loop hold upstream responses and store writers; tearing
+    // them down in order is not worth the risk at exit. Everything durable is flushed above.
+    std::_Exit(0);
 }
 
 }  // namespace proxy::cli

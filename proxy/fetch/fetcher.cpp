@@ -1,0 +1,214 @@
+#include "proxy/fetch/fetcher.hpp"
+
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "proxy/fetch/sha256.hpp"
+#include "proxy/log.hpp"
+
+namespace proxy::fetch {
+
+namespace http = boost::beast::http;
+
+namespace {
+
+constexpr std::size_t k_read_size = 256 * 1024;
+constexpr std::size_t k_flush_size = 64 * 1024;
+
+// Logs a coroutine that ended by an exception (a programmer error: the request path is
+// exception-free) instead of losing it or terminating.
+void report(std::exception_ptr e) {
+    if (!e) return;
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+        log_line(std::string("fetch: unexpected exception: ") + ex.what());
+    }
+}
+
+}  // namespace
+
+Fetcher::Fetcher(net::any_io_executor executor, store::BlobStore& store, Metrics& metrics,
+                 Options options)
+    : m_executor(std::move(executor)),
+      m_store(store),
+      m_metrics(metrics),
+      m_options(std::move(options)) {}
+
+std::size_t Fetcher::in_flight() const {
+    const std::lock_guard lock(m_mutex);
+    return m_running.size();
+}
+
+boost::system::result<Joined> Fetcher::join(const store::Digest& digest, const Source& source) {
+    std::shared_ptr<Fetch> fetch;
+    {
+        const std::lock_guard lock(m_mutex);
+        if (const auto it = m_running.find(digest); it != m_running.end())
+            return Joined{it->second, true};
+        // A download may have committed between the caller's miss and this lock.
+        if (const auto info = m_store.stat(digest); info && info.value()) return Joined{};
+        auto spool = SpoolFile::create(m_options.spool_dir);
+        if (!spool) return spool.error();
+        fetch = std::make_shared<Fetch>(digest, std::move(*spool));
+        m_running.emplace(digest, fetch);
+    }
+    net::co_spawn(net::make_strand(m_executor), download(fetch, source),
+                  [](std::exception_ptr e) { report(e); });
+    return Joined{fetch, false};
+}
+
+void Fetcher::finish(const std::shared_ptr<Fetch>& fetch) {
+    const std::lock_guard lock(m_mutex);
+    if (const auto it = m_running.find(fetch->digest());
+        it != m_running.end() && it->second == fetch)
+        m_running.erase(it);
+}
+
+net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source source) {
+    const std::string digest = fetch->digest().str();
+    const std::size_t up = source.upstream_index;
+    upstream::Request request;
+    request.method = http::verb::get;
+    request.target = "/v2/" + source.repo + "/blobs/" + digest;
+    request.scope = "repository:" + source.repo + ":pull";
+    auto sent = co_await source.client->send(std::move(request));
+    if (!sent) {
+        m_metrics.add(up, &Counters::upstream_errors);
+        log_line("fetch " + digest + ": upstream unreachable: " + sent.error().message());
+        finish(fetch);
+        fetch->fail(0);
+        co_return;
+    }
+    upstream::Response& response = **sent;
+    if (response.status() != 200) {
+        if (response.status() != 404) m_metrics.add(up, &Counters::upstream_errors);
+        finish(fetch);
+        fetch->fail(response.status());
+        co_return;
+    }
+    std::string media_type = "application/octet-stream";
+    if (const auto it = response.headers().find(http::field::content_type);
+        it != response.headers().end() && !it->value().empty())
+        media_type = std::string(it->value());
+    const std::optional<std::uint64_t> size = response.content_length();
+
+    // The store is best effort: if it cannot take the blob, clients still get it via the spool.
+    std::unique_ptr<store::BlobWriter> writer;
+    if (auto begun = m_store.begin(fetch->digest(), media_type)) {
+        writer = std::move(*begun);
+    } else {
+        m_metrics.add(up, &Counters::store_errors);
+        log_line("fetch " + digest + ": store refused the blob: " + begun.error().message());
+    }
+    fetch->start_streaming(size, media_type);
+
+    Sha256 hash;
+    std::vector<char> buffer(k_read_size);
+    std::uint64_t total = 0;
+    std::string failure;
+    // Bytes are handed on in pieces of at least k_flush_size (or at the end): each piece wakes
+    // every waiting client, so tiny upstream reads must not become tiny pieces.
+    std::size_t filled = 0;
+    bool end = false;
+    while (!end) {
+        auto [ec, n] = co_await response.read_some(
+            net::buffer(buffer.data() + filled, buffer.size() - filled));
+        if (ec) {
+            failure = "upstream stream broke: " + ec.message();
+            break;
+        }
+        end = n == 0;
+        filled += n;
+        total += n;
+        if (size && total > *size) {
+            failure = "upstream sent more than its Content-Length";
+            break;
+        }
+        if (filled < k_flush_size && !end && !(size && total == *size)) continue;
+        if (filled == 0) break;
+        const std::span<const char> piece(buffer.data(), filled);
+        hash.update(piece);
+        if (writer) {
+            if (auto appended = writer->append(piece); !appended) {
+                m_metrics.add(up, &Counters::store_errors);
+                log_line("fetch " + digest + ": store write failed: " + appended.error().message());
+                writer.reset();
+            }
+        }
+        if (auto spooled = fetch->append(piece); !spooled) {
+            failure = "spool write failed: " + spooled.error().message();
+            break;
+        }
+        m_metrics.add(up, &Counters::bytes_from_upstream, filled);
+        filled = 0;
+    }
+    if (failure.empty() && size && total != *size) failure = "upstream body shorter than declared";
+    if (failure.empty() && hash.finish() != fetch->digest()) {
+        m_metrics.add(up, &Counters::digest_mismatch);
+        failure = "digest mismatch: upstream sent other content";
+    }
+    if (!failure.empty()) {
+        m_metrics.add(up, &Counters::upstream_errors);
+        log_line("fetch " + digest + " from " + source.repo + ": " + failure + "; nothing stored");
+        writer.reset();
+        finish(fetch);
+        fetch->fail(0);
+        co_return;
+    }
+    if (writer) {
+        if (auto committed = writer->commit(); committed) {
+            if (m_on_stored) m_on_stored(fetch->digest(), total);
+        } else {
+            m_metrics.add(up, &Counters::store_errors);
+            log_line("fetch " + digest + ": commit failed: " + committed.error().message());
+        }
+    }
+    finish(fetch);
+    fetch->complete();
+}
+
+void Fetcher::prefetch(const store::Digest& digest, Source source) {
+    bool spawn = false;
+    {
+        const std::lock_guard lock(m_mutex);
+        if (m_running.contains(digest)) return;
+        if (m_prefetch_queue.size() >= m_options.prefetch_queue) return;
+        m_prefetch_queue.emplace_back(digest, std::move(source));
+        if (m_prefetch_workers < m_options.prefetch_concurrency) {
+            ++m_prefetch_workers;
+            spawn = true;
+        }
+    }
+    if (spawn)
+        net::co_spawn(net::make_strand(m_executor), prefetch_worker(),
+                      [](std::exception_ptr e) { report(e); });
+}
+
+net::awaitable<void> Fetcher::prefetch_worker() {
+    for (;;) {
+        std::optional<std::pair<store::Digest, Source>> item;
+        {
+            const std::lock_guard lock(m_mutex);
+            if (m_prefetch_queue.empty()) {
+                --m_prefetch_workers;
+                co_return;
+            }
+            item = std::move(m_prefetch_queue.front());
+            m_prefetch_queue.pop_front();
+        }
+        const auto& [digest, source] = *item;
+        if (const auto info = m_store.stat(digest); info && info.value()) continue;
+        auto joined = join(digest, source);
+        if (!joined || !joined->fetch) continue;
+        co_await joined->fetch->wait(std::numeric_limits<std::uint64_t>::max());
+    }
+}
+
+}  // namespace proxy::fetch

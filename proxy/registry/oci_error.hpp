@@ -1,0 +1,35 @@
+#pragma once
+// OCI Distribution error bodies: {"errors":[{"code":"...","message":"...","detail":...}]}.
+
+#include <string>
+#include <string_view>
+
+namespace proxy::registry {
+
+struct OciError {
+    unsigned status = 500;
+    std::string code;  // NAME_INVALID, MANIFEST_UNKNOWN, ...
+    std::string message;
+    std::string detail;  // a JSON string value when not empty; never holds credentials
+};
+
+// The JSON body for `error`.
+std::string error_body(const OciError& error);
+
+// Errors of the pull API, with the spec's status codes.
+OciError name_invalid(std::string_view detail = {});
+OciError name_unknown(std::string_view detail = {});
+OciError tag_invalid(std::string_view detail = {});
+OciError digest_invalid(std::string_view detail = {});
+OciError manifest_unknown(std::string_view detail = {});
+OciError blob_unknown(std::string_view detail = {});
+OciError unsupported(std::string_view detail = {});
+OciError not_found(std::string_view detail = {});
+OciError bad_request(std::string_view detail = {});
+// An upstream answer passed on: 401 UNAUTHORIZED, 403 DENIED, 429 TOOMANYREQUESTS; anything
+// else becomes 502 UNAVAILABLE.
+OciError from_upstream_status(unsigned status, std::string_view detail = {});
+// The upstream could not be reached (and nothing was cached).
+OciError upstream_unavailable(std::string_view detail = {});
+
+}  // namespace proxy::registry

@@ -1,0 +1,743 @@
+#include "proxy/registry/registry_handler.hpp"
+
+#include <chrono>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/json.hpp>
+
+#include "proxy/fetch/sha256.hpp"
+#include "proxy/log.hpp"
+#include "proxy/registry/media_types.hpp"
+#include "proxy/registry/reference.hpp"
+
+namespace proxy::registry {
+
+namespace http = boost::beast::http;
+using server::Exchange;
+
+namespace {
+
+constexpr std::size_t k_stream_buffer = 256 * 1024;
+constexpr std::string_view k_empty_index =
+    R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]})";
+
+std::int64_t now_seconds() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string header(const http::fields& fields, http::field name) {
+    std::string out;
+    for (auto [it, end] = fields.equal_range(name); it != end; ++it) {
+        if (!out.empty()) out += ", ";
+        out += std::string(it->value());
+    }
+    return out;
+}
+
+std::string quoted(const std::string& s) {
+    return "\"" + s + "\"";
+}
+
+// An upstream answer read whole (small bodies only).
+struct Answer {
+    unsigned status = 0;
+    http::fields headers;
+    std::string body;
+};
+
+// Sends `request` and reads up to `cap` bytes of body. An error means no usable answer: the
+// upstream is unreachable, the body broke off or was larger than `cap`.
+net::awaitable<boost::system::result<Answer>> call(upstream::Client& client,
+                                                   const upstream::Request& request,
+                                                   std::size_t cap) {
+    const bool head = request.method == http::verb::head;
+    upstream::Request copy = request;
+    auto sent = co_await client.send(std::move(copy));
+    if (!sent) co_return sent.error();
+    upstream::Response& response = **sent;
+    Answer answer;
+    answer.status = response.status();
+    answer.headers = response.headers();
+    if (head) co_return answer;
+    std::string buffer(16 * 1024, '\0');
+    for (;;) {
+        auto [ec, n] = co_await response.read_some(net::buffer(buffer));
+        if (ec) co_return ec;
+        if (n == 0) break;
+        if (answer.body.size() + n > cap) co_return make_error_code(http::error::body_limit);
+        answer.body.append(buffer.data(), n);
+    }
+    co_return answer;
+}
+
+upstream::Request make_request(http::verb method, const UpstreamTarget& target,
+                               std::string path_and_query) {
+    upstream::Request request;
+    request.method = method;
+    request.target = "/v2/" + target.repo + "/" + path_and_query;
+    request.scope = "repository:" + target.repo + ":pull";
+    return request;
+}
+
+bool is_server_error(unsigned status) {
+    return status >= 500 || status == 429;
+}
+
+std::string range_error_body() {
+    return error_body({416, "BLOB_UNKNOWN", "requested range not satisfiable", ""});
+}
+
+}  // namespace
+
+struct RegistryHandler::ManifestFetch {
+    enum class Kind { ok, status, unreachable, invalid } kind = Kind::unreachable;
+    unsigned status = 0;
+    Manifest manifest;
+};
+
+RegistryHandler::RegistryHandler(const config::Config& config, store::BlobStore& store,
+                                 std::vector<upstream::Client*> clients, fetch::Fetcher& fetcher,
+                                 Metrics& metrics)
+    : m_config(config),
+      m_store(store),
+      m_clients(std::move(clients)),
+      m_fetcher(fetcher),
+      m_metrics(metrics) {}
+
+net::awaitable<void> RegistryHandler::handle(Exchange& ex) {
+    const std::string_view target = ex.request.target();
+    const std::size_t qmark = target.find('?');
+    const std::string_view raw_path = target.substr(0, qmark);
+    const std::string_view query =
+        qmark == std::string_view::npos ? std::string_view{} : target.substr(qmark + 1);
+
+    const auto path = decode_path(raw_path);
+    if (!path || path->size() > 4096) {
+        {
+            const OciError oci_error = bad_request();
+            co_await server::send_error(ex, oci_error);
+        }
+        co_return;
+    }
+    auto parsed = parse_route(ex.request.method(), *path);
+    if (auto* error = std::get_if<OciError>(&parsed)) {
+        http::fields headers;
+        if (error->status == 405) headers.set(http::field::allow, "GET, HEAD");
+        co_await server::send_error(ex, *error, headers);
+        co_return;
+    }
+    const Route& route = std::get<Route>(parsed);
+    if (route.endpoint == Endpoint::base) {
+        http::fields headers;
+        headers.set("Docker-Distribution-API-Version", "registry/2.0");
+        headers.set(http::field::content_type, "application/json");
+        co_await server::send_response(ex, http::status::ok, headers, "{}");
+        co_return;
+    }
+    auto selected = select_upstream(m_config.upstreams, query_param(query, "ns"), route.name);
+    if (auto* error = std::get_if<OciError>(&selected)) {
+        co_await server::send_error(ex, *error);
+        co_return;
+    }
+    const UpstreamTarget& up = std::get<UpstreamTarget>(selected);
+    if (!is_valid_name(up.repo)) {
+        {
+            const OciError oci_error = name_invalid();
+            co_await server::send_error(ex, oci_error);
+        }
+        co_return;
+    }
+    switch (route.endpoint) {
+        case Endpoint::manifest:
+            co_await handle_manifest(ex, route, up);
+            break;
+        case Endpoint::blob:
+            co_await handle_blob(ex, route, up);
+            break;
+        case Endpoint::tags_list:
+            co_await handle_tags(ex, route, up, query);
+            break;
+        case Endpoint::referrers:
+            co_await handle_referrers(ex, route, up, query);
+            break;
+        case Endpoint::base:
+            break;
+    }
+}
+
+// ---- manifests ----
+
+std::optional<RegistryHandler::Manifest> RegistryHandler::load_manifest(
+    const store::Digest& digest) {
+    auto info = m_store.stat(digest);
+    if (!info) {
+        bump(m_metrics.total().store_errors);
+        return std::nullopt;
+    }
+    if (!*info || (*info)->size > k_max_manifest_bytes) return std::nullopt;
+    Manifest manifest{{}, (*info)->media_type, digest};
+    manifest.body.reserve((*info)->size);
+    auto read = m_store.read_range(digest, 0, (*info)->size, [&](std::span<const char> piece) {
+        manifest.body.append(piece.data(), piece.size());
+        return true;
+    });
+    if (!read || manifest.body.size() != (*info)->size) {
+        bump(m_metrics.total().store_errors);
+        return std::nullopt;
+    }
+    m_store.touch(digest);
+    return manifest;
+}
+
+void RegistryHandler::store_manifest(const UpstreamTarget& target, const Manifest& manifest) {
+    const auto existing = m_store.stat(manifest.digest);
+    if (!existing || !*existing) {
+        auto writer = m_store.begin(manifest.digest, manifest.media_type);
+        boost::system::result<void> done =
+            writer ? (*writer)->append(manifest.body) : boost::system::result<void>(writer.error());
+        if (done) done = (*writer)->commit();
+        if (!done) {
+            m_metrics.add(target.index, &Counters::store_errors);
+            log_line("manifest " + manifest.digest.str() +
+                     ": not stored: " + done.error().message());
+        }
+    }
+    const auto refs = parse_manifest_refs(manifest.body);
+    if (!refs) return;
+    if (!refs->children.empty()) {
+        if (auto put = m_store.put_refs(manifest.digest, refs->children); !put)
+            m_metrics.add(target.index, &Counters::store_errors);
+    }
+    if (m_config.prefetch && !refs->is_index) {
+        for (const auto& blob : refs->blobs)
+            m_fetcher.prefetch(blob, {m_clients[target.index], target.index, target.repo});
+    }
+}
+
+net::awaitable<RegistryHandler::ManifestFetch> RegistryHandler::fetch_manifest(
+    const UpstreamTarget& target, std::string_view reference, const std::string& accept,
+    std::optional<store::Digest> expected) {
+    ManifestFetch result;
+    auto request = make_request(http::verb::get, target, "manifests/" + std::string(reference));
+    request.headers.set(http::field::accept, accept.empty() ? all_manifest_types() : accept);
+    auto answer = co_await call(*m_clients[target.index], request, k_max_manifest_bytes);
+    if (!answer) {
+        m_metrics.add(target.index, &Counters::upstream_errors);
+        co_return result;
+    }
+    if (answer->status != 200) {
+        if (is_server_error(answer->status))
+            m_metrics.add(target.index, &Counters::upstream_errors);
+        result.kind = ManifestFetch::Kind::status;
+        result.status = answer->status;
+        co_return result;
+    }
+    const store::Digest digest = fetch::sha256_of(answer->body);
+    const std::string claimed_text = [&] {
+        const auto it = answer->headers.find("Docker-Content-Digest");
+        return it == answer->headers.end() ? std::string{} : std::string(it->value());
+    }();
+    const auto claimed_digest = store::Digest::parse(claimed_text);
+    if ((expected && digest != *expected) || (claimed_digest && *claimed_digest != digest)) {
+        m_metrics.add(target.index, &Counters::digest_mismatch);
+        log_line("manifest " + target.repo + ":" + std::string(reference) +
+                 ": upstream content does not match its digest; not stored");
+        result.kind = ManifestFetch::Kind::invalid;
+        co_return result;
+    }
+    std::string media_type = header(answer->headers, http::field::content_type);
+    media_type = media_type.substr(0, media_type.find(';'));
+    if (media_type.empty() || media_type == "application/json" || media_type == "text/plain") {
+        const auto refs = parse_manifest_refs(answer->body);
+        media_type =
+            refs && !refs->media_type.empty() ? refs->media_type : std::string(k_oci_manifest);
+    }
+    result.kind = ManifestFetch::Kind::ok;
+    result.manifest = Manifest{std::move(answer->body), std::move(media_type), digest};
+    m_metrics.add(target.index, &Counters::bytes_from_upstream, result.manifest.body.size());
+    store_manifest(target, result.manifest);
+    co_return result;
+}
+
+net::awaitable<void> RegistryHandler::send_manifest(Exchange& ex, const Manifest& manifest) {
+    http::fields headers;
+    headers.set(http::field::content_type, manifest.media_type);
+    headers.set("Docker-Content-Digest", manifest.digest.str());
+    headers.set(http::field::etag, quoted(manifest.digest.str()));
+    co_await server::send_response(ex, http::status::ok, headers, manifest.body);
+}
+
+net::awaitable<void> RegistryHandler::handle_manifest(Exchange& ex, const Route& route,
+                                                      const UpstreamTarget& target) {
+    const std::string accept = header(ex.request, http::field::accept);
+    const std::size_t up = target.index;
+
+    if (route.reference_is_digest) {
+        const auto digest = store::Digest::parse(route.reference);
+        // Content by digest is immutable: a stored copy answers whatever the Accept says.
+        if (auto stored = load_manifest(*digest)) {
+            ex.outcome = "hit";
+            m_metrics.add(up, &Counters::hits);
+            m_metrics.add(up, &Counters::bytes_from_cache, stored->body.size());
+            co_await send_manifest(ex, *stored);
+            co_return;
+        }
+        ex.outcome = "miss";
+        m_metrics.add(up, &Counters::misses);
+        auto fetched = co_await fetch_manifest(target, route.reference, accept, digest);
+        switch (fetched.kind) {
+            case ManifestFetch::Kind::ok:
+                co_await send_manifest(ex, fetched.manifest);
+                break;
+            case ManifestFetch::Kind::status: {
+                const OciError oci_error = fetched.status == 404
+                                               ? manifest_unknown()
+                                               : from_upstream_status(fetched.status);
+                co_await server::send_error(ex, oci_error);
+            } break;
+            case ManifestFetch::Kind::invalid: {
+                const OciError oci_error =
+                    from_upstream_status(502, "upstream manifest does not match its digest");
+                co_await server::send_error(ex, oci_error);
+            } break;
+            case ManifestFetch::Kind::unreachable: {
+                const OciError oci_error = upstream_unavailable();
+                co_await server::send_error(ex, oci_error);
+            } break;
+        }
+        co_return;
+    }
+
+    // By tag: the tag record decides while fresh; after tag_ttl the upstream is asked.
+    const store::TagKey key{m_config.upstreams[up].name, target.repo, route.reference};
+    std::optional<Manifest> stored;
+    std::int64_t fetched_at = 0;
+    if (auto record = m_store.get_tag(key); !record) {
+        m_metrics.add(up, &Counters::store_errors);
+    } else if (*record) {
+        stored = load_manifest((*record)->digest);
+        fetched_at = (*record)->fetched_at;
+    }
+    const bool acceptable = stored && accepts(accept, stored->media_type);
+    const auto ttl = m_config.upstreams[up].tag_ttl.count();
+    const auto serve_cached = [&](const char* outcome) -> net::awaitable<void> {
+        ex.outcome = outcome;
+        if (ex.outcome == "stale")
+            m_metrics.add(up, &Counters::stale);
+        else
+            m_metrics.add(up, &Counters::hits);
+        m_metrics.add(up, &Counters::bytes_from_cache, stored->body.size());
+        co_await send_manifest(ex, *stored);
+    };
+
+    if (acceptable && now_seconds() - fetched_at < ttl) {
+        co_await serve_cached("hit");
+        co_return;
+    }
+    if (acceptable) {
+        auto request = make_request(http::verb::head, target, "manifests/" + route.reference);
+        request.headers.set(http::field::accept, accept.empty() ? all_manifest_types() : accept);
+        auto answer = co_await call(*m_clients[up], request, 0);
+        if (!answer || is_server_error(answer->status)) {
+            m_metrics.add(up, &Counters::upstream_errors);
+            log_line("manifest " + target.repo + ":" + route.reference +
+                     ": upstream unavailable, serving the stale copy");
+            co_await serve_cached("stale");
+            co_return;
+        }
+        if (answer->status == 200) {
+            const auto it = answer->headers.find("Docker-Content-Digest");
+            const auto current = it == answer->headers.end()
+                                     ? std::nullopt
+                                     : store::Digest::parse(std::string(it->value()));
+            if (current && *current == stored->digest) {
+                if (auto put =
+                        m_store.put_tag(key, {stored->digest, stored->media_type, now_seconds()});
+                    !put)
+                    m_metrics.add(up, &Counters::store_errors);
+                co_await serve_cached("hit");
+                co_return;
+            }
+        } else if (answer->status == 404) {
+            {
+                const OciError oci_error = manifest_unknown();
+                co_await server::send_error(ex, oci_error);
+            }
+            co_return;
+        }
+    }
+
+    ex.outcome = "miss";
+    m_metrics.add(up, &Counters::misses);
+    auto fetched = co_await fetch_manifest(target, route.reference, accept, std::nullopt);
+    switch (fetched.kind) {
+        case ManifestFetch::Kind::ok:
+            if (auto put = m_store.put_tag(
+                    key, {fetched.manifest.digest, fetched.manifest.media_type, now_seconds()});
+                !put)
+                m_metrics.add(up, &Counters::store_errors);
+            co_await send_manifest(ex, fetched.manifest);
+            co_return;
+        case ManifestFetch::Kind::status:
+            if (!is_server_error(fetched.status)) {
+                {
+                    const OciError oci_error = fetched.status == 404
+                                                   ? manifest_unknown()
+                                                   : from_upstream_status(fetched.status);
+                    co_await server::send_error(ex, oci_error);
+                }
+                co_return;
+            }
+            break;
+        case ManifestFetch::Kind::invalid: {
+            const OciError oci_error =
+                from_upstream_status(502, "upstream manifest does not match its digest");
+            co_await server::send_error(ex, oci_error);
+        }
+            co_return;
+        case ManifestFetch::Kind::unreachable:
+            break;
+    }
+    if (stored) {  // offline: the stale copy is better than nothing
+        co_await serve_cached("stale");
+        co_return;
+    }
+    {
+        const OciError oci_error = upstream_unavailable();
+        co_await server::send_error(ex, oci_error);
+    }
+}
+
+// ---- blobs ----
+
+net::awaitable<void> RegistryHandler::serve_stored_blob(Exchange& ex, const store::Digest& digest,
+                                                        const store::BlobInfo& info,
+                                                        std::size_t up) {
+    http::fields headers;
+    headers.set(http::field::content_type,
+                info.media_type.empty() ? "application/octet-stream" : info.media_type);
+    headers.set("Docker-Content-Digest", digest.str());
+    headers.set(http::field::etag, quoted(digest.str()));
+    headers.set(http::field::accept_ranges, "bytes");
+    ex.outcome = "hit";
+    m_metrics.add(up, &Counters::hits);
+    m_store.touch(digest);
+    if (ex.is_head()) {
+        co_await server::send_head(ex, http::status::ok, headers, info.size);
+        co_return;
+    }
+    RangeRequest range;
+    if (const auto it = ex.request.find(http::field::range); it != ex.request.end())
+        range = parse_range(it->value(), info.size);
+    if (range.kind == RangeKind::unsatisfiable) {
+        headers.set(http::field::content_range, "bytes */" + std::to_string(info.size));
+        headers.set(http::field::content_type, "application/json");
+        const std::string body = range_error_body();
+        co_await server::send_response(ex, http::status::range_not_satisfiable, headers, body);
+        co_return;
+    }
+    ByteRange bytes{0, info.size == 0 ? 0 : info.size - 1};
+    auto status = http::status::ok;
+    if (range.kind == RangeKind::satisfiable) {
+        bytes = range.range;
+        status = http::status::partial_content;
+        headers.set(http::field::content_range, "bytes " + std::to_string(bytes.first) + "-" +
+                                                    std::to_string(bytes.last) + "/" +
+                                                    std::to_string(info.size));
+    }
+    const std::uint64_t length = info.size == 0 ? 0 : bytes.length();
+    server::BodyWriter writer(ex, status, headers, length);
+    if (!co_await writer.write_header()) co_return;
+    std::string chunk;
+    std::uint64_t offset = bytes.first;
+    const std::uint64_t end = bytes.first + length;
+    while (offset < end) {
+        const auto index = static_cast<std::uint32_t>(offset / store::k_chunk_size);
+        const std::uint64_t chunk_start = std::uint64_t{index} * store::k_chunk_size;
+        if (auto read = m_store.read_chunk(digest, index, chunk);
+            !read || chunk.size() <= offset - chunk_start) {
+            m_metrics.add(up, &Counters::store_errors);
+            log_line("blob " + digest.str() + ": chunk " + std::to_string(index) +
+                     " unreadable; connection aborted");
+            server::abort_connection(ex);
+            co_return;
+        }
+        const std::size_t from = static_cast<std::size_t>(offset - chunk_start);
+        const std::size_t count =
+            static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size() - from, end - offset));
+        if (!co_await writer.write({chunk.data() + from, count})) co_return;
+        m_metrics.add(up, &Counters::bytes_from_cache, count);
+        offset += count;
+    }
+    co_await writer.finish();
+}
+
+net::awaitable<void> RegistryHandler::serve_fetch(Exchange& ex, const store::Digest& digest,
+                                                  const fetch::Joined& joined, std::size_t up) {
+    fetch::Fetch& fetch = *joined.fetch;
+    ex.outcome = joined.coalesced ? "coalesced" : "miss";
+    m_metrics.add(up, joined.coalesced ? &Counters::coalesced : &Counters::misses);
+    fetch::FetchStatus status = co_await fetch.wait(0);
+    if (status.state == fetch::FetchState::failed) {
+        if (status.upstream_status == 404) {
+            const OciError oci_error = blob_unknown();
+            co_await server::send_error(ex, oci_error);
+        } else if (status.upstream_status == 0) {
+            const OciError oci_error = upstream_unavailable();
+            co_await server::send_error(ex, oci_error);
+        } else {
+            const OciError oci_error = from_upstream_status(status.upstream_status);
+            co_await server::send_error(ex, oci_error);
+        }
+        co_return;
+    }
+    http::fields headers;
+    headers.set(http::field::content_type, status.media_type);
+    headers.set("Docker-Content-Digest", digest.str());
+    headers.set(http::field::etag, quoted(digest.str()));
+    headers.set(http::field::accept_ranges, "bytes");
+
+    std::uint64_t offset = 0;
+    std::optional<std::uint64_t> end = status.size;  // exclusive
+    auto code = http::status::ok;
+    if (status.size) {
+        if (const auto it = ex.request.find(http::field::range); it != ex.request.end()) {
+            const auto range = parse_range(it->value(), *status.size);
+            if (range.kind == RangeKind::unsatisfiable) {
+                headers.set(http::field::content_range, "bytes */" + std::to_string(*status.size));
+                headers.set(http::field::content_type, "application/json");
+                const std::string body = range_error_body();
+                co_await server::send_response(ex, http::status::range_not_satisfiable, headers,
+                                               body);
+                co_return;
+            }
+            if (range.kind == RangeKind::satisfiable) {
+                offset = range.range.first;
+                end = range.range.last + 1;
+                code = http::status::partial_content;
+                headers.set(http::field::content_range, "bytes " +
+                                                            std::to_string(range.range.first) +
+                                                            "-" + std::to_string(range.range.last) +
+                                                            "/" + std::to_string(*status.size));
+            }
+        }
+    }
+    const std::optional<std::uint64_t> length =
+        end ? std::optional<std::uint64_t>(*end - offset) : std::nullopt;
+    server::BodyWriter writer(ex, code, headers, length);
+    if (!co_await writer.write_header()) co_return;
+    std::vector<char> buffer(k_stream_buffer);
+    for (;;) {
+        if (end && offset >= *end) break;
+        status = co_await fetch.wait(offset);
+        if (status.state == fetch::FetchState::failed) {
+            server::abort_connection(ex);
+            co_return;
+        }
+        std::uint64_t available = status.sendable();
+        if (end) available = std::min(available, *end);
+        if (available <= offset) {
+            if (status.state == fetch::FetchState::complete) break;
+            continue;
+        }
+        const std::size_t want =
+            static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), available - offset));
+        auto read = fetch.read(offset, {buffer.data(), want});
+        if (!read || *read == 0) {
+            log_line("blob " + digest.str() + ": spool unreadable; connection aborted");
+            server::abort_connection(ex);
+            co_return;
+        }
+        if (!co_await writer.write({buffer.data(), *read})) co_return;
+        offset += *read;
+    }
+    co_await writer.finish();
+}
+
+net::awaitable<void> RegistryHandler::handle_blob(Exchange& ex, const Route& route,
+                                                  const UpstreamTarget& target) {
+    const auto digest = *store::Digest::parse(route.reference);
+    const std::size_t up = target.index;
+    if (auto info = m_store.stat(digest); !info) {
+        m_metrics.add(up, &Counters::store_errors);
+    } else if (*info) {
+        co_await serve_stored_blob(ex, digest, **info, up);
+        co_return;
+    }
+    if (ex.is_head()) {
+        // A HEAD of a missing blob asks upstream without downloading it.
+        const auto request = make_request(http::verb::head, target, "blobs/" + route.reference);
+        auto answer = co_await call(*m_clients[up], request, 0);
+        if (!answer) {
+            m_metrics.add(up, &Counters::upstream_errors);
+            {
+                const OciError oci_error = upstream_unavailable();
+                co_await server::send_error(ex, oci_error);
+            }
+            co_return;
+        }
+        if (answer->status != 200) {
+            {
+                const OciError oci_error =
+                    answer->status == 404 ? blob_unknown() : from_upstream_status(answer->status);
+                co_await server::send_error(ex, oci_error);
+            }
+            co_return;
+        }
+        ex.outcome = "miss";
+        http::fields headers;
+        const std::string type = header(answer->headers, http::field::content_type);
+        headers.set(http::field::content_type, type.empty() ? "application/octet-stream" : type);
+        headers.set("Docker-Content-Digest", digest.str());
+        headers.set(http::field::etag, quoted(digest.str()));
+        headers.set(http::field::accept_ranges, "bytes");
+        std::uint64_t length = 0;
+        const std::string cl = header(answer->headers, http::field::content_length);
+        if (!cl.empty()) length = std::strtoull(cl.c_str(), nullptr, 10);
+        co_await server::send_head(ex, http::status::ok, headers, length);
+        co_return;
+    }
+    auto joined = m_fetcher.join(digest, {m_clients[up], up, target.repo});
+    if (!joined) {
+        log_line("blob " + digest.str() + ": cannot start a download: " + joined.error().message());
+        {
+            const OciError oci_error = upstream_unavailable("cannot spool the download");
+            co_await server::send_error(ex, oci_error);
+        }
+        co_return;
+    }
+    if (!joined->fetch) {  // committed by another download just now
+        if (auto info = m_store.stat(digest); info && *info) {
+            co_await serve_stored_blob(ex, digest, **info, up);
+            co_return;
+        }
+        {
+            const OciError oci_error = blob_unknown();
+            co_await server::send_error(ex, oci_error);
+        }
+        co_return;
+    }
+    co_await serve_fetch(ex, digest, *joined, up);
+}
+
+// ---- tags and referrers ----
+
+net::awaitable<void> RegistryHandler::handle_tags(Exchange& ex, const Route& route,
+                                                  const UpstreamTarget& target,
+                                                  std::string_view query) {
+    const auto n = query_param(query, "n");
+    const auto last = query_param(query, "last");
+    std::string path = "tags/list";
+    std::string sep = "?";
+    if (n) {
+        path += sep + "n=" + *n;
+        sep = "&";
+    }
+    if (last) path += sep + "last=" + *last;
+    if (n && (n->empty() || n->find_first_not_of("0123456789") != std::string::npos)) {
+        {
+            const OciError oci_error = {400, "PAGINATION_NUMBER_INVALID",
+                                        "invalid number of results requested", ""};
+            co_await server::send_error(ex, oci_error);
+        }
+        co_return;
+    }
+    if (last && !last->empty() && !is_valid_tag(*last)) {
+        {
+            const OciError oci_error = tag_invalid();
+            co_await server::send_error(ex, oci_error);
+        }
+        co_return;
+    }
+    const auto request = make_request(http::verb::get, target, path);
+    auto answer = co_await call(*m_clients[target.index], request, k_max_manifest_bytes);
+    if (answer && answer->status == 200) {
+        http::fields headers;
+        headers.set(http::field::content_type, "application/json");
+        const std::string link = header(answer->headers, http::field::link);
+        if (!link.empty()) {
+            // Point the next page at this mirror's view of the repository.
+            std::string rewritten = link;
+            const std::string from = "/v2/" + target.repo + "/";
+            if (const auto at = rewritten.find(from); at != std::string::npos)
+                rewritten.replace(at, from.size(), "/v2/" + route.name + "/");
+            headers.set(http::field::link, rewritten);
+        }
+        co_await server::send_response(ex, http::status::ok, headers, answer->body);
+        co_return;
+    }
+    if (answer && !is_server_error(answer->status)) {
+        {
+            const OciError oci_error =
+                answer->status == 404 ? name_unknown() : from_upstream_status(answer->status);
+            co_await server::send_error(ex, oci_error);
+        }
+        co_return;
+    }
+    m_metrics.add(target.index, &Counters::upstream_errors);
+    // Offline: the tags this mirror has seen.
+    auto tags = m_store.list_tags(m_config.upstreams[target.index].name, target.repo);
+    if (!tags || tags->empty()) {
+        {
+            const OciError oci_error = name_unknown();
+            co_await server::send_error(ex, oci_error);
+        }
+        co_return;
+    }
+    ex.outcome = "stale";
+    boost::json::array list;
+    const std::size_t limit =
+        n ? static_cast<std::size_t>(std::strtoull(n->c_str(), nullptr, 10)) : tags->size();
+    for (const auto& tag : *tags) {
+        if (last && !last->empty() && tag <= *last) continue;
+        if (list.size() >= limit) break;
+        list.emplace_back(tag);
+    }
+    boost::json::object body;
+    body["name"] = route.name;
+    body["tags"] = std::move(list);
+    http::fields headers;
+    headers.set(http::field::content_type, "application/json");
+    const std::string serialized = boost::json::serialize(body);
+    co_await server::send_response(ex, http::status::ok, headers, serialized);
+}
+
+net::awaitable<void> RegistryHandler::handle_referrers(Exchange& ex, const Route& route,
+                                                       const UpstreamTarget& target,
+                                                       std::string_view query) {
+    std::string path = "referrers/" + route.reference;
+    if (const auto type = query_param(query, "artifactType"); type && !type->empty()) {
+        std::string encoded;
+        for (const char c : *type) {
+            if (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' ||
+                c == '/' || c == '+') {
+                encoded.push_back(c);
+            } else {
+                char hex[4];
+                std::snprintf(hex, sizeof hex, "%%%02X", static_cast<unsigned char>(c));
+                encoded += hex;
+            }
+        }
+        path += "?artifactType=" + encoded;
+    }
+    const auto request = make_request(http::verb::get, target, path);
+    auto answer = co_await call(*m_clients[target.index], request, k_max_manifest_bytes);
+    http::fields headers;
+    if (answer && answer->status == 200) {
+        const std::string type = header(answer->headers, http::field::content_type);
+        headers.set(http::field::content_type, type.empty() ? std::string(k_oci_index) : type);
+        const auto filters = answer->headers.find("OCI-Filters-Applied");
+        if (filters != answer->headers.end())
+            headers.set("OCI-Filters-Applied", std::string(filters->value()));
+        co_await server::send_response(ex, http::status::ok, headers, answer->body);
+        co_return;
+    }
+    if (!answer) m_metrics.add(target.index, &Counters::upstream_errors);
+    // An upstream without the referrers API (404) or out of reach: no known referrers.
+    headers.set(http::field::content_type, std::string(k_oci_index));
+    co_await server::send_response(ex, http::status::ok, headers, k_empty_index);
+}
+
+}  // namespace proxy::registry

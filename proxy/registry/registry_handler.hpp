@@ -1,0 +1,70 @@
+#pragma once
+// The OCI Distribution pull API (/v2/...): manifests, blobs, tags, referrers, served from the
+// store, fetched from the chosen upstream on a miss.
+
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "config/config.hpp"
+#include "proxy/fetch/fetcher.hpp"
+#include "proxy/metrics.hpp"
+#include "proxy/registry/route.hpp"
+#include "proxy/server/exchange.hpp"
+#include "proxy/upstream/upstream_client.hpp"
+#include "store/blob_store.hpp"
+
+namespace proxy::registry {
+
+namespace net = boost::asio;
+
+inline constexpr std::size_t k_max_manifest_bytes = 4 * 1024 * 1024;
+
+class RegistryHandler {
+  public:
+    // `clients[i]` talks to config.upstreams[i]. Everything passed must outlive the handler.
+    RegistryHandler(const config::Config& config, store::BlobStore& store,
+                    std::vector<upstream::Client*> clients, fetch::Fetcher& fetcher,
+                    Metrics& metrics);
+
+    // Answers one request whose target starts with "/v2".
+    net::awaitable<void> handle(server::Exchange& ex);
+
+  private:
+    struct Manifest {
+        std::string body;
+        std::string media_type;
+        store::Digest digest;
+    };
+    struct ManifestFetch;
+
+    net::awaitable<void> handle_manifest(server::Exchange& ex, const Route& route,
+                                         const UpstreamTarget& target);
+    net::awaitable<void> handle_blob(server::Exchange& ex, const Route& route,
+                                     const UpstreamTarget& target);
+    net::awaitable<void> handle_tags(server::Exchange& ex, const Route& route,
+                                     const UpstreamTarget& target, std::string_view query);
+    net::awaitable<void> handle_referrers(server::Exchange& ex, const Route& route,
+                                          const UpstreamTarget& target, std::string_view query);
+
+    std::optional<Manifest> load_manifest(const store::Digest& digest);
+    net::awaitable<ManifestFetch> fetch_manifest(const UpstreamTarget& target,
+                                                 std::string_view reference,
+                                                 const std::string& accept,
+                                                 std::optional<store::Digest> expected);
+    void store_manifest(const UpstreamTarget& target, const Manifest& manifest);
+    net::awaitable<void> send_manifest(server::Exchange& ex, const Manifest& manifest);
+
+    net::awaitable<void> serve_stored_blob(server::Exchange& ex, const store::Digest& digest,
+                                           const store::BlobInfo& info, std::size_t upstream);
+    net::awaitable<void> serve_fetch(server::Exchange& ex, const store::Digest& digest,
+                                     const fetch::Joined& joined, std::size_t upstream);
+
+    const config::Config& m_config;
+    store::BlobStore& m_store;
+    std::vector<upstream::Client*> m_clients;
+    fetch::Fetcher& m_fetcher;
+    Metrics& m_metrics;
+};
+
+}  // namespace proxy::registry

@@ -1,0 +1,146 @@
+#include "proxy/registry/route.hpp"
+
+#include "proxy/registry/reference.hpp"
+
+namespace proxy::registry {
+
+namespace http = boost::beast::http;
+
+namespace {
+
+std::vector<std::string_view> split(std::string_view path) {
+    std::vector<std::string_view> parts;
+    std::size_t start = 0;
+    while (start <= path.size()) {
+        std::size_t slash = path.find('/', start);
+        if (slash == std::string_view::npos) slash = path.size();
+        parts.push_back(path.substr(start, slash - start));
+        start = slash + 1;
+    }
+    return parts;
+}
+
+std::string join(const std::vector<std::string_view>& parts, std::size_t count) {
+    std::string out;
+    for (std::size_t i = 0; i < count; ++i) {
+        if (i) out.push_back('/');
+        out.append(parts[i]);
+    }
+    return out;
+}
+
+bool is_read(http::verb method) {
+    return method == http::verb::get || method == http::verb::head;
+}
+
+bool is_docker_hub(const config::UpstreamConfig& u) {
+    return u.name == "docker.io" || url_host(u.url, false) == "registry-1.docker.io";
+}
+
+}  // namespace
+
+std::string url_host(std::string_view url, bool with_port) {
+    const std::size_t scheme = url.find("://");
+    if (scheme != std::string_view::npos) url.remove_prefix(scheme + 3);
+    const std::size_t end = url.find_first_of("/?#");
+    if (end != std::string_view::npos) url = url.substr(0, end);
+    const std::size_t at = url.rfind('@');
+    if (at != std::string_view::npos) url.remove_prefix(at + 1);
+    if (!with_port) {
+        if (url.starts_with('[')) {
+            const std::size_t close = url.find(']');
+            if (close != std::string_view::npos) url = url.substr(1, close - 1);
+        } else {
+            const std::size_t colon = url.rfind(':');
+            if (colon != std::string_view::npos) url = url.substr(0, colon);
+        }
+    }
+    return std::string(url);
+}
+
+std::variant<Route, OciError> parse_route(http::verb method, std::string_view path) {
+    if (path == "/v2" || path == "/v2/") {
+        if (!is_read(method)) return unsupported();
+        return Route{};
+    }
+    if (!path.starts_with("/v2/")) return not_found();
+    // Anything but a read under /v2/ is a push or delete: a mirror answers UNSUPPORTED.
+    if (!is_read(method)) return unsupported();
+    if (path.ends_with('/')) path.remove_suffix(1);
+    const auto parts = split(path.substr(4));
+    const std::size_t n = parts.size();
+    if (n >= 3 && parts[n - 3] == "blobs" && parts[n - 2] == "uploads") return unsupported();
+    if (n >= 2 && parts[n - 1] == "uploads" && parts[n - 2] == "blobs") return unsupported();
+    if (n < 2) return not_found();
+
+    Route route;
+    std::size_t name_parts = 0;
+    if (parts[n - 2] == "tags" && parts[n - 1] == "list") {
+        route.endpoint = Endpoint::tags_list;
+        name_parts = n - 2;
+    } else if (parts[n - 2] == "manifests") {
+        route.endpoint = Endpoint::manifest;
+        name_parts = n - 2;
+    } else if (parts[n - 2] == "blobs") {
+        route.endpoint = Endpoint::blob;
+        name_parts = n - 2;
+    } else if (parts[n - 2] == "referrers") {
+        route.endpoint = Endpoint::referrers;
+        name_parts = n - 2;
+    } else {
+        return not_found();
+    }
+    if (name_parts == 0) return name_invalid();
+    route.name = join(parts, name_parts);
+    if (!is_valid_name(route.name)) return name_invalid();
+    if (route.endpoint == Endpoint::tags_list) return route;
+
+    const std::string_view ref = parts[n - 1];
+    if (route.endpoint == Endpoint::manifest && ref.find(':') == std::string_view::npos) {
+        if (!is_valid_tag(ref)) return tag_invalid();
+    } else {
+        if (!is_valid_digest(ref)) return digest_invalid();
+        route.reference_is_digest = true;
+    }
+    route.reference = std::string(ref);
+    return route;
+}
+
+std::variant<UpstreamTarget, OciError> select_upstream(
+    const std::vector<config::UpstreamConfig>& upstreams, const std::optional<std::string>& ns,
+    std::string_view name) {
+    std::optional<std::size_t> chosen;
+    if (ns && !ns->empty()) {
+        for (std::size_t i = 0; i < upstreams.size() && !chosen; ++i)
+            if (upstreams[i].name == *ns) chosen = i;
+        for (std::size_t i = 0; i < upstreams.size() && !chosen; ++i) {
+            const auto& url = upstreams[i].url;
+            if (url_host(url, false) == *ns || url_host(url, true) == *ns) chosen = i;
+        }
+        if (!chosen) return name_unknown("no upstream for namespace");
+    }
+    std::string repo(name);
+    const std::size_t slash = name.find('/');
+    if (slash != std::string_view::npos) {
+        // A path prefix naming an upstream selects it; with `ns` it must name the same one.
+        const std::string_view first = name.substr(0, slash);
+        for (std::size_t i = 0; i < upstreams.size(); ++i) {
+            if (upstreams[i].name == first && (!chosen || *chosen == i)) {
+                chosen = i;
+                repo = std::string(name.substr(slash + 1));
+                break;
+            }
+        }
+    }
+    if (!chosen) {
+        for (std::size_t i = 0; i < upstreams.size() && !chosen; ++i)
+            if (upstreams[i].is_default) chosen = i;
+        if (!chosen && upstreams.size() == 1) chosen = 0;
+    }
+    if (!chosen) return name_unknown("no upstream for repository");
+    if (is_docker_hub(upstreams[*chosen]) && repo.find('/') == std::string::npos)
+        repo = "library/" + repo;
+    return UpstreamTarget{*chosen, std::move(repo)};
+}
+
+}  // namespace proxy::registry

@@ -1,0 +1,83 @@
+#pragma once
+// One request and its response on a connection: what a handler reads, the helpers it writes
+// with, and what the access log reports afterwards.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include "proxy/registry/oci_error.hpp"
+
+namespace proxy::server {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+using Stream = beast::tcp_stream;  // its executor is the connection's strand
+using Request = http::request<http::string_body>;
+
+struct Exchange {
+    Stream& stream;
+    const Request& request;
+    std::chrono::seconds write_timeout;
+
+    // Filled in by the handler and the helpers, read by the access log and the connection loop.
+    unsigned status = 0;
+    std::uint64_t bytes = 0;    // body bytes sent
+    std::string outcome = "-";  // hit | miss | stale | coalesced | -
+    bool keep_alive = true;
+    bool aborted = false;  // connection cut mid-body on purpose
+
+    bool is_head() const { return request.method() == http::verb::head; }
+};
+
+// Sends a complete response with `body`. For HEAD only the headers go out, with the
+// Content-Length the body would have had. Errors end the connection (keep_alive = false).
+net::awaitable<void> send_response(Exchange& ex, http::status status, const http::fields& headers,
+                                   std::string_view body);
+
+// Answers a HEAD request: headers only, with Content-Length `length`.
+net::awaitable<void> send_head(Exchange& ex, http::status status, const http::fields& headers,
+                               std::uint64_t length);
+
+// Sends an OCI error JSON body. Arguments are references: callers pass named objects, since
+// GCC 12 mishandles non-trivial temporaries in co_await expressions inside branches.
+net::awaitable<void> send_error(Exchange& ex, const registry::OciError& error);
+net::awaitable<void> send_error(Exchange& ex, const registry::OciError& error,
+                                const http::fields& headers);
+
+// Closes the connection without finishing the response, so the client sees a short body.
+void abort_connection(Exchange& ex);
+
+// A streamed response body (the Beast relay pattern): headers first, then pieces as they come.
+class BodyWriter {
+  public:
+    // `length`: Content-Length; std::nullopt sends chunked.
+    BodyWriter(Exchange& ex, http::status status, http::fields headers,
+               std::optional<std::uint64_t> length);
+    BodyWriter(const BodyWriter&) = delete;
+    BodyWriter& operator=(const BodyWriter&) = delete;
+
+    net::awaitable<bool> write_header();
+    net::awaitable<bool> write(std::span<const char> bytes);
+    // Ends the body (the last chunk when chunked).
+    net::awaitable<bool> finish();
+
+  private:
+    Exchange& m_ex;
+    http::response<http::buffer_body> m_response;
+    http::response_serializer<http::buffer_body> m_serializer;
+};
+
+}  // namespace proxy::server

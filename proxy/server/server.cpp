@@ -1,0 +1,213 @@
+#include "proxy/server/server.hpp"
+
+#include <chrono>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+
+#include "proxy/log.hpp"
+
+namespace proxy::server {
+
+namespace {
+
+constexpr auto k_token = net::as_tuple(net::use_awaitable);
+
+void report(std::exception_ptr e) {
+    if (!e) return;
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+        log_line(std::string("server: unexpected exception: ") + ex.what());
+    }
+}
+
+std::string access_line(const Request& request, const Exchange& ex,
+                        std::chrono::steady_clock::duration elapsed) {
+    std::string_view target = request.target();
+    target = target.substr(0, target.find('?'));  // queries may carry tokens: never logged
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
+    std::string line;
+    line.reserve(96 + target.size());
+    line += std::string(request.method_string());
+    line += ' ';
+    line += target;
+    line += ' ';
+    line += std::to_string(ex.status);
+    line += ' ';
+    line += std::to_string(ex.bytes);
+    line += "B ";
+    line += std::to_string(ms);
+    line += "ms ";
+    line += ex.outcome;
+    if (ex.aborted) line += " aborted";
+    return line;
+}
+
+}  // namespace
+
+struct Server::Connection {
+    explicit Connection(net::ip::tcp::socket socket) : stream(std::move(socket)) {}
+    Stream stream;
+    bool busy = false;  // touched on the connection's strand only
+};
+
+Server::Server(net::io_context& ioc, const config::ServerConfig& config, Handler handler)
+    : m_ioc(ioc),
+      m_config(config),
+      m_handler(std::move(handler)),
+      m_acceptor(net::make_strand(ioc)) {}
+
+boost::system::result<net::ip::tcp::endpoint> Server::listen(const std::string& host,
+                                                             std::uint16_t port) {
+    boost::system::error_code ec;
+    const auto address = net::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+    if (ec) return ec;
+    const net::ip::tcp::endpoint endpoint(address, port);
+    m_acceptor.open(endpoint.protocol(), ec);
+    if (ec) return ec;
+    m_acceptor.set_option(net::socket_base::reuse_address(true), ec);
+    if (ec) return ec;
+    m_acceptor.bind(endpoint, ec);
+    if (ec) return ec;
+    m_acceptor.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) return ec;
+    auto bound = m_acceptor.local_endpoint(ec);
+    if (ec) return ec;
+    return bound;
+}
+
+void Server::start() {
+    net::co_spawn(m_acceptor.get_executor(), accept_loop(),
+                  [](std::exception_ptr e) { report(e); });
+}
+
+void Server::stop() {
+    m_stopping = true;
+    net::post(m_acceptor.get_executor(), [this] {
+        boost::system::error_code ignored;
+        m_acceptor.close(ignored);
+    });
+    const std::lock_guard lock(m_mutex);
+    for (const auto& connection : m_connections) {
+        net::post(connection->stream.get_executor(), [connection] {
+            if (!connection->busy) connection->stream.cancel();
+        });
+    }
+}
+
+net::awaitable<void> Server::accept_loop() {
+    while (!m_stopping) {
+        auto [ec, socket] = co_await m_acceptor.async_accept(net::make_strand(m_ioc), k_token);
+        if (ec) {
+            if (m_stopping || ec == net::error::operation_aborted) break;
+            log_line("accept: " + ec.message());
+            // Out of descriptors and the like: pause a moment rather than spin.
+            net::steady_timer pause(co_await net::this_coro::executor,
+                                    std::chrono::milliseconds(50));
+            std::ignore = co_await pause.async_wait(k_token);
+            continue;
+        }
+        if (m_active.load() >= m_config.max_connections) {
+            // Over the bound: refuse at once rather than queue unbounded work.
+            boost::system::error_code ignored;
+            socket.close(ignored);
+            continue;
+        }
+        ++m_active;
+        socket.set_option(net::ip::tcp::no_delay(true), ec);
+        auto connection = std::make_shared<Connection>(std::move(socket));
+        {
+            const std::lock_guard lock(m_mutex);
+            m_connections.insert(connection);
+        }
+        net::co_spawn(connection->stream.get_executor(), session(connection),
+                      [this, connection](std::exception_ptr e) {
+                          report(e);
+                          {
+                              const std::lock_guard lock(m_mutex);
+                              m_connections.erase(connection);
+                          }
+                          --m_active;
+                      });
+    }
+}
+
+net::awaitable<void> Server::session(std::shared_ptr<Connection> connection) {
+    Stream& stream = connection->stream;
+    beast::flat_buffer buffer;
+    for (;;) {
+        if (m_stopping) break;
+        if (buffer.size() == 0) {
+            // Idle keep-alive: wait for the first byte of the next request.
+            stream.expires_after(m_config.idle_timeout);
+            auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), k_token);
+            if (ec) break;
+            buffer.commit(n);
+        }
+        http::request_parser<http::string_body> parser;
+        parser.header_limit(static_cast<std::uint32_t>(m_config.max_header_bytes));
+        parser.body_limit(m_config.max_body_bytes);
+        // The whole header must arrive within header_timeout (slow clients are dropped).
+        stream.expires_after(m_config.header_timeout);
+        auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, k_token);
+        connection->busy = true;
+        const auto started = std::chrono::steady_clock::now();
+        if (ec) {
+            if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+                ec == net::error::operation_aborted || ec == net::error::eof)
+                break;
+            Request bad{http::verb::get, "/", 11};
+            Exchange ex{stream, bad, m_config.idle_timeout};
+            ex.keep_alive = false;
+            const bool too_large = ec == http::error::header_limit;
+            const registry::OciError error{too_large ? 431u : 400u, "NAME_INVALID",
+                                           too_large ? "request headers too large" : "bad request",
+                                           ""};
+            co_await send_error(ex, error);
+            break;
+        }
+        const auto method = parser.get().method();
+        const bool reads = method == http::verb::get || method == http::verb::head;
+        bool keep_alive = parser.get().keep_alive();
+        if (!parser.is_done()) {
+            if (!reads && parser.get().target().starts_with("/v2")) {
+                // Push to a mirror: answered without reading the body, then closed.
+                keep_alive = false;
+            } else {
+                auto [body_ec, body_n] = co_await http::async_read(stream, buffer, parser, k_token);
+                if (body_ec) {
+                    if (body_ec == http::error::body_limit) {
+                        Exchange ex{stream, parser.get(), m_config.idle_timeout};
+                        ex.keep_alive = false;
+                        const registry::OciError error{413, "SIZE_INVALID",
+                                                       "request body too large", ""};
+                        co_await send_error(ex, error);
+                    }
+                    break;
+                }
+            }
+        }
+        const Request& request = parser.get();
+        Exchange ex{stream, request, m_config.idle_timeout};
+        ex.keep_alive = keep_alive && !m_stopping;
+        co_await m_handler(ex);
+        log_line(access_line(request, ex, std::chrono::steady_clock::now() - started));
+        connection->busy = false;
+        if (!ex.keep_alive || ex.aborted) break;
+    }
+    if (stream.socket().is_open()) {
+        boost::system::error_code ignored;
+        stream.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+        stream.socket().close(ignored);
+    }
+}
+
+}  // namespace proxy::server
