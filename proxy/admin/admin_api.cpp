@@ -148,23 +148,26 @@ bool AdminApi::is_admin_path(std::string_view target) {
     return path == k_prefix || (path.starts_with(k_prefix) && path[k_prefix.size()] == '/');
 }
 
-AdminResponse AdminApi::handle(const AdminRequest& req) const {
+std::optional<AdminResponse> AdminApi::check_access(const AdminRequest& req) const {
     if (m_token.empty()) {
         if (!is_loopback(req.peer))
             return admin_error(403, "DENIED",
                                "the admin API answers loopback callers only unless an "
                                "admin_token is configured");
-    } else {
-        constexpr std::string_view scheme = "Bearer ";
-        const bool ok = req.authorization.size() > scheme.size() &&
-                        req.authorization.substr(0, scheme.size()) == scheme &&
-                        token_matches(req.authorization.substr(scheme.size()), m_token);
-        if (!ok) {
-            auto r = admin_error(401, "UNAUTHORIZED", "a valid admin bearer token is required");
-            r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"envcache-admin\"");
-            return r;
-        }
+        return std::nullopt;
     }
+    constexpr std::string_view scheme = "Bearer ";
+    const bool ok = req.authorization.size() > scheme.size() &&
+                    req.authorization.substr(0, scheme.size()) == scheme &&
+                    token_matches(req.authorization.substr(scheme.size()), m_token);
+    if (ok) return std::nullopt;
+    auto r = admin_error(401, "UNAUTHORIZED", "a valid admin bearer token is required");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"envcache-admin\"");
+    return r;
+}
+
+AdminResponse AdminApi::handle(const AdminRequest& req) const {
+    if (auto refused = check_access(req)) return std::move(*refused);
 
     auto parsed = boost::urls::parse_origin_form(req.target);
     if (!parsed) return admin_error(400, "INVALID_REQUEST", "malformed request target");

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -58,6 +59,10 @@ class AdminApi {
 
     // True if the path (without query) belongs to the admin API.
     static bool is_admin_path(std::string_view target);
+
+    // The 401/403 answer for a caller that may not use admin endpoints; nullopt if it may.
+    // Also used for admin paths served elsewhere (curated environments).
+    std::optional<AdminResponse> check_access(const AdminRequest& request) const;
 
     AdminResponse handle(const AdminRequest& request) const;
 

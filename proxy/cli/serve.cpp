@@ -1,6 +1,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <malloc.h>
 #include <signal.h>
 #include <thread>
 #include <vector>
@@ -11,11 +12,16 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "config/load.hpp"
 #include "config/units.hpp"
+#include "proxy/admin/admin_api.hpp"
 #include "proxy/cli/commands.hpp"
+#include "proxy/environments/environment_routes.hpp"
+#include "proxy/environments/upstream_resolver.hpp"
+#include "proxy/evict/evictor.hpp"
 #include "proxy/fetch/fetcher.hpp"
 #include "proxy/log.hpp"
 #include "proxy/metrics.hpp"
@@ -27,6 +33,7 @@
 namespace proxy::cli {
 
 namespace net = boost::asio;
+namespace http = boost::beast::http;
 
 namespace {
 
@@ -58,6 +65,11 @@ net::awaitable<void> drain(net::io_context& ioc, server::Server& server,
 }  // namespace
 
 int serve(Args args) {
+    // Chunk buffers (about 1 MiB) are allocated per response. With glibc's defaults they come
+    // from mmap and go back to the kernel when freed, so every response page-faults its buffer
+    // in again; keep them in the heap instead.
+    mallopt(M_MMAP_THRESHOLD, 8 * 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
     const auto path = config_path(args);
     if (!path) {
         std::cerr << k_serve_usage;
@@ -111,15 +123,78 @@ int serve(Args args) {
     fetch::Fetcher fetcher(ioc.get_executor(), *store, metrics,
                            {config.storage.path / "tmp", 2, 1024});
     registry::RegistryHandler registry(config, *store, client_ptrs, fetcher, metrics);
-    server::Server server(ioc, config.server,
-                          [&registry](server::Exchange& ex) -> net::awaitable<void> {
-                              if (ex.request.target().starts_with("/v2")) {
-                                  co_await registry.handle(ex);
-                              } else {
-                                  const auto error = registry::not_found();
-                                  co_await server::send_error(ex, error);
-                              }
-                          });
+
+    EvictorOptions evictor_options;
+    evictor_options.limits = limits_from_config(config.storage, config.eviction);
+    evictor_options.config_pins = config.eviction.pins;
+    Evictor evictor(*store, std::move(evictor_options));
+    if (auto rebuilt = evictor.rebuild(); !rebuilt)
+        log_line("evictor: rebuild from the store failed: " + rebuilt.error().message());
+    evictor.start();
+    fetcher.set_on_stored([&evictor](const store::Digest& digest, std::uint64_t size) {
+        evictor.on_inserted(digest, size);
+    });
+    registry.set_evictor(&evictor);
+
+    const AdminApi admin(evictor, config.admin_token,
+                         [&metrics] { return traffic_stats(metrics); });
+    // Admin calls do synchronous store work (eviction runs, pin resolution): off the io threads.
+    net::thread_pool admin_pool(1);
+
+    environments::EnvironmentContext environments_context(
+        *store, environments::make_upstream_resolver(config.upstreams, client_ptrs),
+        [&evictor](const std::string& hash) {
+            const PinChange change = evictor.add_pin(hash);
+            return change == PinChange::done || change == PinChange::exists ||
+                   change == PinChange::from_config;
+        });
+    const environments::RegistryCall registry_call =
+        [&registry](server::Exchange& inner) -> net::awaitable<void> {
+        co_await registry.handle(inner);
+    };
+
+    const auto handler = [&](server::Exchange& ex) -> net::awaitable<void> {
+        boost::system::error_code peer_ec;
+        const auto peer = ex.stream.socket().remote_endpoint(peer_ec).address();
+        const std::string_view target = ex.request.target();
+        const AdminRequest admin_request{ex.request.method_string(), target, ex.request.body(),
+                                         peer, ex.request[http::field::authorization]};
+        if (co_await environments::serve_environment_pull(ex, *store, registry_call)) co_return;
+        // Curated environments live under the admin prefix and need the admin's access.
+        const bool curated = environments::is_curated_path(target);
+        std::optional<AdminResponse> refused;
+        if (curated) refused = admin.check_access(admin_request);
+        if (!refused) {
+            if (co_await environments::serve_environment_api(ex, environments_context, curated))
+                co_return;
+        }
+        if (refused || AdminApi::is_admin_path(target)) {
+            AdminResponse response;
+            if (refused) {
+                response = std::move(*refused);
+            } else {
+                // Named, not a temporary: GCC 12 mishandles temporaries in co_await expressions.
+                auto call_admin = [&]() -> net::awaitable<AdminResponse> {
+                    co_return admin.handle(admin_request);
+                };
+                response = co_await net::co_spawn(admin_pool, call_admin, net::use_awaitable);
+            }
+            http::fields headers;
+            headers.set(http::field::content_type, response.content_type);
+            for (const auto& [name, value] : response.headers)
+                headers.set(name, value);
+            const auto status = static_cast<http::status>(response.status);
+            co_await server::send_response(ex, status, headers, response.body);
+            co_return;
+        }
+        if (target.starts_with("/v2")) {
+            co_await registry.handle(ex);
+        } else {
+            const auto error = registry::not_found();
+            co_await server::send_error(ex, error);
+        }
+    };
+    server::Server server(ioc, config.server, handler);
 
     auto bound = server.listen(listen->host, listen->port);
     if (!bound) {
@@ -154,6 +229,7 @@ int serve(Args args) {
     for (auto& worker : workers)
         worker.join();
 
+    evictor.stop();
     if (auto flushed = store->flush(); !flushed)
         log_line("shutdown: store flush failed: " + flushed.error().message());
     log_line("stopped");

@@ -1,5 +1,6 @@
 #include "proxy/registry/registry_handler.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include <boost/asio/buffer.hpp>
@@ -198,6 +199,7 @@ void RegistryHandler::store_manifest(const UpstreamTarget& target, const Manifes
         boost::system::result<void> done =
             writer ? (*writer)->append(manifest.body) : boost::system::result<void>(writer.error());
         if (done) done = (*writer)->commit();
+        if (done && m_evictor) m_evictor->on_inserted(manifest.digest, manifest.body.size());
         if (!done) {
             m_metrics.add(target.index, &Counters::store_errors);
             log_line("manifest " + manifest.digest.str() +
@@ -424,6 +426,7 @@ net::awaitable<void> RegistryHandler::serve_stored_blob(Exchange& ex, const stor
     ex.outcome = "hit";
     m_metrics.add(up, &Counters::hits);
     m_store.touch(digest);
+    if (m_evictor) m_evictor->on_hit(digest);
     if (ex.is_head()) {
         co_await server::send_head(ex, http::status::ok, headers, info.size);
         co_return;
@@ -560,6 +563,8 @@ net::awaitable<void> RegistryHandler::handle_blob(Exchange& ex, const Route& rou
                                                   const UpstreamTarget& target) {
     const auto digest = *store::Digest::parse(route.reference);
     const std::size_t up = target.index;
+    // Held until the last byte is written: the evictor never removes a blob under a reader.
+    const Evictor::Lease lease = m_evictor ? m_evictor->acquire(digest) : Evictor::Lease{};
     if (auto info = m_store.stat(digest); !info) {
         m_metrics.add(up, &Counters::store_errors);
     } else if (*info) {
@@ -624,18 +629,46 @@ net::awaitable<void> RegistryHandler::handle_blob(Exchange& ex, const Route& rou
 
 // ---- tags and referrers ----
 
+namespace {
+
+// The OCI tag list body: tags sorted, those after `last` only, at most `n` of them.
+std::string tags_page(const std::string& name, std::vector<std::string> tags,
+                      const std::optional<std::string>& n, const std::optional<std::string>& last) {
+    std::sort(tags.begin(), tags.end());
+    tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
+    const std::size_t limit =
+        n ? static_cast<std::size_t>(std::strtoull(n->c_str(), nullptr, 10)) : tags.size();
+    boost::json::array list;
+    for (const auto& tag : tags) {
+        if (last && !last->empty() && tag <= *last) continue;
+        if (list.size() >= limit) break;
+        list.emplace_back(tag);
+    }
+    boost::json::object body;
+    body["name"] = name;
+    body["tags"] = std::move(list);
+    return boost::json::serialize(body);
+}
+
+// The Link header for the next page when a page was asked for and came back full; else "".
+std::string next_tags_link(const std::string& name, const std::string& page,
+                           const std::optional<std::string>& n) {
+    if (!n) return {};
+    const auto limit = std::strtoull(n->c_str(), nullptr, 10);
+    const boost::json::value parsed = boost::json::parse(page);
+    const auto& tags = parsed.as_object().at("tags").as_array();
+    if (limit == 0 || tags.size() < limit) return {};
+    return "</v2/" + name + "/tags/list?n=" + *n + "&last=" + std::string(tags.back().as_string()) +
+           ">; rel=\"next\"";
+}
+
+}  // namespace
+
 net::awaitable<void> RegistryHandler::handle_tags(Exchange& ex, const Route& route,
                                                   const UpstreamTarget& target,
                                                   std::string_view query) {
     const auto n = query_param(query, "n");
     const auto last = query_param(query, "last");
-    std::string path = "tags/list";
-    std::string sep = "?";
-    if (n) {
-        path += sep + "n=" + *n;
-        sep = "&";
-    }
-    if (last) path += sep + "last=" + *last;
     if (n && (n->empty() || n->find_first_not_of("0123456789") != std::string::npos)) {
         {
             const OciError oci_error = {400, "PAGINATION_NUMBER_INVALID",
@@ -651,21 +684,27 @@ net::awaitable<void> RegistryHandler::handle_tags(Exchange& ex, const Route& rou
         }
         co_return;
     }
-    const auto request = make_request(http::verb::get, target, path);
+    // Upstreams differ in whether they sort and page (docker-registry does neither), so the
+    // whole list is asked for and sorted and paged here, as the spec says a registry does.
+    const auto request = make_request(http::verb::get, target, "tags/list");
     auto answer = co_await call(*m_clients[target.index], request, k_max_manifest_bytes);
     if (answer && answer->status == 200) {
+        std::vector<std::string> upstream_tags;
+        boost::system::error_code parse_ec;
+        const auto parsed = boost::json::parse(answer->body, parse_ec);
+        if (!parse_ec && parsed.is_object()) {
+            if (const auto* list = parsed.as_object().if_contains("tags");
+                list && list->is_array()) {
+                for (const auto& tag : list->as_array())
+                    if (tag.is_string()) upstream_tags.emplace_back(tag.as_string());
+            }
+        }
+        const std::string serialized = tags_page(route.name, std::move(upstream_tags), n, last);
         http::fields headers;
         headers.set(http::field::content_type, "application/json");
-        const std::string link = header(answer->headers, http::field::link);
-        if (!link.empty()) {
-            // Point the next page at this mirror's view of the repository.
-            std::string rewritten = link;
-            const std::string from = "/v2/" + target.repo + "/";
-            if (const auto at = rewritten.find(from); at != std::string::npos)
-                rewritten.replace(at, from.size(), "/v2/" + route.name + "/");
-            headers.set(http::field::link, rewritten);
-        }
-        co_await server::send_response(ex, http::status::ok, headers, answer->body);
+        if (const auto next = next_tags_link(route.name, serialized, n); !next.empty())
+            headers.set(http::field::link, next);
+        co_await server::send_response(ex, http::status::ok, headers, serialized);
         co_return;
     }
     if (answer && !is_server_error(answer->status)) {
@@ -687,20 +726,11 @@ net::awaitable<void> RegistryHandler::handle_tags(Exchange& ex, const Route& rou
         co_return;
     }
     ex.outcome = "stale";
-    boost::json::array list;
-    const std::size_t limit =
-        n ? static_cast<std::size_t>(std::strtoull(n->c_str(), nullptr, 10)) : tags->size();
-    for (const auto& tag : *tags) {
-        if (last && !last->empty() && tag <= *last) continue;
-        if (list.size() >= limit) break;
-        list.emplace_back(tag);
-    }
-    boost::json::object body;
-    body["name"] = route.name;
-    body["tags"] = std::move(list);
+    const std::string serialized = tags_page(route.name, std::move(*tags), n, last);
     http::fields headers;
     headers.set(http::field::content_type, "application/json");
-    const std::string serialized = boost::json::serialize(body);
+    if (const auto next = next_tags_link(route.name, serialized, n); !next.empty())
+        headers.set(http::field::link, next);
     co_await server::send_response(ex, http::status::ok, headers, serialized);
 }
 

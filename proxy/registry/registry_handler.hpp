@@ -7,6 +7,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "config/config.hpp"
+#include "proxy/evict/evictor.hpp"
 #include "proxy/fetch/fetcher.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/registry/route.hpp"
@@ -29,6 +30,10 @@ class RegistryHandler {
 
     // Answers one request whose target starts with "/v2".
     net::awaitable<void> handle(server::Exchange& ex);
+
+    // Reports hits and stored manifests to the evictor, and leases blobs while they are served
+    // from the store so they are never removed under a reader. Optional; set before serving.
+    void set_evictor(Evictor* evictor) { m_evictor = evictor; }
 
   private:
     struct Manifest {
@@ -65,6 +70,7 @@ class RegistryHandler {
     std::vector<upstream::Client*> m_clients;
     fetch::Fetcher& m_fetcher;
     Metrics& m_metrics;
+    Evictor* m_evictor = nullptr;
 };
 
 }  // namespace proxy::registry
