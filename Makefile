@@ -11,8 +11,8 @@ ASAN_DIR := build/asan
 BUILD_PACKAGES := g++ cmake make pkg-config ccache \
 	libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
 	libssl-dev ca-certificates liblmdb-dev libzstd-dev libyaml-cpp-dev catch2
-TEST_PACKAGES := docker-registry skopeo python3 openssl curl
-BENCH_PACKAGES := docker-registry nginx-light wrk
+TEST_PACKAGES := docker-registry skopeo python3 openssl curl containerd podman
+BENCH_PACKAGES := docker-registry nginx-light wrk skopeo python3 curl
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

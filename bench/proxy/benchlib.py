@@ -1,0 +1,262 @@
+#!/usr/bin/env python3
+"""Helpers of bench/proxy/run.sh (Python 3 stdlib only).
+
+  benchlib.py free-port                      a free loopback TCP port
+  benchlib.py wait URL SECONDS               polls URL until it answers 200 (exit 1 on time-out)
+  benchlib.py static-tree UPSTREAM LAYOUT IMAGES OUT
+        lays out OUT/v2/<repo>/manifests/<tag|digest> and OUT/v2/<repo>/blobs/<digest> (blobs
+        are symlinks into the OCI layout) after checking that the upstream serves the layout's
+        manifests, and writes OUT/urls/{manifests,small,large,huge}.txt
+  benchlib.py verify BASE_URL URL_LIST...    GETs every path of the lists from BASE_URL and
+        checks status, digest (blobs: sha256 of the body; manifests: the expected digest) and
+        the manifest Content-Type
+  benchlib.py table RESULTS_DIR              prints the markdown tables from the raw results
+"""
+
+import hashlib
+import json
+import os
+import socket
+import sys
+import time
+import urllib.error
+import urllib.request
+
+MANIFEST_ACCEPT = ", ".join([
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+])
+SMALL_LIMIT = 1 << 20
+LARGE_LIMIT = 16 << 20
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        print(s.getsockname()[1])
+
+
+def wait(url, seconds):
+    deadline = time.monotonic() + float(seconds)
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return 0
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.1)
+    print(f"benchlib: {url} did not answer within {seconds}s", file=sys.stderr)
+    return 1
+
+
+def get(url, accept=None, timeout=120):
+    req = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return r.status, r.headers, r.read()
+
+
+def link(target, path):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if os.path.lexists(path):
+        os.remove(path)
+    os.symlink(target, path)
+
+
+def write(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def static_tree(upstream, layout, images_file, out):
+    urls = {"manifests": [], "small": [], "large": [], "huge": []}
+    with open(images_file) as f:
+        images = [line.split() for line in f if line.strip()]
+    for repo, tag, digest in images:
+        status, headers, body = get(f"{upstream}/v2/{repo}/manifests/{tag}", MANIFEST_ACCEPT)
+        served = "sha256:" + hashlib.sha256(body).hexdigest()
+        if status != 200 or served != digest:
+            sys.exit(f"benchlib: upstream serves {repo}:{tag} as {served}, the layout has {digest}")
+        write(os.path.join(out, "v2", repo, "manifests", tag), body)
+        write(os.path.join(out, "v2", repo, "manifests", digest), body)
+        if repo != "bench/huge":  # the RSS test's image stays out of the warm caches
+            urls["manifests"].append(f"/v2/{repo}/manifests/{tag} {digest}")
+        manifest = json.loads(body)
+        for desc in [manifest["config"]] + manifest["layers"]:
+            blob = os.path.join(os.path.abspath(layout), "blobs", "sha256",
+                                desc["digest"].split(":", 1)[1])
+            if os.path.getsize(blob) != desc["size"]:
+                sys.exit(f"benchlib: {blob} is not {desc['size']} bytes")
+            link(blob, os.path.join(out, "v2", repo, "blobs", desc["digest"]))
+            path = f"/v2/{repo}/blobs/{desc['digest']}"
+            if repo == "bench/small" and desc["size"] < SMALL_LIMIT:
+                urls["small"].append(path)
+            elif repo == "bench/large" and desc["size"] > LARGE_LIMIT:
+                urls["large"].append(path)
+            elif repo == "bench/huge" and desc["size"] > LARGE_LIMIT:
+                urls["huge"].append(path)
+    for name, lines in urls.items():
+        if not lines:
+            sys.exit(f"benchlib: no {name} URLs")
+        write(os.path.join(out, "urls", name + ".txt"), ("\n".join(lines) + "\n").encode())
+    return 0
+
+
+def verify(base, lists):
+    bad = 0
+    checked = 0
+    for name in lists:
+        with open(name) as f:
+            for line in f:
+                parts = line.split()
+                if not parts:
+                    continue
+                path = parts[0]
+                is_manifest = "/manifests/" in path
+                expected = parts[1] if is_manifest else path.rsplit("/", 1)[1]
+                try:
+                    status, headers, body = get(base + path, MANIFEST_ACCEPT if is_manifest else None)
+                except (urllib.error.URLError, OSError) as e:
+                    print(f"verify: {base}{path}: {e}", file=sys.stderr)
+                    bad += 1
+                    continue
+                got = "sha256:" + hashlib.sha256(body).hexdigest()
+                ctype = headers.get("Content-Type", "")
+                if status != 200 or got != expected or (
+                        is_manifest and not ctype.startswith("application/vnd.oci.image.manifest")):
+                    print(f"verify: {base}{path}: status {status}, digest {got}, type {ctype}",
+                          file=sys.stderr)
+                    bad += 1
+                checked += 1
+    print(f"verify: {base}: {checked - bad}/{checked} responses correct")
+    return 1 if bad else 0
+
+
+def parse_result(path):
+    """The RESULT line that rotate.lua printed, as a dict of ints."""
+    with open(path) as f:
+        for line in f:
+            if line.startswith("RESULT "):
+                return {k: int(v) for k, v in (kv.split("=") for kv in line.split()[1:])}
+    return None
+
+
+def fmt(x, digits=0):
+    return f"{x:,.{digits}f}"
+
+
+def table(results):
+    contenders = [("nginx", "nginx (static files)"), ("envcache", "envcache"),
+                  ("registry", "docker-registry proxy")]
+    tests = [("manifests", "manifests by tag", "req/s"), ("small", "blobs < 1 MiB", "req/s"),
+             ("large", "blobs > 16 MiB", "MB/s")]
+    out = []
+    out.append("| test | " + " | ".join(label for _, label in contenders)
+               + " | envcache / nginx | envcache / docker-registry | target | met |")
+    out.append("|---|" + "---|" * (len(contenders) + 4))
+    targets = {"manifests": 0.50, "small": 0.50, "large": 0.90}
+    for test, label, unit in tests:
+        values = {}
+        notes = []
+        for c, _ in contenders:
+            r = parse_result(os.path.join(results, f"wrk-{test}-{c}.txt"))
+            if r is None:
+                values[c] = None
+                continue
+            seconds = r["duration_us"] / 1e6
+            errors = r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"]
+            if errors:
+                notes.append(f"{c}: {errors} errors")
+            values[c] = (r["bytes"] / seconds / 1e6) if unit == "MB/s" else (r["requests"] / seconds)
+        cells = [f"{fmt(v, 1 if unit == 'MB/s' else 0)} {unit}" if v is not None else "n/a"
+                 for v in (values[c] for c, _ in contenders)]
+        e, n, d = values["envcache"], values["nginx"], values["registry"]
+        r_n = e / n if e is not None and n else None
+        r_d = e / d if e is not None and d else None
+        met = "n/a" if r_n is None else ("yes" if r_n >= targets[test] else "**no**")
+        if notes:
+            met += " (" + "; ".join(notes) + ")"
+        out.append(f"| {label} | " + " | ".join(cells)
+                   + f" | {fmt(100 * r_n, 1) + ' %' if r_n is not None else 'n/a'}"
+                   + f" | {fmt(r_d, 1) + '×' if r_d is not None else 'n/a'}"
+                   + f" | ≥ {int(100 * targets[test])} % of nginx | {met} |")
+    loads = []
+    for name in sorted(os.listdir(results)):
+        if name.startswith("wrk-"):
+            with open(os.path.join(results, name)) as f:
+                first = f.readline()
+            if "load average:" in first:
+                loads.append(float(first.split("load average:")[1].split(",")[0]))
+    if loads:
+        out.append("")
+        out.append(f"1-minute load average when the wrk runs started: {min(loads):.2f} to {max(loads):.2f}.")
+    outcomes = os.path.join(results, "envcache-outcomes.txt")
+    if os.path.exists(outcomes):
+        with open(outcomes) as f:
+            out.append(f"envcache's answers during the wrk runs (from its request log): {f.read().strip()}.")
+    cold = os.path.join(results, "cold.txt")
+    if os.path.exists(cold):
+        times = {}
+        with open(cold) as f:
+            for line in f:
+                who, seconds = line.split()
+                times.setdefault(who, []).append(float(seconds))
+        med = {k: sorted(v)[len(v) // 2] for k, v in times.items()}
+        out.append("")
+        out.append("| cold pull of the image set (median of "
+                   f"{len(times.get('direct', []))} rounds) | seconds | × direct | target | met |")
+        out.append("|---|---|---|---|---|")
+        for who, label in (("direct", "directly from upstream"), ("envcache", "through envcache, fresh store"),
+                           ("registry", "through docker-registry proxy, fresh store")):
+            if who not in med:
+                continue
+            ratio = med[who] / med["direct"]
+            target, met = "", ""
+            if who == "envcache":
+                target, met = "≤ 1.15×", "yes" if ratio <= 1.15 else "**no**"
+            all_runs = ", ".join(f"{t:.2f}" for t in times[who])
+            out.append(f"| {label} ({all_runs}) | {med[who]:.2f} | {ratio:.2f}× | {target} | {met} |")
+    rss = os.path.join(results, "rss.txt")
+    if os.path.exists(rss):
+        out.append("")
+        with open(rss) as f:
+            lines = [line.split() for line in f if line.strip()]
+        clients = dict(item.split("=") for item in lines[0][1:])["clients"] if lines else "?"
+        out.append(f"| envcache memory, {clients} clients on the 1 GiB blob | VmHWM (peak RSS) | "
+                   "peak RssAnon | peak RssFile | clients OK | wall time | target | met |")
+        out.append("|---|---|---|---|---|---|---|---|")
+        for words in lines:
+            kv = dict(item.split("=") for item in words[1:])
+            phase = "cold (one upstream download, all clients streamed from it)" \
+                if words[0] == "cold" else "warm (served from the store)"
+            hwm = int(kv["hwm_kb"]) / 1024
+            met = "yes" if hwm < 200 and kv["ok"] == kv["clients"] else "**no**"
+            out.append(f"| {phase} | {hwm:.0f} MiB | {int(kv['anon_kb']) / 1024:.0f} MiB | "
+                       f"{int(kv['file_kb']) / 1024:.0f} MiB | {kv['ok']}/{kv['clients']} | "
+                       f"{kv['seconds']} s | < 200 MiB | {met} |")
+    print("\n".join(out))
+    return 0
+
+
+def main(argv):
+    if len(argv) < 2:
+        sys.exit(__doc__)
+    cmd, args = argv[1], argv[2:]
+    if cmd == "free-port":
+        return free_port()
+    if cmd == "wait" and len(args) == 2:
+        return wait(*args)
+    if cmd == "static-tree" and len(args) == 4:
+        return static_tree(*args)
+    if cmd == "verify" and len(args) >= 2:
+        return verify(args[0], args[1:])
+    if cmd == "table" and len(args) == 1:
+        return table(args[0])
+    sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv) or 0)

@@ -1,0 +1,309 @@
+#!/usr/bin/env bash
+# Proxy benchmark: envcache against docker-registry in proxy mode (the reference pull-through
+# cache) and nginx serving the same bytes as static files (the machine's limit), all on this
+# machine, in one run, against one seeded upstream (Debian's docker-registry). See
+# bench/README.md.
+#
+#   bench/proxy/run.sh            full run (about 10 minutes on 2 cores)
+#   bench/proxy/run.sh --quick    short smoke run (3 s per wrk run, 1 cold round, 8 RSS clients)
+#
+# Environment: ENVCACHE (binary, default build/release/proxy/envcache), BENCH_WORK (scratch
+# directory, default build/bench-proxy; ~6 GiB), DURATION (seconds per wrk run, 10),
+# COLD_ROUNDS (3), RSS_CLIENTS (64), RSS_MAX_TIME (seconds an RSS client may take, 600).
+# Needs docker-registry, nginx-light, wrk, skopeo, curl, python3. Every server binds
+# 127.0.0.1 only; every process this script starts is stopped on exit.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+ENVCACHE=${ENVCACHE:-$ROOT/build/release/proxy/envcache}
+WORK=${BENCH_WORK:-$ROOT/build/bench-proxy}
+DURATION=${DURATION:-10}
+COLD_ROUNDS=${COLD_ROUNDS:-3}
+RSS_CLIENTS=${RSS_CLIENTS:-64}
+RSS_MAX_TIME=${RSS_MAX_TIME:-600}
+if [[ ${1:-} == --quick ]]; then
+    DURATION=3 COLD_ROUNDS=1 RSS_CLIENTS=8
+elif [[ -n ${1:-} ]]; then
+    sed -n '2,14p' "$0" >&2
+    exit 2
+fi
+CONNECTIONS=32
+WRK_THREADS=2
+LIB=(python3 "$HERE/benchlib.py")
+RESULTS=$WORK/results
+MANIFEST_ACCEPT="application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json"
+
+for tool in docker-registry nginx wrk skopeo curl python3; do
+    command -v "$tool" >/dev/null || PATH=$PATH:/usr/sbin command -v "$tool" >/dev/null || {
+        echo "run.sh: $tool is missing (make deps-bench deps-test)" >&2
+        exit 1
+    }
+done
+NGINX=$(PATH=$PATH:/usr/sbin command -v nginx)
+[[ -x $ENVCACHE ]] || {
+    echo "run.sh: no envcache binary at $ENVCACHE (make bench, or set ENVCACHE)" >&2
+    exit 1
+}
+
+log() { printf '%s [bench] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+
+# --- process bookkeeping: every server is recorded and stopped on exit ----------------------
+declare -A PIDS=()
+stop() {
+    local name=$1 pid=${PIDS[$1]:-}
+    [[ -n $pid ]] || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    unset "PIDS[$name]"
+}
+CLIENT_PIDS=()
+cleanup() {
+    local pid
+    for pid in "${CLIENT_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for name in "${!PIDS[@]}"; do stop "$name"; done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start_registry NAME PORT ROOTDIR [REMOTE_URL]: Debian's docker-registry, optionally as a proxy.
+start_registry() {
+    local name=$1 port=$2 dir=$3 remote=${4:-}
+    mkdir -p "$dir"
+    {
+        echo "version: 0.1"
+        echo "log: {level: error, accesslog: {disabled: true}}"
+        echo "storage: {filesystem: {rootdirectory: $dir/data}, cache: {blobdescriptor: inmemory}}"
+        echo "http: {addr: 127.0.0.1:$port}"
+        [[ -z $remote ]] || echo "proxy: {remoteurl: $remote}"
+    } >"$dir/config.yml"
+    docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
+    PIDS[$name]=$!
+    "${LIB[@]}" wait "http://127.0.0.1:$port/v2/" 30 || { tail "$dir/log" >&2; exit 1; }
+}
+
+# start_envcache NAME PORT DIR UPSTREAM_PORT: envcache with a fresh store in DIR/store.
+start_envcache() {
+    local name=$1 port=$2 dir=$3 up=$4
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    cat >"$dir/config.yml" <<EOF
+listen: 127.0.0.1:$port
+storage:
+  path: $dir/store
+  max_size: 8GiB
+upstreams:
+  - name: up
+    url: "http://127.0.0.1:$up"
+    default: true
+    tag_ttl: 5m
+prefetch: false
+EOF
+    "$ENVCACHE" serve --config "$dir/config.yml" >"$dir/log" 2>&1 &
+    PIDS[$name]=$!
+    for _ in $(seq 300); do
+        grep -q "listening on" "$dir/log" && break
+        kill -0 "${PIDS[$name]}" 2>/dev/null || { tail "$dir/log" >&2; exit 1; }
+        sleep 0.1
+    done
+    "${LIB[@]}" wait "http://127.0.0.1:$port/v2/" 30 || { tail "$dir/log" >&2; exit 1; }
+}
+
+start_nginx() {
+    local port=$1 dir=$WORK/nginx
+    mkdir -p "$dir/tmp"
+    cat >"$dir/nginx.conf" <<EOF
+$([[ $(id -u) == 0 ]] && echo "user root;")
+worker_processes auto;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_timeout 120s;
+    keepalive_requests 1000000;
+    open_file_cache max=1000 inactive=60s;
+    client_body_temp_path $dir/tmp;
+    server {
+        listen 127.0.0.1:$port;
+        root $WORK/static;
+        location = /v2/ {
+            default_type application/json;
+            add_header Docker-Distribution-API-Version registry/2.0;
+            return 200 '{}';
+        }
+        location ~ ^/v2/.+/manifests/ {
+            types {}
+            default_type application/vnd.oci.image.manifest.v1+json;
+        }
+        location ~ ^/v2/.+/blobs/ {
+            types {}
+            default_type application/octet-stream;
+        }
+    }
+}
+EOF
+    "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >"$dir/log" 2>&1 &
+    PIDS[nginx]=$!
+    "${LIB[@]}" wait "http://127.0.0.1:$port/v2/" 30 || { cat "$dir/error.log" >&2; exit 1; }
+}
+
+skopeo_pull() { # skopeo_pull PORT REPO DEST: timed by the caller
+    rm -rf "$3"
+    timeout 600 skopeo --insecure-policy copy -q --src-tls-verify=false \
+        "docker://127.0.0.1:$1/$2:v1" "dir:$3" >/dev/null
+}
+
+mkdir -p "$WORK"
+rm -rf "$RESULTS" "$WORK/static" "$WORK/pull"
+mkdir -p "$RESULTS" "$WORK/pull"
+
+# --- 1. images: an OCI layout written by Python, cached while make_images.py is unchanged ---
+stamp=$(sha256sum "$HERE/make_images.py" | cut -d' ' -f1)
+if [[ ! -f $WORK/layout.stamp || $(cat "$WORK/layout.stamp") != "$stamp" ]]; then
+    log "writing the images (OCI layout, ~1.3 GiB)"
+    rm -rf "$WORK/layout" "$WORK/layout.stamp"
+    python3 "$HERE/make_images.py" "$WORK/layout" >"$WORK/images.txt"
+    echo "$stamp" >"$WORK/layout.stamp"
+fi
+
+# --- 2. the seeded upstream: a fresh docker-registry, every image pushed with skopeo --------
+UP=$("${LIB[@]}" free-port)
+rm -rf "$WORK/upstream"
+start_registry upstream "$UP" "$WORK/upstream"
+log "upstream docker-registry on 127.0.0.1:$UP; pushing $(wc -l <"$WORK/images.txt") images"
+while read -r repo tag _; do
+    timeout 600 skopeo --insecure-policy copy -q --dest-tls-verify=false \
+        "oci:$WORK/layout:${repo//\//_}_$tag" "docker://127.0.0.1:$UP/$repo:$tag"
+done <"$WORK/images.txt"
+"${LIB[@]}" static-tree "http://127.0.0.1:$UP" "$WORK/layout" "$WORK/images.txt" "$WORK/static"
+URLS=$WORK/static/urls
+COLD_REPOS=$(awk '$1 ~ /^bench\/cold/ {print $1}' "$WORK/images.txt")
+WARM_REPOS="bench/small bench/large $COLD_REPOS"
+
+# --- 3. cold pulls: the image set directly, through envcache and docker-registry, fresh -----
+EC=$("${LIB[@]}" free-port)
+RP=$("${LIB[@]}" free-port)
+time_set() { # time_set PORT: seconds to pull every image of the cold set, one after the other
+    local start end repo
+    start=$(date +%s.%N)
+    for repo in $COLD_REPOS; do skopeo_pull "$1" "$repo" "$WORK/pull/${repo//\//_}"; done
+    end=$(date +%s.%N)
+    python3 -c "print(f'{$end - $start:.3f}')"
+}
+log "cold pulls: warming the upstream's page cache with one direct pull"
+time_set "$UP" >/dev/null
+for round in $(seq "$COLD_ROUNDS"); do
+    log "cold pulls: round $round/$COLD_ROUNDS"
+    echo "direct $(time_set "$UP")" >>"$RESULTS/cold.txt"
+    start_envcache envcache "$EC" "$WORK/envcache-cold" "$UP"
+    echo "envcache $(time_set "$EC")" >>"$RESULTS/cold.txt"
+    stop envcache
+    rm -rf "$WORK/registry-cold"
+    start_registry registry "$RP" "$WORK/registry-cold" "http://127.0.0.1:$UP"
+    echo "registry $(time_set "$RP")" >>"$RESULTS/cold.txt"
+    stop registry
+done
+cat "$RESULTS/cold.txt" >&2
+
+# --- 4. warm throughput with wrk: -c32 -t2, same paths against each contender ---------------
+rm -rf "$WORK/envcache-warm" "$WORK/registry-warm"
+start_envcache envcache "$EC" "$WORK/envcache-warm" "$UP"
+start_registry registry "$RP" "$WORK/registry-warm" "http://127.0.0.1:$UP"
+NG=$("${LIB[@]}" free-port)
+start_nginx "$NG"
+declare -A PORT=([nginx]=$NG [envcache]=$EC [registry]=$RP)
+for c in envcache registry; do
+    log "warming $c: pulling $(echo $WARM_REPOS | wc -w) images once"
+    for repo in $WARM_REPOS; do skopeo_pull "${PORT[$c]}" "$repo" "$WORK/pull/warm"; done
+done
+for c in nginx envcache registry; do
+    "${LIB[@]}" verify "http://127.0.0.1:${PORT[$c]}" "$URLS/manifests.txt" "$URLS/small.txt" \
+        "$URLS/large.txt" >&2
+done
+
+run_wrk() { # run_wrk TEST CONTENDER LIST [wrk args...]
+    local test=$1 c=$2 list=$3
+    shift 3
+    local out=$RESULTS/wrk-$test-$c.txt
+    echo "# $(uptime)" >"$out"
+    timeout $((DURATION + 60)) wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 30s \
+        "$@" -s "$HERE/rotate.lua" "http://127.0.0.1:${PORT[$c]}" -- \
+        $(awk '{print $1}' "$list") >>"$out" 2>&1 || true
+    log "$test $c: $(grep -E 'Requests/sec|Transfer/sec' "$out" | tr -s ' ' | tr '\n' ' ')"
+}
+warm_log_lines=$(wc -l <"$WORK/envcache-warm/log")
+for c in nginx envcache registry; do
+    run_wrk manifests "$c" "$URLS/manifests.txt" -H "Accept: $MANIFEST_ACCEPT"
+done
+for c in nginx envcache registry; do run_wrk small "$c" "$URLS/small.txt"; done
+for c in nginx envcache registry; do run_wrk large "$c" "$URLS/large.txt"; done
+# What envcache answered during the wrk runs (all should be hits: the cache was warm).
+tail -n +$((warm_log_lines + 1)) "$WORK/envcache-warm/log" | awk '$1 == "GET" {n[$NF]++}
+    END {for (k in n) printf "%s=%d ", k, n[k]; print ""}' >"$RESULTS/envcache-outcomes.txt"
+log "envcache outcomes during the wrk runs: $(cat "$RESULTS/envcache-outcomes.txt")"
+stop registry
+stop nginx
+stop envcache
+
+# --- 5. envcache RSS while RSS_CLIENTS clients pull the 1 GiB blob (cold, then warm) --------
+HUGE=$(head -1 "$URLS/huge.txt")
+HUGE_DIGEST=${HUGE##*/}
+start_envcache envcache "$EC" "$WORK/envcache-rss" "$UP"
+EPID=${PIDS[envcache]}
+status_kb() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$EPID/status"; }
+for phase in cold warm; do
+    log "RSS: $RSS_CLIENTS clients on the 1 GiB blob ($phase)"
+    echo 5 >"/proc/$EPID/clear_refs" 2>/dev/null || true # resets VmHWM to the current RSS
+    CLIENT_PIDS=()
+    start=$(date +%s.%N)
+    # Client 0 hashes what it gets; the others count bytes.
+    (curl -s --max-time "$RSS_MAX_TIME" "http://127.0.0.1:$EC$HUGE" | sha256sum >"$WORK/pull/rss-0.sha") &
+    CLIENT_PIDS+=($!)
+    for i in $(seq 1 $((RSS_CLIENTS - 1))); do
+        curl -s --max-time "$RSS_MAX_TIME" -o /dev/null -w '%{http_code} %{size_download}\n' \
+            "http://127.0.0.1:$EC$HUGE" >"$WORK/pull/rss-$i.out" &
+        CLIENT_PIDS+=($!)
+    done
+    max_anon=0 max_file=0
+    for _ in $(seq $((RSS_MAX_TIME * 10 + 50))); do # bounded: the clients stop at RSS_MAX_TIME
+        a=$(status_kb RssAnon) f=$(status_kb RssFile)
+        ((a > max_anon)) && max_anon=$a
+        ((f > max_file)) && max_file=$f
+        running=0
+        for pid in "${CLIENT_PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && running=1 && break; done
+        ((running)) || break
+        sleep 0.1
+    done
+    for pid in "${CLIENT_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    CLIENT_PIDS=()
+    end=$(date +%s.%N)
+    hwm=$(status_kb VmHWM)
+    ok=0
+    [[ $(cut -d' ' -f1 "$WORK/pull/rss-0.sha") == "${HUGE_DIGEST#sha256:}" ]] && ok=1
+    size=$(stat -c %s "$WORK/layout/blobs/sha256/${HUGE_DIGEST#sha256:}")
+    ok=$((ok + $(cat "$WORK"/pull/rss-[1-9]*.out 2>/dev/null | grep -c "^200 $size$" || true)))
+    secs=$(python3 -c "print(f'{$end - $start:.1f}')")
+    echo "$phase hwm_kb=$hwm anon_kb=$max_anon file_kb=$max_file ok=$ok clients=$RSS_CLIENTS seconds=$secs" \
+        | tee -a "$RESULTS/rss.txt" >&2
+    rm -f "$WORK"/pull/rss-*
+done
+stop envcache
+
+# --- 6. the tables ---------------------------------------------------------------------------
+{
+    echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB," \
+        "$(uname -r); wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s; envcache at $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')"
+    echo
+    "${LIB[@]}" table "$RESULTS"
+} | tee "$RESULTS/results.md"
+log "raw results in $RESULTS"
