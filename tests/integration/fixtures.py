@@ -388,8 +388,10 @@ class Envcache:
 
     LISTEN_RE = re.compile(rb"listening on \[?([0-9.:a-f]+?)\]?:(\d+)")
 
-    def __init__(self, workdir, upstream_url, tag_ttl="5m", name="upstream.test", extra=""):
+    def __init__(self, workdir, upstream_url, tag_ttl="5m", name="upstream.test", extra="",
+                 max_size="2GiB"):
         self.workdir = workdir
+        self.max_size = max_size
         self.upstream_url = upstream_url
         self.tag_ttl = tag_ttl
         self.name = name
@@ -410,11 +412,11 @@ class Envcache:
         with open(cfg, "w") as f:
             f.write(
                 "listen: 127.0.0.1:0\n"
-                "storage: {path: %s, max_size: 2GiB}\n"
+                "storage: {path: %s, max_size: %s}\n"
                 "upstreams:\n"
                 "  - {name: %s, url: \"%s\", default: true, tag_ttl: %s}\n"
                 "prefetch: false\n"
-                "server: {shutdown_grace: %ds}\n%s" % (data, self.name, self.upstream_url, self.tag_ttl, SHUTDOWN_GRACE_S, self.extra)
+                "server: {shutdown_grace: %ds}\n%s" % (data, self.max_size, self.name, self.upstream_url, self.tag_ttl, SHUTDOWN_GRACE_S, self.extra)
             )
         self.proc = subprocess.Popen(
             [exe, "serve", "--config", cfg],
