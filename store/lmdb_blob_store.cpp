@@ -284,7 +284,12 @@ void LmdbBlobStore::touch(const Digest& digest) {
         auto& t = m_touches[digest];
         t.last_access = now_seconds();
         ++t.hits;
-        queue = !std::exchange(m_touch_queued, true);
+        const auto now = std::chrono::steady_clock::now();
+        if (!m_touch_queued && now - m_touch_last_queued >= k_touch_interval) {
+            m_touch_queued = true;
+            m_touch_last_queued = now;
+            queue = true;
+        }
     }
     if (queue) {
         m_queue->push(WriteOp{[this](MDB_txn* txn) { return apply_touches(txn); },
@@ -611,6 +616,20 @@ result<void> LmdbBlobStore::for_each_blob(
 }
 
 result<void> LmdbBlobStore::flush() {
+    // Queues the touches still waiting for their interval, then waits for everything queued.
+    bool queue = false;
+    {
+        std::lock_guard lock(m_mutex);
+        if (!m_touches.empty() && !m_touch_queued) {
+            m_touch_queued = true;
+            m_touch_last_queued = std::chrono::steady_clock::now();
+            queue = true;
+        }
+    }
+    if (queue) {
+        m_queue->push(WriteOp{[this](MDB_txn* txn) { return apply_touches(txn); },
+                              [this](int) { m_touch_inflight.clear(); }, false});
+    }
     return write([](MDB_txn*) { return 0; });
 }
 

@@ -2,6 +2,7 @@
 // The LMDB implementation of BlobStore. See records.hpp for the on-disk layout.
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -90,6 +91,10 @@ class LmdbBlobStore final : public BlobStore {
     std::unordered_set<Digest, DigestHash> m_writing;
     std::unordered_map<Digest, Touch, DigestHash> m_touches;
     bool m_touch_queued = false;
+    // Touches are committed at most once per k_touch_interval, so a read-mostly load does not
+    // make the writer commit (and fdatasync) for every hit; flush() commits pending ones.
+    static constexpr std::chrono::milliseconds k_touch_interval{1000};
+    std::chrono::steady_clock::time_point m_touch_last_queued{};
     std::unordered_map<Digest, Touch, DigestHash> m_touch_inflight;  // writer thread only
 
     std::unique_ptr<WriteQueue> m_queue;  // reset first in the destructor

@@ -423,6 +423,23 @@ TEST_CASE("touch records hits and last access once flushed", "[store]") {
     CHECK(read_all(*store, d) == "hello");
 }
 
+TEST_CASE("touches held back for their interval are all counted once by flush", "[store]") {
+    TempDir dir;
+    auto store = open_store(options_for(dir));
+    const Digest d = put_blob(*store, "hello");
+    // The first touch is queued at once, the next ones wait for the interval: flush must
+    // commit them, and count none twice.
+    for (int i = 0; i < 3; ++i)
+        store->touch(d);
+    REQUIRE(store->flush());
+    for (int i = 0; i < 2; ++i)
+        store->touch(d);
+    REQUIRE(store->flush());
+    REQUIRE(store->flush());
+    auto after = store->stat(d);
+    CHECK((*after)->hits == 5);
+}
+
 TEST_CASE("tags, refs and records round-trip and list by prefix", "[store]") {
     TempDir dir;
     const auto options = options_for(dir);
