@@ -172,6 +172,13 @@ net::awaitable<void> RegistryHandler::handle(Exchange& ex) {
 
 std::optional<RegistryHandler::Manifest> RegistryHandler::load_manifest(
     const store::Digest& digest) {
+    {
+        std::lock_guard lock(m_manifest_cache_mutex);
+        if (const auto it = m_manifest_cache.find(digest); it != m_manifest_cache.end()) {
+            m_store.touch(digest);
+            return it->second;
+        }
+    }
     auto info = m_store.stat(digest);
     if (!info) {
         bump(m_metrics.total().store_errors);
@@ -189,6 +196,15 @@ std::optional<RegistryHandler::Manifest> RegistryHandler::load_manifest(
         return std::nullopt;
     }
     m_store.touch(digest);
+    {
+        std::lock_guard lock(m_manifest_cache_mutex);
+        if (m_manifest_cache_size + manifest.body.size() > k_manifest_cache_bytes) {
+            m_manifest_cache.clear();
+            m_manifest_cache_size = 0;
+        }
+        if (m_manifest_cache.try_emplace(digest, manifest).second)
+            m_manifest_cache_size += manifest.body.size();
+    }
     return manifest;
 }
 

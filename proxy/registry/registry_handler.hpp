@@ -2,6 +2,9 @@
 // The OCI Distribution pull API (/v2/...): manifests, blobs, tags, referrers, served from the
 // store, fetched from the chosen upstream on a miss.
 
+#include <cstddef>
+#include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -71,6 +74,14 @@ class RegistryHandler {
     fetch::Fetcher& m_fetcher;
     Metrics& m_metrics;
     Evictor* m_evictor = nullptr;
+
+    // Manifests are small and immutable by digest, and a manifest by tag is the most frequent
+    // request: decoded copies are kept here so a hit costs one tag lookup. Bounded by
+    // k_manifest_cache_bytes; when full it starts afresh (the store still has everything).
+    static constexpr std::size_t k_manifest_cache_bytes = 16 * 1024 * 1024;
+    std::mutex m_manifest_cache_mutex;
+    std::unordered_map<store::Digest, Manifest, store::DigestHash> m_manifest_cache;
+    std::size_t m_manifest_cache_size = 0;
 };
 
 }  // namespace proxy::registry
