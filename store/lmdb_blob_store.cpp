@@ -142,6 +142,12 @@ result<void> LmdbBlobStore::open(RecoveryReport* report) {
     mdb_env_stat(raw, &st);
     m_page_size = st.ms_psize;
     m_max_key = static_cast<std::size_t>(mdb_env_get_maxkeysize(raw));
+    MDB_envinfo env_info;
+    if (mdb_env_info(raw, &env_info) == 0 && mdb_env_get_fd(raw, &m_fd) == 0) {
+        m_map_base = static_cast<const char*>(env_info.me_mapaddr);
+    } else {
+        m_fd = -1;
+    }
 
     int stale = 0;
     mdb_reader_check(raw, &stale);
@@ -215,6 +221,39 @@ result<std::optional<BlobInfo>> LmdbBlobStore::stat(const Digest& digest) {
     return std::optional<BlobInfo>(std::move(rec->info));
 }
 
+// Copies a large chunk payload with pread at its offset in the data file rather than through
+// the map. The bytes are the same (LMDB writes the file the map shows, and the caller's read
+// transaction keeps these pages from being reused), but the process never maps them, so serving
+// a large blob does not grow envcache's RSS by the blob's size. Small values, and any pread
+// failure, go through the map.
+boost::system::error_code LmdbBlobStore::read_payload(const MDB_val& value, const ChunkEntry& entry,
+                                                      std::size_t expected, std::string& out) {
+    const bool large = value.mv_size >= 64 * 1024;
+    if (large && m_fd >= 0 && m_map_base) {
+        const auto offset =
+            static_cast<off_t>(static_cast<const char*>(value.mv_data) - m_map_base);
+        thread_local std::string scratch;
+        std::string& target = entry.codec == Codec::raw ? out : scratch;
+        target.resize(value.mv_size);
+        std::size_t done = 0;
+        while (done < value.mv_size) {
+            const ssize_t n = ::pread(m_fd, target.data() + done, value.mv_size - done,
+                                      offset + static_cast<off_t>(done));
+            if (n <= 0) break;
+            done += static_cast<std::size_t>(n);
+        }
+        if (done == value.mv_size) {
+            if (entry.codec != Codec::raw) return decode_chunk(entry, scratch, expected, out);
+            if (value.mv_size != expected) return errc::corrupt;
+            if (crc32c(std::span<const char>(out.data(), out.size())) != entry.crc)
+                return errc::corrupt;
+            return {};
+        }
+    }
+    prefault(value);
+    return decode_chunk(entry, lmdb::view(value), expected, out);
+}
+
 result<void> LmdbBlobStore::read_chunk(const Digest& digest, std::uint32_t index,
                                        std::string& out) {
     boost::system::error_code ec;
@@ -239,8 +278,7 @@ result<void> LmdbBlobStore::read_chunk(const Digest& digest, std::uint32_t index
         if (!entry || rc == MDB_NOTFOUND) {
             ec = errc::corrupt;
         } else {
-            prefault(cv);
-            ec = decode_chunk(*entry, lmdb::view(cv), expected, out);
+            ec = read_payload(cv, *entry, expected, out);
         }
     }
     if (ec == errc::corrupt) {

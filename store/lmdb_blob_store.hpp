@@ -10,6 +10,7 @@
 
 #include "store/blob_store.hpp"
 #include "store/lmdb.hpp"
+#include "store/records.hpp"
 #include "store/write_queue.hpp"
 
 namespace store {
@@ -68,6 +69,8 @@ class LmdbBlobStore final : public BlobStore {
     result<void> write(std::function<int(MDB_txn*)> apply);
     void queue_removal(const Digest& digest);
     int apply_touches(MDB_txn* txn);
+    boost::system::error_code read_payload(const MDB_val& value, const ChunkEntry& entry,
+                                           std::size_t expected, std::string& out);
 
     struct Touch {
         std::int64_t last_access = 0;
@@ -83,6 +86,10 @@ class LmdbBlobStore final : public BlobStore {
     MDB_dbi m_records = 0;
     std::uint64_t m_page_size = 4096;
     std::size_t m_max_key = 511;
+    // The data file and where LMDB mapped it: large chunk payloads are copied with pread at
+    // their offset in the file instead of through the map (see read_payload).
+    int m_fd = -1;
+    const char* m_map_base = nullptr;
 
     std::atomic<std::uint64_t> m_blob_count{0};
     std::atomic<std::uint64_t> m_blob_bytes{0};
