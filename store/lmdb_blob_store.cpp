@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <sys/mman.h>
 #include <system_error>
 #include <tuple>
@@ -142,12 +143,7 @@ result<void> LmdbBlobStore::open(RecoveryReport* report) {
     mdb_env_stat(raw, &st);
     m_page_size = st.ms_psize;
     m_max_key = static_cast<std::size_t>(mdb_env_get_maxkeysize(raw));
-    MDB_envinfo env_info;
-    if (mdb_env_info(raw, &env_info) == 0 && mdb_env_get_fd(raw, &m_fd) == 0) {
-        m_map_base = static_cast<const char*>(env_info.me_mapaddr);
-    } else {
-        m_fd = -1;
-    }
+    if (mdb_env_get_fd(raw, &m_fd) != 0) m_fd = -1;
 
     int stale = 0;
     mdb_reader_check(raw, &stale);
@@ -229,9 +225,20 @@ result<std::optional<BlobInfo>> LmdbBlobStore::stat(const Digest& digest) {
 boost::system::error_code LmdbBlobStore::read_payload(const MDB_val& value, const ChunkEntry& entry,
                                                       std::size_t expected, std::string& out) {
     const bool large = value.mv_size >= 64 * 1024;
-    if (large && m_fd >= 0 && m_map_base) {
-        const auto offset =
-            static_cast<off_t>(static_cast<const char*>(value.mv_data) - m_map_base);
+    // A large value sits on LMDB overflow pages: its bytes follow the first page's 16-byte
+    // header, whose first field is that page's number (LMDB 0.9 page layout, checked below
+    // against the map before the copy is trusted).
+    constexpr std::size_t k_page_header = 16;
+    constexpr std::uint16_t k_overflow_flag = 0x04;
+    const char* header = static_cast<const char*>(value.mv_data) - k_page_header;
+    std::uint64_t page_number = 0;
+    std::uint16_t flags = 0;
+    if (large) {
+        std::memcpy(&page_number, header, sizeof page_number);
+        std::memcpy(&flags, header + 10, sizeof flags);
+    }
+    if (large && m_fd >= 0 && (flags & k_overflow_flag)) {
+        const auto offset = static_cast<off_t>(page_number * m_page_size + k_page_header);
         thread_local std::string scratch;
         std::string& target = entry.codec == Codec::raw ? out : scratch;
         target.resize(value.mv_size);
@@ -242,7 +249,10 @@ boost::system::error_code LmdbBlobStore::read_payload(const MDB_val& value, cons
             if (n <= 0) break;
             done += static_cast<std::size_t>(n);
         }
-        if (done == value.mv_size) {
+        // The first bytes must be what the map shows (that page is mapped for the header
+        // anyway); otherwise the layout is not what this code expects: use the map.
+        const std::size_t check = std::min<std::size_t>(value.mv_size, 4096 - k_page_header);
+        if (done == value.mv_size && std::memcmp(target.data(), value.mv_data, check) == 0) {
             if (entry.codec != Codec::raw) return decode_chunk(entry, scratch, expected, out);
             if (value.mv_size != expected) return errc::corrupt;
             if (crc32c(std::span<const char>(out.data(), out.size())) != entry.crc)

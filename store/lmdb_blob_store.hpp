@@ -86,10 +86,9 @@ class LmdbBlobStore final : public BlobStore {
     MDB_dbi m_records = 0;
     std::uint64_t m_page_size = 4096;
     std::size_t m_max_key = 511;
-    // The data file and where LMDB mapped it: large chunk payloads are copied with pread at
-    // their offset in the file instead of through the map (see read_payload).
+    // The data file: large chunk payloads are copied with pread at their offset in it instead
+    // of through the map (see read_payload).
     int m_fd = -1;
-    const char* m_map_base = nullptr;
 
     std::atomic<std::uint64_t> m_blob_count{0};
     std::atomic<std::uint64_t> m_blob_bytes{0};
