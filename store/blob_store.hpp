@@ -2,7 +2,6 @@
 // The content-addressed blob store: one LMDB environment, chunked blobs, tag and ref records.
 // Synchronous API, safe to call from any thread. Writes go through one writer thread.
 
-#include <boost/system/result.hpp>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -11,6 +10,8 @@
 #include <span>
 #include <string>
 #include <vector>
+
+#include <boost/system/result.hpp>
 
 #include "store/digest.hpp"
 
@@ -71,7 +72,7 @@ struct RecoveryReport {
 // A blob being written. Append bytes in order, then commit. Destroying an uncommitted writer
 // abandons the write; nothing of it stays visible or on disk.
 class BlobWriter {
-public:
+  public:
     virtual ~BlobWriter() = default;
     // Hashes and queues the bytes. May block while the writer queue is full (back-pressure).
     virtual result<void> append(std::span<const char> bytes) = 0;
@@ -82,7 +83,7 @@ public:
 };
 
 class BlobStore {
-public:
+  public:
     // Opens (creating if needed) and recovers: removes partial blobs, clears stale readers.
     static result<std::unique_ptr<BlobStore>> open(const Options& options,
                                                    RecoveryReport* report = nullptr);

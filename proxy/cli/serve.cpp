@@ -19,6 +19,7 @@
 #include "config/units.hpp"
 #include "proxy/admin/admin_api.hpp"
 #include "proxy/cli/commands.hpp"
+#include "proxy/cli/store_setup.hpp"
 #include "proxy/environments/environment_routes.hpp"
 #include "proxy/environments/upstream_resolver.hpp"
 #include "proxy/evict/evictor.hpp"
@@ -38,14 +39,6 @@ namespace http = boost::beast::http;
 namespace {
 
 constexpr std::string_view k_serve_usage = "usage: envcache serve --config FILE\n";
-
-std::optional<std::string> config_path(Args args) {
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        if (args[i] == "--config" && i + 1 < args.size()) return std::string(args[i + 1]);
-        if (args[i].starts_with("--config=")) return std::string(args[i].substr(9));
-    }
-    return std::nullopt;
-}
 
 // Waits until every connection closed or the grace period ran out, then stops the loop.
 net::awaitable<void> drain(net::io_context& ioc, server::Server& server,
@@ -91,21 +84,11 @@ int serve(Args args) {
         return 2;
     }
 
-    store::Options options;
-    options.path = config.storage.path;
-    options.max_size = config.storage.max_size;
-    options.zstd_level = config.storage.compression.level;
-    options.min_saving = config.storage.compression.min_saving;
     store::RecoveryReport recovery;
-    auto opened = store::BlobStore::open(options, &recovery);
-    if (!opened) {
-        std::cerr << "envcache: cannot open the store at " << options.path << ": "
-                  << opened.error().message() << "\n";
-        return 1;
-    }
-    std::unique_ptr<store::BlobStore> store = std::move(*opened);
-    log_line("store " + options.path.string() + ": " + std::to_string(recovery.blobs) + " blobs, " +
-             std::to_string(recovery.partial_removed) + " partial removed");
+    const std::unique_ptr<store::BlobStore> store = open_configured_store(config, recovery);
+    if (!store) return 1;
+    log_line("store " + config.storage.path.string() + ": " + std::to_string(recovery.blobs) +
+             " blobs, " + std::to_string(recovery.partial_removed) + " partial removed");
 
     const unsigned threads =
         config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency());

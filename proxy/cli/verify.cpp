@@ -6,6 +6,7 @@
 
 #include "config/load.hpp"
 #include "proxy/cli/commands.hpp"
+#include "proxy/cli/store_setup.hpp"
 #include "store/blob_store.hpp"
 #include "store/errors.hpp"
 
@@ -19,18 +20,10 @@ constexpr std::string_view k_verify_usage =
     "1 corrupt blobs were found (and removed) or a blob could not be checked, 2 usage or\n"
     "config error.\n";
 
-std::optional<std::string> verify_config_path(Args args) {
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        if (args[i] == "--config" && i + 1 < args.size()) return std::string(args[i + 1]);
-        if (args[i].starts_with("--config=")) return std::string(args[i].substr(9));
-    }
-    return std::nullopt;
-}
-
 }  // namespace
 
 int verify(Args args) {
-    const auto path = verify_config_path(args);
+    const auto path = config_path(args);
     if (!path) {
         std::cerr << k_verify_usage;
         return 2;
@@ -42,20 +35,11 @@ int verify(Args args) {
     }
     const config::Config& config = *loaded;
 
-    store::Options options;
-    options.path = config.storage.path;
-    options.max_size = config.storage.max_size;
-    options.zstd_level = config.storage.compression.level;
-    options.min_saving = config.storage.compression.min_saving;
     store::RecoveryReport recovery;
-    auto opened = store::BlobStore::open(options, &recovery);
-    if (!opened) {
-        std::cerr << "envcache: cannot open the store at " << options.path << ": "
-                  << opened.error().message() << "\n";
-        return 1;
-    }
-    auto& store = **opened;
-    std::cout << "store " << options.path.string() << ": " << recovery.blobs << " blobs, "
+    const auto opened = open_configured_store(config, recovery);
+    if (!opened) return 1;
+    auto& store = *opened;
+    std::cout << "store " << config.storage.path.string() << ": " << recovery.blobs << " blobs, "
               << recovery.partial_removed << " partial blobs removed at open\n";
 
     auto report = store::verify(store, [](const store::Digest& digest, const store::BlobInfo& info,

@@ -2,6 +2,11 @@
 // HTTP/1.1 client for one upstream registry: keep-alive pool, TLS, bearer-token and basic auth,
 // redirects to object storage, timeouts and bounded retries. Coroutines; errors are values.
 
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
@@ -9,10 +14,6 @@
 #include <boost/beast/http/verb.hpp>
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
-#include <cstdint>
-#include <memory>
-#include <optional>
-#include <string>
 
 #include "config/config.hpp"
 
@@ -23,15 +24,15 @@ namespace http = boost::beast::http;
 
 struct Request {
     http::verb method = http::verb::get;
-    std::string target;  // origin-form path and query, e.g. "/v2/library/alpine/manifests/3"
-    std::string scope;   // token scope, e.g. "repository:library/alpine:pull"
+    std::string target;    // origin-form path and query, e.g. "/v2/library/alpine/manifests/3"
+    std::string scope;     // token scope, e.g. "repository:library/alpine:pull"
     http::fields headers;  // extra headers to send (Accept, Range); no Host or Authorization
 };
 
 // An open response whose body is read in pieces. Reading the body to the end returns the
 // connection to the pool; dropping the response early closes it.
 class Response {
-public:
+  public:
     virtual ~Response() = default;
     virtual unsigned status() const = 0;
     virtual const http::fields& headers() const = 0;
@@ -43,7 +44,7 @@ public:
 };
 
 class Client {
-public:
+  public:
     virtual ~Client() = default;
     // Sends the request, following the auth challenge and redirects, retrying connection errors
     // and 5xx answers with backoff up to config.retries times. Any status the registry gives
