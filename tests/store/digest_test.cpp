@@ -58,3 +58,48 @@ TEST_CASE("crc32c_copy copies the bytes and returns their crc", "[store]") {
         CHECK(dst == src);
     }
 }
+
+TEST_CASE("every crc32c implementation this CPU runs gives the table's values", "[store]") {
+    const auto impls = store::detail::crc32c_implementations();
+    INFO("implementations on this CPU: " << impls.size());
+    // Lengths around every path's block sizes (8, 64, 256, 3 x 4096), at every alignment of a
+    // 64-byte line, from several starting registers.
+    std::string data((1 << 20) + 128, '\0');  // every length below fits at every offset
+    std::uint64_t x = 0x9E3779B97F4A7C15u;
+    for (auto& c : data) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        c = static_cast<char>(x);
+    }
+    std::vector<std::size_t> lengths;
+    for (std::size_t n = 0; n <= 1100; ++n)
+        lengths.push_back(n);
+    for (std::size_t base : {std::size_t{4096}, std::size_t{3 * 4096}, std::size_t{65536},
+                             std::size_t{1048560}, std::size_t{1} << 20}) {
+        for (std::size_t d = 0; d < 4; ++d)
+            lengths.push_back(base - d);
+        lengths.push_back(base + 1);
+    }
+    std::vector<std::size_t> mismatches(impls.size(), 0);
+    for (std::size_t n : lengths) {
+        for (std::size_t offset :
+             {std::size_t{0}, std::size_t{1}, std::size_t{7}, std::size_t{33}, std::size_t{63}}) {
+            const std::span<const char> bytes(data.data() + offset, n);
+            for (std::uint32_t init : {0u, 0xFFFFFFFFu, 0x12345678u}) {
+                const auto expected = store::detail::crc32c_with("table", bytes, init);
+                for (std::size_t i = 0; i < impls.size(); ++i) {
+                    if (store::detail::crc32c_with(impls[i], bytes, init) != expected)
+                        ++mismatches[i];
+                }
+            }
+        }
+    }
+    for (std::size_t i = 0; i < impls.size(); ++i) {
+        CAPTURE(impls[i]);
+        CHECK(store::detail::crc32c_with(impls[i], std::string_view("123456789")) == 0xE3069283u);
+        CHECK(mismatches[i] == 0);
+    }
+    // The default entry point runs the fastest of them.
+    CHECK(store::crc32c(data) == store::detail::crc32c_with(impls.back(), data));
+}
