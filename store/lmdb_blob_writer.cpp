@@ -26,7 +26,23 @@ std::uint64_t chunk_pages(std::size_t payload, std::uint64_t page_size) {
     return node > node_max ? overflow_pages(payload, page_size) : 0;
 }
 
+// More than the writer queue holds at once is never needed.
+constexpr std::size_t k_spare_buffers = 4;
+
 }  // namespace
+
+std::string LmdbBlobWriter::Shared::take() {
+    std::lock_guard lock(mutex);
+    if (spare.empty()) return {};
+    std::string b = std::move(spare.back());
+    spare.pop_back();
+    return b;
+}
+
+void LmdbBlobWriter::Shared::give_back(std::string&& buffer) {
+    std::lock_guard lock(mutex);
+    if (spare.size() < k_spare_buffers) spare.push_back(std::move(buffer));
+}
 
 LmdbBlobWriter::LmdbBlobWriter(LmdbBlobStore& store, const Digest& digest, std::string media_type)
     : m_store(store),
@@ -80,17 +96,19 @@ void LmdbBlobWriter::queue_chunk(std::span<const char> raw) {
         }
     }
     Codec codec = Codec::raw;
-    std::string payload;
+    // Owned by both functions of the queued operation: `apply` may run twice, and the buffer
+    // goes back to the spares once `done` runs.
+    auto payload = std::make_shared<std::string>(m_shared->take());
     if (!*m_raw_only) codec = m_encoder->encode(raw, m_encoded);
     if (codec == Codec::zstd) {
-        payload.assign(m_encoded);
+        payload->assign(m_encoded);
     } else {
-        payload.assign(raw.data(), raw.size());
+        payload->assign(raw.data(), raw.size());
     }
-    const std::uint32_t crc = crc32c(payload);
+    const std::uint32_t crc = crc32c(*payload);
     m_entries.push_back(ChunkEntry{codec, crc});
-    m_stored += payload.size();
-    m_pages += chunk_pages(payload.size(), m_store.page_size());
+    m_stored += payload->size();
+    m_pages += chunk_pages(payload->size(), m_store.page_size());
 
     const auto index = static_cast<std::uint32_t>(m_entries.size() - 1);
     std::string key = chunk_key(m_digest, index);
@@ -109,8 +127,8 @@ void LmdbBlobWriter::queue_chunk(std::span<const char> raw) {
     auto shared = m_shared;
     auto blob = blob_key(m_digest);
     m_store.queue().push(
-        WriteOp{[shared, chunks, blobs, key = std::move(key), payload = std::move(payload),
-                 record = std::move(record), blob = std::move(blob)](MDB_txn* txn) {
+        WriteOp{[shared, chunks, blobs, key = std::move(key), payload, record = std::move(record),
+                 blob = std::move(blob)](MDB_txn* txn) {
                     if (shared->rc.load() != 0) return 0;  // the write already failed: skip
                     if (!record.empty()) {
                         MDB_val k = lmdb::val(blob);
@@ -118,12 +136,13 @@ void LmdbBlobWriter::queue_chunk(std::span<const char> raw) {
                         if (int rc = mdb_put(txn, blobs, &k, &v, 0); rc != 0) return rc;
                     }
                     MDB_val k = lmdb::val(key);
-                    MDB_val v = lmdb::val(payload);
+                    MDB_val v = lmdb::val(*payload);
                     return mdb_put(txn, chunks, &k, &v, 0);
                 },
-                [shared](int rc) {
+                [shared, payload](int rc) {
                     int expected = 0;
                     if (rc != 0) shared->rc.compare_exchange_strong(expected, rc);
+                    shared->give_back(std::move(*payload));
                 },
                 true});
 }

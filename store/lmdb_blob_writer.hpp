@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,10 +31,15 @@ class LmdbBlobWriter final : public BlobWriter {
     std::uint64_t bytes_written() const override { return m_bytes; }
 
   private:
-    // The first LMDB failure of any queued chunk; 0 while all is well. Shared with the
-    // operations queued to the writer thread.
+    // Shared with the operations queued to the writer thread: the first LMDB failure of any
+    // queued chunk (0 while all is well), and payload buffers the writer thread has finished
+    // with. Reusing those saves faulting in and zeroing fresh pages for every 1 MiB chunk.
     struct Shared {
         std::atomic<int> rc{0};
+        std::mutex mutex;
+        std::vector<std::string> spare;  // at most k_spare_buffers
+        std::string take();
+        void give_back(std::string&& buffer);
     };
 
     void queue_chunk(std::span<const char> raw);
