@@ -333,7 +333,7 @@ StoreRates store_blob(std::unique_ptr<store::BlobStore>& store, const store::Opt
 
 int main(int argc, char** argv) {
     const Args args = parse(argc, argv);
-    store::keep_freed_write_buffers();  // as `envcache serve` does
+    store::keep_chunk_buffers_in_heap();  // as `envcache serve` does
     std::error_code ec;
     std::filesystem::remove_all(args.dir, ec);
     std::filesystem::create_directories(args.dir);

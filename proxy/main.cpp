@@ -3,7 +3,6 @@
 #include <vector>
 
 #include "proxy/cli/commands.hpp"
-#include "store/allocator.hpp"
 
 namespace {
 
@@ -25,10 +24,7 @@ int main(int argc, char** argv) {
     }
     const std::vector<std::string_view> args(argv + 2, argv + argc);
     const std::string_view command = argv[1];
-    if (command == "serve") {
-        store::keep_freed_write_buffers();
-        return proxy::cli::serve(args);
-    }
+    if (command == "serve") return proxy::cli::serve(args);
     if (command == "verify") return proxy::cli::verify(args);
     if (command == "admin") return proxy::cli::admin(args);
     if (command == "env") return proxy::cli::env(args);

@@ -1,14 +1,15 @@
 #pragma once
-// Process-wide malloc settings for a program that writes through the store.
+// Process-wide malloc settings for a program that reads and writes chunks through the store.
 
 namespace store {
 
-// The writer thread allocates LMDB's dirty pages for a whole commit batch (commit_every_chunks
-// chunks of 1 MiB) and frees them after the commit. By default glibc hands that memory back to
-// the kernel each time (an munmap, or trimming the heap) and the next batch faults it in and
-// zeroes it again, which on a virtual machine can cost more than the write itself. Keeps
-// allocations up to 32 MiB on the heap and up to 64 MiB of freed heap per arena. Call once at
-// start-up, before other threads start.
-void keep_freed_write_buffers() noexcept;
+// Chunk-sized buffers (1 MiB) come and go all the time: a response's read buffer, a queued
+// chunk's payload, and the LMDB dirty pages of a whole commit batch (commit_every_chunks chunks,
+// freed after the commit). With glibc's defaults they are mmapped, or trimmed off the heap, and
+// handed back to the kernel when freed, so the next one faults its pages in and zeroes them
+// again; on a virtual machine that can cost more than the work itself. Keeps allocations up to
+// 8 MiB on the heap and up to 64 MiB of freed heap per arena. Call once at start-up, before
+// other threads start.
+void keep_chunk_buffers_in_heap() noexcept;
 
 }  // namespace store

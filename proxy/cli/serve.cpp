@@ -1,7 +1,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
-#include <malloc.h>
 #include <signal.h>
 #include <thread>
 #include <vector>
@@ -29,6 +28,7 @@
 #include "proxy/registry/registry_handler.hpp"
 #include "proxy/server/server.hpp"
 #include "proxy/upstream/upstream_client.hpp"
+#include "store/allocator.hpp"
 #include "store/blob_store.hpp"
 
 namespace proxy::cli {
@@ -58,11 +58,7 @@ net::awaitable<void> drain(net::io_context& ioc, server::Server& server,
 }  // namespace
 
 int serve(Args args) {
-    // Chunk buffers (about 1 MiB) are allocated per response. With glibc's defaults they come
-    // from mmap and go back to the kernel when freed, so every response page-faults its buffer
-    // in again; keep them in the heap instead.
-    mallopt(M_MMAP_THRESHOLD, 8 * 1024 * 1024);
-    mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+    store::keep_chunk_buffers_in_heap();
     const auto path = config_path(args);
     if (!path) {
         std::cerr << k_serve_usage;
