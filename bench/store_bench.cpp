@@ -377,8 +377,14 @@ int main(int argc, char** argv) {
                 std::filesystem::remove_all(options.path, ec);
                 s = open_store(options);
             }
-            plain.push_back(plain_file(args.dir / "plain.bin", *pool, total));
-            st.push_back(store_blob(s, options, *pool, total, media));
+            // Alternate which goes first, so neither always gets the memory the other freed.
+            if (round % 2 == 0) {
+                plain.push_back(plain_file(args.dir / "plain.bin", *pool, total));
+                st.push_back(store_blob(s, options, *pool, total, media));
+            } else {
+                st.push_back(store_blob(s, options, *pool, total, media));
+                plain.push_back(plain_file(args.dir / "plain.bin", *pool, total));
+            }
             std::filesystem::remove(args.dir / "plain.bin", ec);
         }
         if (std::string_view(name) == "text") text_ratio = st.front().ratio;
