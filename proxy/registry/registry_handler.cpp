@@ -666,16 +666,36 @@ std::string tags_page(const std::string& name, std::vector<std::string> tags,
     return boost::json::serialize(body);
 }
 
+// Percent-encodes everything but unreserved characters and `keep`, for a query value.
+std::string query_escape(std::string_view value, std::string_view keep) {
+    std::string encoded;
+    for (const char c : value) {
+        if (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' ||
+            c == '~' || keep.find(c) != std::string_view::npos) {
+            encoded.push_back(c);
+        } else {
+            char hex[4];
+            std::snprintf(hex, sizeof hex, "%%%02X", static_cast<unsigned char>(c));
+            encoded += hex;
+        }
+    }
+    return encoded;
+}
+
 // The Link header for the next page when a page was asked for and came back full; else "".
+// It keeps the request's `ns`, so the next page comes from the same upstream.
 std::string next_tags_link(const std::string& name, const std::string& page,
-                           const std::optional<std::string>& n) {
+                           const std::optional<std::string>& n,
+                           const std::optional<std::string>& ns) {
     if (!n) return {};
     const auto limit = std::strtoull(n->c_str(), nullptr, 10);
     const boost::json::value parsed = boost::json::parse(page);
     const auto& tags = parsed.as_object().at("tags").as_array();
     if (limit == 0 || tags.size() < limit) return {};
-    return "</v2/" + name + "/tags/list?n=" + *n + "&last=" + std::string(tags.back().as_string()) +
-           ">; rel=\"next\"";
+    std::string link = "</v2/" + name + "/tags/list?n=" + *n +
+                       "&last=" + query_escape(tags.back().as_string(), "");
+    if (ns && !ns->empty()) link += "&ns=" + query_escape(*ns, ":[]");
+    return link + ">; rel=\"next\"";
 }
 
 }  // namespace
@@ -685,6 +705,7 @@ net::awaitable<void> RegistryHandler::handle_tags(Exchange& ex, const Route& rou
                                                   std::string_view query) {
     const auto n = query_param(query, "n");
     const auto last = query_param(query, "last");
+    const auto ns = query_param(query, "ns");
     if (n && (n->empty() || n->find_first_not_of("0123456789") != std::string::npos)) {
         {
             const OciError oci_error = {400, "PAGINATION_NUMBER_INVALID",
@@ -718,7 +739,7 @@ net::awaitable<void> RegistryHandler::handle_tags(Exchange& ex, const Route& rou
         const std::string serialized = tags_page(route.name, std::move(upstream_tags), n, last);
         http::fields headers;
         headers.set(http::field::content_type, "application/json");
-        if (const auto next = next_tags_link(route.name, serialized, n); !next.empty())
+        if (const auto next = next_tags_link(route.name, serialized, n, ns); !next.empty())
             headers.set(http::field::link, next);
         co_await server::send_response(ex, http::status::ok, headers, serialized);
         co_return;
@@ -745,7 +766,7 @@ net::awaitable<void> RegistryHandler::handle_tags(Exchange& ex, const Route& rou
     const std::string serialized = tags_page(route.name, std::move(*tags), n, last);
     http::fields headers;
     headers.set(http::field::content_type, "application/json");
-    if (const auto next = next_tags_link(route.name, serialized, n); !next.empty())
+    if (const auto next = next_tags_link(route.name, serialized, n, ns); !next.empty())
         headers.set(http::field::link, next);
     co_await server::send_response(ex, http::status::ok, headers, serialized);
 }
@@ -754,20 +775,8 @@ net::awaitable<void> RegistryHandler::handle_referrers(Exchange& ex, const Route
                                                        const UpstreamTarget& target,
                                                        std::string_view query) {
     std::string path = "referrers/" + route.reference;
-    if (const auto type = query_param(query, "artifactType"); type && !type->empty()) {
-        std::string encoded;
-        for (const char c : *type) {
-            if (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' ||
-                c == '/' || c == '+') {
-                encoded.push_back(c);
-            } else {
-                char hex[4];
-                std::snprintf(hex, sizeof hex, "%%%02X", static_cast<unsigned char>(c));
-                encoded += hex;
-            }
-        }
-        path += "?artifactType=" + encoded;
-    }
+    if (const auto type = query_param(query, "artifactType"); type && !type->empty())
+        path += "?artifactType=" + query_escape(*type, "/+");
     const auto request = make_request(http::verb::get, target, path);
     auto answer = co_await call(*m_clients[target.index], request, k_max_manifest_bytes);
     http::fields headers;

@@ -113,12 +113,29 @@ class HeadAndLists(ApiTestCase):
         self.assertEqual(doc["name"], "envs/tagged")
         self.assertEqual(sorted(doc["tags"]), ["t1", "t2", "t3", "t4"])
         # docker-registry 2.8 ignores n and last (and does not sort): envcache pages itself.
-        status, _, body = self.get("/v2/envs/tagged/tags/list?n=2")
+        status, headers, body = self.get("/v2/envs/tagged/tags/list?n=2")
         self.assertEqual(status, 200, body)
         self.assertEqual(json.loads(body)["tags"], ["t1", "t2"])
-        status, _, body = self.get("/v2/envs/tagged/tags/list?n=2&last=t2")
+        self.assertEqual(headers.get("link"), '</v2/envs/tagged/tags/list?n=2&last=t2>; rel="next"')
+        status, headers, body = self.get("/v2/envs/tagged/tags/list?n=2&last=t2")
         self.assertEqual(status, 200, body)
         self.assertEqual(json.loads(body)["tags"], ["t3", "t4"])
+        # A full last page still links on; the page after it is empty and has no link.
+        next_path = headers["link"].split(">")[0].lstrip("<")
+        status, headers, body = self.get(next_path)
+        self.assertEqual((status, json.loads(body)["tags"]), (200, []))
+        self.assertNotIn("link", headers)
+
+    def test_tags_list_next_link_keeps_the_upstream(self):
+        for tag in ("t1", "t2", "t3"):
+            F.push(self.workdir, self.registry.hostport, "envs/ns-tagged", tag, self.images.tools)
+        # A containerd mirror names the upstream with ?ns=; the next page must go to it too.
+        status, headers, body = self.get("/v2/envs/ns-tagged/tags/list?n=2&ns=%s" % self.cache.name)
+        self.assertEqual((status, json.loads(body)["tags"]), (200, ["t1", "t2"]), body)
+        link = headers.get("link", "")
+        self.assertEqual(link, '</v2/envs/ns-tagged/tags/list?n=2&last=t2&ns=%s>; rel="next"' % self.cache.name)
+        status, _, body = self.get(link.split(">")[0].lstrip("<"))
+        self.assertEqual((status, json.loads(body)["tags"]), (200, ["t3"]), body)
 
     def test_each_request_is_logged_on_one_line(self):
         path = "/v2/envs/app/blobs/%s" % self.images.app.layers[1].digest
