@@ -92,12 +92,6 @@ std::string range_error_body() {
 
 }  // namespace
 
-struct RegistryHandler::ManifestFetch {
-    enum class Kind { ok, status, unreachable, invalid } kind = Kind::unreachable;
-    unsigned status = 0;
-    Manifest manifest;
-};
-
 RegistryHandler::RegistryHandler(const config::Config& config, store::BlobStore& store,
                                  std::vector<upstream::Client*> clients, fetch::Fetcher& fetcher,
                                  Metrics& metrics)
@@ -234,13 +228,65 @@ void RegistryHandler::store_manifest(const UpstreamTarget& target, const Manifes
     }
 }
 
-net::awaitable<RegistryHandler::ManifestFetch> RegistryHandler::fetch_manifest(
-    const UpstreamTarget& target, std::string_view reference, const std::string& accept,
-    std::optional<store::Digest> expected) {
-    ManifestFetch result;
-    auto request = make_request(http::verb::get, target, "manifests/" + std::string(reference));
+namespace {
+
+// What makes two manifest requests the same request to the upstream.
+std::string flight_key(const UpstreamTarget& target, const std::string& reference,
+                       const std::string& accept) {
+    return std::to_string(target.index) + ' ' + target.repo + ' ' + reference + ' ' + accept;
+}
+
+}  // namespace
+
+net::awaitable<fetch::SingleFlight<RegistryHandler::ManifestFetch>::Outcome>
+RegistryHandler::coalesced_fetch(const UpstreamTarget& target, std::string reference,
+                                 std::string accept, std::optional<store::Digest> expected,
+                                 std::optional<store::TagKey> tag) {
+    // A caller that joins is counted as coalesced when it joins (as for blobs), so the count
+    // shows a burst while it waits.
+    auto fetch_op = [this, target, reference, accept, expected, tag = std::move(tag)] {
+        return fetch_manifest(target, reference, accept, expected, tag);
+    };
+    auto count_join = [this, up = target.index] { m_metrics.add(up, &Counters::coalesced); };
+    auto running =
+        m_manifest_fetches.run(flight_key(target, reference, accept), fetch_op, count_join);
+    auto outcome = co_await std::move(running);
+    co_return outcome;
+}
+
+net::awaitable<RegistryHandler::TagCheck> RegistryHandler::check_tag(const UpstreamTarget& target,
+                                                                     std::string reference,
+                                                                     std::string accept,
+                                                                     store::TagKey key,
+                                                                     store::TagRecord stored) {
+    auto request = make_request(http::verb::head, target, "manifests/" + reference);
     request.headers.set(http::field::accept, accept.empty() ? all_manifest_types() : accept);
-    auto answer = co_await call(*m_clients[target.index], request, k_max_manifest_bytes);
+    auto calling = call(*m_clients[target.index], request, 0);
+    auto answer = co_await std::move(calling);
+    if (!answer || is_server_error(answer->status)) {
+        m_metrics.add(target.index, &Counters::upstream_errors);
+        co_return TagCheck::unreachable;
+    }
+    if (answer->status == 404) co_return TagCheck::gone;
+    if (answer->status != 200) co_return TagCheck::other;
+    const auto it = answer->headers.find("Docker-Content-Digest");
+    const auto current =
+        it == answer->headers.end() ? std::nullopt : store::Digest::parse(std::string(it->value()));
+    if (!current || *current != stored.digest) co_return TagCheck::other;
+    stored.fetched_at = now_seconds();
+    if (auto put = m_store.put_tag(key, stored); !put)
+        m_metrics.add(target.index, &Counters::store_errors);
+    co_return TagCheck::same;
+}
+
+net::awaitable<RegistryHandler::ManifestFetch> RegistryHandler::fetch_manifest(
+    const UpstreamTarget& target, std::string reference, std::string accept,
+    std::optional<store::Digest> expected, std::optional<store::TagKey> tag) {
+    ManifestFetch result;
+    auto request = make_request(http::verb::get, target, "manifests/" + reference);
+    request.headers.set(http::field::accept, accept.empty() ? all_manifest_types() : accept);
+    auto calling = call(*m_clients[target.index], request, k_max_manifest_bytes);
+    auto answer = co_await std::move(calling);
     if (!answer) {
         m_metrics.add(target.index, &Counters::upstream_errors);
         co_return result;
@@ -260,7 +306,7 @@ net::awaitable<RegistryHandler::ManifestFetch> RegistryHandler::fetch_manifest(
     const auto claimed_digest = store::Digest::parse(claimed_text);
     if ((expected && digest != *expected) || (claimed_digest && *claimed_digest != digest)) {
         m_metrics.add(target.index, &Counters::digest_mismatch);
-        log_line("manifest " + target.repo + ":" + std::string(reference) +
+        log_line("manifest " + target.repo + ":" + reference +
                  ": upstream content does not match its digest; not stored");
         result.kind = ManifestFetch::Kind::invalid;
         co_return result;
@@ -276,6 +322,12 @@ net::awaitable<RegistryHandler::ManifestFetch> RegistryHandler::fetch_manifest(
     result.manifest = Manifest{std::move(answer->body), std::move(media_type), digest};
     m_metrics.add(target.index, &Counters::bytes_from_upstream, result.manifest.body.size());
     store_manifest(target, result.manifest);
+    if (tag) {
+        if (auto put = m_store.put_tag(
+                *tag, {result.manifest.digest, result.manifest.media_type, now_seconds()});
+            !put)
+            m_metrics.add(target.index, &Counters::store_errors);
+    }
     co_return result;
 }
 
@@ -302,9 +354,11 @@ net::awaitable<void> RegistryHandler::handle_manifest(Exchange& ex, const Route&
             co_await send_manifest(ex, *stored);
             co_return;
         }
-        ex.outcome = "miss";
-        m_metrics.add(up, &Counters::misses);
-        auto fetched = co_await fetch_manifest(target, route.reference, accept, digest);
+        auto fetching = coalesced_fetch(target, route.reference, accept, digest, std::nullopt);
+        const auto outcome = co_await std::move(fetching);
+        ex.outcome = outcome.coalesced ? "coalesced" : "miss";
+        if (!outcome.coalesced) m_metrics.add(up, &Counters::misses);
+        const ManifestFetch& fetched = outcome.value;
         switch (fetched.kind) {
             case ManifestFetch::Kind::ok:
                 co_await send_manifest(ex, fetched.manifest);
@@ -355,47 +409,39 @@ net::awaitable<void> RegistryHandler::handle_manifest(Exchange& ex, const Route&
         co_return;
     }
     if (acceptable) {
-        auto request = make_request(http::verb::head, target, "manifests/" + route.reference);
-        request.headers.set(http::field::accept, accept.empty() ? all_manifest_types() : accept);
-        auto answer = co_await call(*m_clients[up], request, 0);
-        if (!answer || is_server_error(answer->status)) {
-            m_metrics.add(up, &Counters::upstream_errors);
-            log_line("manifest " + target.repo + ":" + route.reference +
-                     ": upstream unavailable, serving the stale copy");
-            co_await serve_cached("stale");
-            co_return;
-        }
-        if (answer->status == 200) {
-            const auto it = answer->headers.find("Docker-Content-Digest");
-            const auto current = it == answer->headers.end()
-                                     ? std::nullopt
-                                     : store::Digest::parse(std::string(it->value()));
-            if (current && *current == stored->digest) {
-                if (auto put =
-                        m_store.put_tag(key, {stored->digest, stored->media_type, now_seconds()});
-                    !put)
-                    m_metrics.add(up, &Counters::store_errors);
+        auto checking =
+            m_tag_checks.run("HEAD " + flight_key(target, route.reference, accept),
+                             [this, target, reference = route.reference, accept, key,
+                              record = store::TagRecord{stored->digest, stored->media_type, 0}] {
+                                 return check_tag(target, reference, accept, key, record);
+                             });
+        const auto check = co_await std::move(checking);
+        switch (check.value) {
+            case TagCheck::same:
                 co_await serve_cached("hit");
                 co_return;
-            }
-        } else if (answer->status == 404) {
-            {
+            case TagCheck::unreachable:
+                log_line("manifest " + target.repo + ":" + route.reference +
+                         ": upstream unavailable, serving the stale copy");
+                co_await serve_cached("stale");
+                co_return;
+            case TagCheck::gone: {
                 const OciError oci_error = manifest_unknown();
                 co_await server::send_error(ex, oci_error);
             }
-            co_return;
+                co_return;
+            case TagCheck::other:
+                break;
         }
     }
 
-    ex.outcome = "miss";
-    m_metrics.add(up, &Counters::misses);
-    auto fetched = co_await fetch_manifest(target, route.reference, accept, std::nullopt);
+    auto fetching = coalesced_fetch(target, route.reference, accept, std::nullopt, key);
+    const auto outcome = co_await std::move(fetching);
+    ex.outcome = outcome.coalesced ? "coalesced" : "miss";
+    if (!outcome.coalesced) m_metrics.add(up, &Counters::misses);
+    const ManifestFetch& fetched = outcome.value;
     switch (fetched.kind) {
         case ManifestFetch::Kind::ok:
-            if (auto put = m_store.put_tag(
-                    key, {fetched.manifest.digest, fetched.manifest.media_type, now_seconds()});
-                !put)
-                m_metrics.add(up, &Counters::store_errors);
             co_await send_manifest(ex, fetched.manifest);
             co_return;
         case ManifestFetch::Kind::status:

@@ -12,6 +12,7 @@
 #include "config/config.hpp"
 #include "proxy/evict/evictor.hpp"
 #include "proxy/fetch/fetcher.hpp"
+#include "proxy/fetch/single_flight.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/registry/route.hpp"
 #include "proxy/server/exchange.hpp"
@@ -44,7 +45,18 @@ class RegistryHandler {
         std::string media_type;
         store::Digest digest;
     };
-    struct ManifestFetch;
+    struct ManifestFetch {
+        enum class Kind { ok, status, unreachable, invalid } kind = Kind::unreachable;
+        unsigned status = 0;
+        Manifest manifest;
+    };
+    // The upstream's answer to a HEAD of a tag whose stored manifest is past tag_ttl.
+    enum class TagCheck {
+        same,         // still the stored digest (the tag record was refreshed)
+        gone,         // 404
+        other,        // another digest, or an answer that says nothing: fetch the manifest
+        unreachable,  // no answer or a server error: serve the stale copy
+    };
 
     net::awaitable<void> handle_manifest(server::Exchange& ex, const Route& route,
                                          const UpstreamTarget& target);
@@ -56,10 +68,18 @@ class RegistryHandler {
                                           const UpstreamTarget& target, std::string_view query);
 
     std::optional<Manifest> load_manifest(const store::Digest& digest);
+    // Fetches a manifest, stores it and, given `tag`, points that tag at it. Concurrent calls
+    // for the same manifest share one upstream request (see coalesced_fetch).
     net::awaitable<ManifestFetch> fetch_manifest(const UpstreamTarget& target,
-                                                 std::string_view reference,
-                                                 const std::string& accept,
-                                                 std::optional<store::Digest> expected);
+                                                 std::string reference, std::string accept,
+                                                 std::optional<store::Digest> expected,
+                                                 std::optional<store::TagKey> tag);
+    net::awaitable<fetch::SingleFlight<ManifestFetch>::Outcome> coalesced_fetch(
+        const UpstreamTarget& target, std::string reference, std::string accept,
+        std::optional<store::Digest> expected, std::optional<store::TagKey> tag);
+    net::awaitable<TagCheck> check_tag(const UpstreamTarget& target, std::string reference,
+                                       std::string accept, store::TagKey key,
+                                       store::TagRecord stored);
     void store_manifest(const UpstreamTarget& target, const Manifest& manifest);
     net::awaitable<void> send_manifest(server::Exchange& ex, const Manifest& manifest);
 
@@ -74,6 +94,11 @@ class RegistryHandler {
     fetch::Fetcher& m_fetcher;
     Metrics& m_metrics;
     Evictor* m_evictor = nullptr;
+
+    // A burst of pulls of one image (a job starting on many nodes) asks for the same manifests
+    // at once; each distinct request goes upstream once.
+    fetch::SingleFlight<ManifestFetch> m_manifest_fetches;
+    fetch::SingleFlight<TagCheck> m_tag_checks;
 
     // Manifests are small and immutable by digest, and a manifest by tag is the most frequent
     // request: decoded copies are kept here so a hit costs one tag lookup. Bounded by

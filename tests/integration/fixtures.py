@@ -201,6 +201,8 @@ class CountingProxy:
 
     corrupt(digest): the body of that blob is forwarded with one byte flipped (same length).
     throttle(digest, rate): that blob's body is written at about `rate` bytes per second.
+    hold(pattern) / release(): requests whose path matches the regex wait in the proxy, before
+    being forwarded, until release(); held() is how many are waiting.
     finished_at[path]: time.monotonic() when the proxy wrote the last byte of that path.
     """
 
@@ -212,6 +214,9 @@ class CountingProxy:
         self.corrupted = set()
         self.throttled = {}
         self.sockets = set()
+        self.hold_pattern = None
+        self.hold_gate = threading.Event()
+        self.holding = 0
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -280,6 +285,21 @@ class CountingProxy:
         with self.lock:
             self.throttled[digest] = bytes_per_second
 
+    def hold(self, pattern):
+        with self.lock:
+            self.hold_pattern = re.compile(pattern)
+            self.hold_gate = threading.Event()
+
+    def release(self):
+        with self.lock:
+            self.hold_pattern = None
+            gate = self.hold_gate
+        gate.set()
+
+    def held(self):
+        with self.lock:
+            return self.holding
+
     def snapshot(self):
         with self.lock:
             return list(self.requests)
@@ -299,6 +319,13 @@ class CountingProxy:
         path = handler.path
         with self.lock:
             self.requests.append((handler.command, path))
+            gate = self.hold_gate if self.hold_pattern and self.hold_pattern.search(path) else None
+            if gate:
+                self.holding += 1
+        if gate:
+            gate.wait(timeout=120)
+            with self.lock:
+                self.holding -= 1
         body = None
         length = int(handler.headers.get("Content-Length") or 0)
         if length:

@@ -1,6 +1,9 @@
 """20 clients fetch the same uncached blob of over 64 MiB at once: upstream serves it once, every
 client gets the right bytes, and the first client got its first byte before the upstream
-download had finished (the blob is streamed through, not stored then served)."""
+download had finished (the blob is streamed through, not stored then served). Clients asking for
+one uncached manifest at once, by tag or by digest, cost the upstream one GET."""
+
+import json
 
 import hashlib
 import http.client
@@ -97,6 +100,51 @@ class SingleFlight(F.EnvcacheTestCase):
             "the first client's first byte came %.2f s after upstream finished sending"
             % (first - upstream_done),
         )
+
+    def manifest_burst(self, path, clients):
+        """`clients` GETs of `path` while the upstream's answer is held back, released once every
+        client but the first has joined the first one's fetch. Returns their results."""
+        self.upstream.hold(r"/manifests/")
+
+        def coalesced():
+            status, _, body = self.cache.request("GET", "/api/v1/admin/stats")
+            self.assertEqual(status, 200, body)
+            return json.loads(body)["upstreams"][self.cache.name]["coalesced"]
+
+        results = [None] * clients
+
+        def get(i):
+            results[i] = self.cache.request("GET", path, timeout=120)
+
+        threads = [threading.Thread(target=get, args=(i,), daemon=True) for i in range(clients)]
+        for t in threads:
+            t.start()
+        try:
+            F.wait_until(lambda: self.upstream.held() >= 1, 60, "the first manifest GET upstream")
+            F.wait_until(lambda: coalesced() >= clients - 1, 60, "every client joining the fetch")
+        finally:
+            self.upstream.release()
+        for t in threads:
+            t.join(timeout=120)
+        self.assertFalse(any(t.is_alive() for t in threads), "a client is still waiting")
+        return results
+
+    def manifest_gets(self, repo):
+        return [p for m, p in self.upstream.snapshot() if m == "GET" and p.startswith("/v2/%s/manifests/" % repo)]
+
+    def test_clients_asking_for_one_uncached_manifest_share_one_upstream_get(self):
+        image = self.images.big
+        # By digest first: once stored, a manifest by digest is a hit. The tag has no record yet
+        # after that, so by tag is still a miss.
+        for reference in (image.manifest.digest, "v1"):
+            with self.subTest(reference=reference):
+                self.upstream.reset()
+                results = self.manifest_burst("/v2/envs/big/manifests/%s" % reference, 8)
+                for status, headers, body in results:
+                    self.assertEqual(status, 200, body[:200])
+                    self.assertEqual(headers.get("docker-content-digest"), image.manifest.digest)
+                    self.assertEqual(F.sha256_digest(body), image.manifest.digest)
+                self.assertEqual(len(self.manifest_gets("envs/big")), 1, self.upstream.snapshot())
 
 
 if __name__ == "__main__":
