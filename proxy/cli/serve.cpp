@@ -113,6 +113,14 @@ int serve(Args args) {
     fetcher.set_on_stored([&evictor](const store::Digest& digest, std::uint64_t size) {
         evictor.on_inserted(digest, size);
     });
+    // Reserving may evict synchronously: off the io threads.
+    net::thread_pool reserve_pool(1);
+    fetcher.set_reserve(reserve_pool.get_executor(),
+                        [&evictor](std::uint64_t bytes) -> std::shared_ptr<void> {
+                            auto reservation = evictor.reserve(bytes);
+                            if (!reservation) return nullptr;
+                            return std::make_shared<Evictor::Reservation>(std::move(reservation));
+                        });
     registry.set_evictor(&evictor);
 
     const AdminApi admin(evictor, config.admin_token,

@@ -100,8 +100,24 @@ net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source sour
     const std::optional<std::uint64_t> size = response.content_length();
 
     // The store is best effort: if it cannot take the blob, clients still get it via the spool.
+    // Room is made first when the size is known; the reservation lives until the commit.
+    std::shared_ptr<void> reservation;
+    bool fits = true;
+    if (m_reserve && size) {
+        auto reserve = [this, bytes = *size]() -> net::awaitable<std::shared_ptr<void>> {
+            co_return m_reserve(bytes);
+        };
+        auto reserving = net::co_spawn(m_reserve_executor, reserve, net::use_awaitable);
+        reservation = co_await std::move(reserving);
+        fits = reservation != nullptr;
+        if (!fits)
+            log_line("fetch " + digest + ": " + std::to_string(*size) +
+                     " bytes do not fit in the store even after eviction; streamed, not stored");
+    }
     std::unique_ptr<store::BlobWriter> writer;
-    if (auto begun = m_store.begin(fetch->digest(), media_type)) {
+    if (!fits) {
+        // Nothing to write.
+    } else if (auto begun = m_store.begin(fetch->digest(), media_type)) {
         writer = std::move(*begun);
     } else {
         m_metrics.add(up, &Counters::store_errors);

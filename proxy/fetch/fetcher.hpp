@@ -56,6 +56,16 @@ class Fetcher {
         m_on_stored = std::move(fn);
     }
 
+    // Asked before a blob of known size is written to the store, to make room for it (the
+    // evictor's reserve). It may block, so it runs on `executor`, off the io threads. It returns
+    // a token held until the blob is committed or abandoned, or nullptr when the blob cannot fit
+    // even after eviction: then it is only streamed to its clients, never written.
+    using Reserve = std::function<std::shared_ptr<void>(std::uint64_t bytes)>;
+    void set_reserve(net::any_io_executor executor, Reserve fn) {
+        m_reserve_executor = std::move(executor);
+        m_reserve = std::move(fn);
+    }
+
     std::size_t in_flight() const;
 
   private:
@@ -68,6 +78,8 @@ class Fetcher {
     Metrics& m_metrics;
     Options m_options;
     std::function<void(const store::Digest&, std::uint64_t)> m_on_stored;
+    net::any_io_executor m_reserve_executor;
+    Reserve m_reserve;
 
     mutable std::mutex m_mutex;
     std::unordered_map<store::Digest, std::shared_ptr<Fetch>, store::DigestHash> m_running;

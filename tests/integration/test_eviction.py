@@ -48,6 +48,20 @@ class SmallStore(F.EnvcacheTestCase):
         # Blobs were evicted, so the second round went upstream again for some of them.
         self.assertGreater(sum(self.upstream.blob_gets().values()), len(self.images.refs))
 
+    def test_a_blob_larger_than_the_store_is_streamed_but_never_written(self):
+        big = self.images.big_layer
+        self.assertGreater(big.size, 4 << 20)
+        for _ in range(2):
+            status, _, body = self.cache.request("GET", "/v2/envs/big/blobs/%s" % big.digest, timeout=120)
+            self.assertEqual((status, F.sha256_digest(body)), (200, big.digest))
+        stats = self.stats()
+        # Refused before any write (not a store error from a write that hit the map's end), and
+        # nothing was evicted to make room it could never have.
+        self.assertEqual(stats["reserve_refused"], 2, stats)
+        self.assertEqual(stats["upstreams"][self.cache.name]["store_errors"], 0, stats)
+        self.assertEqual(sum(stats["evictions"].values()), 0, stats)
+        self.assertEqual(self.upstream.blob_gets(big.digest), 2)
+
 
 if __name__ == "__main__":
     unittest.main()
