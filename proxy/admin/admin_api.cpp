@@ -122,6 +122,66 @@ TrafficStats traffic_stats(Metrics& metrics) {
     return t;
 }
 
+// A label value in Prometheus' text format: backslash, double quote and newline escaped.
+std::string label_value(std::string_view v) {
+    std::string out;
+    for (const char c : v) {
+        if (c == '\\' || c == '"') {
+            out.push_back('\\');
+            out.push_back(c);
+        } else if (c == '\n') {
+            out += "\\n";
+        } else {
+            out.push_back(c);
+        }
+    }
+    return out;
+}
+
+// Writes Prometheus' text exposition format, one family at a time.
+class Exposition {
+  public:
+    void family(std::string_view name, std::string_view type, std::string_view help) {
+        m_name = name;
+        m_text += "# HELP ";
+        m_text += name;
+        m_text += ' ';
+        m_text += help;
+        m_text += "\n# TYPE ";
+        m_text += name;
+        m_text += ' ';
+        m_text += type;
+        m_text += '\n';
+    }
+    // A sample of the current family; `labels` as name/value pairs.
+    void sample(std::initializer_list<std::pair<std::string_view, std::string_view>> labels,
+                double value) {
+        m_text += m_name;
+        if (labels.size() != 0) {
+            m_text += '{';
+            bool first = true;
+            for (const auto& [k, v] : labels) {
+                if (!first) m_text += ',';
+                first = false;
+                m_text += k;
+                m_text += "=\"";
+                m_text += label_value(v);
+                m_text += '"';
+            }
+            m_text += '}';
+        }
+        char number[64];
+        std::snprintf(number, sizeof number, " %.17g\n", value);
+        m_text += number;
+    }
+    void sample(double value) { sample({}, value); }
+    std::string take() { return std::move(m_text); }
+
+  private:
+    std::string m_name;
+    std::string m_text;
+};
+
 AdminResponse admin_error(unsigned status, std::string_view code, std::string_view message) {
     json::object e;
     e["code"] = code;
@@ -184,6 +244,10 @@ AdminResponse AdminApi::handle(const AdminRequest& req) const {
     if (resource == "stats" && segments.size() == 4) {
         if (method != "GET") return method_not_allowed("GET");
         return stats();
+    }
+    if (resource == "metrics" && segments.size() == 4) {
+        if (method != "GET") return method_not_allowed("GET");
+        return metrics();
     }
     if (resource == "limits" && segments.size() == 4) {
         if (method == "GET") return get_limits();
@@ -268,6 +332,74 @@ AdminResponse AdminApi::stats() const {
     }
     o["upstreams"] = std::move(upstreams);
     return json_response(200, o);
+}
+
+AdminResponse AdminApi::metrics() const {
+    const EvictorStats s = m_evictor.stats();
+    const TrafficStats t = m_traffic ? m_traffic() : TrafficStats{};
+    auto counter = [&t](const std::map<std::string, std::uint64_t>& counters, const char* name) {
+        const auto it = counters.find(name);
+        return it == counters.end() ? 0.0 : static_cast<double>(it->second);
+    };
+    Exposition out;
+    out.family("envcache_requests_total", "counter",
+               "Pull requests for manifests and blobs by upstream and outcome.");
+    for (const auto& [name, c] : t.upstreams) {
+        for (const auto& [key, outcome] :
+             {std::pair{"hits", "hit"}, std::pair{"misses", "miss"},
+              std::pair{"coalesced", "coalesced"}, std::pair{"stale", "stale"}})
+            out.sample({{"upstream", name}, {"outcome", outcome}}, counter(c, key));
+    }
+    out.family("envcache_bytes_total", "counter",
+               "Bytes sent to clients, by where they came from.");
+    for (const auto& [name, c] : t.upstreams) {
+        out.sample({{"upstream", name}, {"source", "cache"}}, counter(c, "bytes_from_cache"));
+        out.sample({{"upstream", name}, {"source", "upstream"}}, counter(c, "bytes_from_upstream"));
+    }
+    for (const auto& [family, key, help] :
+         {std::tuple{"envcache_upstream_errors_total", "upstream_errors",
+                     "Upstream requests that failed (unreachable, 5xx, broken stream)."},
+          std::tuple{"envcache_digest_mismatches_total", "digest_mismatch",
+                     "Upstream content that did not match its digest (never stored)."},
+          std::tuple{"envcache_store_errors_total", "store_errors",
+                     "Store reads or writes that failed."}}) {
+        out.family(family, "counter", help);
+        for (const auto& [name, c] : t.upstreams)
+            out.sample({{"upstream", name}}, counter(c, key));
+    }
+    out.family("envcache_store_used_bytes", "gauge", "Store usage in LMDB pages, as bytes.");
+    out.sample(static_cast<double>(s.usage.used_bytes));
+    out.family("envcache_store_max_bytes", "gauge", "The store's size limit (storage.max_size).");
+    out.sample(static_cast<double>(s.limits.max_size));
+    out.family("envcache_store_high_watermark_bytes", "gauge", "Usage at which eviction starts.");
+    out.sample(static_cast<double>(s.limits.high_bytes()));
+    out.family("envcache_store_low_watermark_bytes", "gauge", "Usage eviction brings it down to.");
+    out.sample(static_cast<double>(s.limits.low_bytes()));
+    out.family("envcache_store_blobs", "gauge", "Blobs in the store.");
+    out.sample(static_cast<double>(s.usage.blobs));
+    out.family("envcache_evictions_total", "counter", "Blobs evicted, by reason.");
+    for (auto reason : k_reasons) {
+        const auto it = s.evictions.find(std::string(reason));
+        out.sample({{"reason", reason}}, it == s.evictions.end() ? 0.0 : double(it->second));
+    }
+    out.family("envcache_evicted_bytes_total", "counter", "Bytes evicted, by reason.");
+    for (auto reason : k_reasons) {
+        const auto it = s.evicted_bytes.find(std::string(reason));
+        out.sample({{"reason", reason}}, it == s.evicted_bytes.end() ? 0.0 : double(it->second));
+    }
+    out.family("envcache_reserve_refused_total", "counter",
+               "Blobs streamed to clients but not stored: they could not fit.");
+    out.sample(static_cast<double>(s.reserve_refused));
+    out.family("envcache_remove_errors_total", "counter", "Evictions the store failed to do.");
+    out.sample(static_cast<double>(s.remove_errors));
+    out.family("envcache_leased_blobs", "gauge", "Blobs being read now (never evicted).");
+    out.sample(static_cast<double>(s.leased_blobs));
+    out.family("envcache_protected_blobs", "gauge", "Blobs a pin protects.");
+    out.sample(static_cast<double>(s.protected_blobs));
+    AdminResponse r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = out.take();
+    return r;
 }
 
 AdminResponse AdminApi::get_limits() const {

@@ -1,6 +1,6 @@
 #pragma once
 // The admin API (/api/v1/admin/...) as plain request -> response functions, independent of the
-// HTTP server: stats, live limits, pins and on-demand eviction.
+// HTTP server: stats (as JSON, and for Prometheus), live limits, pins and on-demand eviction.
 //
 // Access: without an admin token only loopback callers are served (others get 403); with a
 // token every caller must send `Authorization: Bearer <token>` (401 otherwise), loopback too.
@@ -68,6 +68,7 @@ class AdminApi {
 
   private:
     AdminResponse stats() const;
+    AdminResponse metrics() const;  // the same figures in Prometheus' text format
     AdminResponse get_limits() const;
     AdminResponse put_limits(std::string_view body) const;
     AdminResponse delete_limits() const;

@@ -61,6 +61,13 @@ class SmallStore(F.EnvcacheTestCase):
         self.assertEqual(stats["upstreams"][self.cache.name]["store_errors"], 0, stats)
         self.assertEqual(sum(stats["evictions"].values()), 0, stats)
         self.assertEqual(self.upstream.blob_gets(big.digest), 2)
+        # The same figures for Prometheus.
+        status, headers, body = self.cache.request("GET", "/api/v1/admin/metrics")
+        self.assertEqual(status, 200, body)
+        self.assertTrue(headers["content-type"].startswith("text/plain; version=0.0.4"))
+        lines = body.decode().splitlines()
+        self.assertIn("envcache_reserve_refused_total 2", lines)
+        self.assertIn('envcache_requests_total{upstream="%s",outcome="miss"} 2' % self.cache.name, lines)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 #include "proxy/admin/admin_api.hpp"
 
+#include <sstream>
+
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
@@ -272,4 +274,53 @@ TEST_CASE("the server's metrics become per-upstream traffic figures", "[admin]")
     CHECK(t.upstreams.at("docker.io").at("hits") == 5);
     CHECK(t.upstreams.at("ghcr.io").at("bytes_from_upstream") == 1000);
     CHECK(t.upstreams.at("ghcr.io").at("hits") == 0);
+}
+
+TEST_CASE("metrics give the same figures in Prometheus' text format", "[admin]") {
+    EvictorFixture f;
+    for (int i = 0; i < 3; ++i)
+        f.put(k_blob);
+    Metrics metrics({"docker.io", "odd \"name\"\\"});
+    metrics.add(0, &Counters::hits, 5);
+    metrics.add(0, &Counters::coalesced, 2);
+    metrics.add(1, &Counters::misses, 1);
+    metrics.add(1, &Counters::bytes_from_upstream, 1000);
+    AdminApi api(f.evictor(), {}, [&metrics] { return traffic_stats(metrics); });
+    const auto r = api.handle({"GET", "/api/v1/admin/metrics", {}, k_loopback, {}});
+    REQUIRE(r.status == 200);
+    CHECK(r.content_type == "text/plain; version=0.0.4; charset=utf-8");
+    const std::string& m = r.body;
+    auto has_line = [&m](const std::string& line) {
+        return m.starts_with(line + "\n") || m.find("\n" + line + "\n") != std::string::npos;
+    };
+    CHECK(has_line("# TYPE envcache_requests_total counter"));
+    CHECK(has_line("envcache_requests_total{upstream=\"docker.io\",outcome=\"hit\"} 5"));
+    CHECK(has_line("envcache_requests_total{upstream=\"docker.io\",outcome=\"coalesced\"} 2"));
+    CHECK(has_line("envcache_requests_total{upstream=\"docker.io\",outcome=\"miss\"} 0"));
+    // Label values escape quotes and backslashes.
+    CHECK(
+        has_line("envcache_requests_total{upstream=\"odd \\\"name\\\"\\\\\",outcome=\"miss\"} 1"));
+    CHECK(has_line(
+        "envcache_bytes_total{upstream=\"odd \\\"name\\\"\\\\\",source=\"upstream\"} 1000"));
+    CHECK(has_line("envcache_store_used_bytes " + std::to_string(f.used())));
+    CHECK(has_line("envcache_store_max_bytes " + std::to_string(64 * k_mib)));
+    CHECK(has_line("envcache_store_blobs 3"));
+    CHECK(has_line("envcache_evictions_total{reason=\"watermark\"} 0"));
+    CHECK(has_line("envcache_reserve_refused_total 0"));
+    // Every sample's family is declared before it.
+    std::size_t families = 0;
+    std::string declared;
+    std::istringstream lines(m);
+    for (std::string line; std::getline(lines, line);) {
+        if (line.starts_with("# TYPE ")) {
+            ++families;
+            declared = line.substr(7, line.find(' ', 7) - 7);
+        } else if (!line.starts_with("#")) {
+            CHECK(line.starts_with(declared));
+        }
+    }
+    CHECK(families >= 10);
+    // Same access rules as the rest of the admin API.
+    CHECK(api.handle({"GET", "/api/v1/admin/metrics", {}, k_remote, {}}).status == 403);
+    CHECK(api.handle({"POST", "/api/v1/admin/metrics", {}, k_loopback, {}}).status == 405);
 }
