@@ -11,6 +11,7 @@
 
 #include "proxy/fetch/sha256.hpp"
 #include "proxy/log.hpp"
+#include "store/errors.hpp"
 
 namespace proxy::fetch {
 
@@ -71,6 +72,26 @@ void Fetcher::finish(const std::shared_ptr<Fetch>& fetch) {
         m_running.erase(it);
 }
 
+namespace {
+
+// Hashes the first `bytes` bytes of the spool into a fresh `hash`.
+boost::system::result<void> hash_spool(const Fetch& fetch, std::uint64_t bytes, Sha256& hash) {
+    hash = Sha256();
+    std::vector<char> piece(k_read_size);
+    for (std::uint64_t at = 0; at < bytes;) {
+        const auto want =
+            static_cast<std::size_t>(std::min<std::uint64_t>(piece.size(), bytes - at));
+        auto got = fetch.read(at, std::span<char>(piece.data(), want));
+        if (!got) return got.error();
+        if (*got == 0) return boost::system::errc::make_error_code(boost::system::errc::io_error);
+        hash.update(std::span<const char>(piece.data(), *got));
+        at += *got;
+    }
+    return {};
+}
+
+}  // namespace
+
 net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source source) {
     const std::string digest = fetch->digest().str();
     const std::size_t up = source.upstream_index;
@@ -125,7 +146,11 @@ net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source sour
     }
     fetch->start_streaming(size, media_type);
 
+    // The digest is checked once: by the store writer while there is one (its commit fails on
+    // a mismatch and keeps nothing), else here. If the writer drops out midway, the bytes it had
+    // are hashed again from the spool and hashing goes on here.
     Sha256 hash;
+    bool hashing = writer == nullptr;
     std::vector<char> buffer(k_read_size);
     std::uint64_t total = 0;
     std::string failure;
@@ -150,14 +175,19 @@ net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source sour
         if (filled < k_flush_size && !end && !(size && total == *size)) continue;
         if (filled == 0) break;
         const std::span<const char> piece(buffer.data(), filled);
-        hash.update(piece);
         if (writer) {
             if (auto appended = writer->append(piece); !appended) {
                 m_metrics.add(up, &Counters::store_errors);
                 log_line("fetch " + digest + ": store write failed: " + appended.error().message());
                 writer.reset();
+                hashing = true;
+                if (auto caught_up = hash_spool(*fetch, total - filled, hash); !caught_up) {
+                    failure = "spool read failed: " + caught_up.error().message();
+                    break;
+                }
             }
         }
+        if (hashing) hash.update(piece);
         if (auto spooled = fetch->append(piece); !spooled) {
             failure = "spool write failed: " + spooled.error().message();
             break;
@@ -166,7 +196,22 @@ net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source sour
         filled = 0;
     }
     if (failure.empty() && size && total != *size) failure = "upstream body shorter than declared";
-    if (failure.empty() && hash.finish() != fetch->digest()) {
+    bool verified = false;
+    if (failure.empty() && writer) {
+        if (auto committed = writer->commit(); committed) {
+            verified = true;
+            if (m_on_stored) m_on_stored(fetch->digest(), total);
+        } else if (committed.error() != store::errc::digest_mismatch) {
+            // Not stored, for a reason that says nothing about the bytes: check them here.
+            m_metrics.add(up, &Counters::store_errors);
+            log_line("fetch " + digest + ": commit failed: " + committed.error().message());
+            hashing = true;
+            if (auto rehashed = hash_spool(*fetch, total, hash); !rehashed)
+                failure = "spool read failed: " + rehashed.error().message();
+        }
+        writer.reset();
+    }
+    if (failure.empty() && !verified && (!hashing || hash.finish() != fetch->digest())) {
         m_metrics.add(up, &Counters::digest_mismatch);
         failure = "digest mismatch: upstream sent other content";
     }
@@ -177,14 +222,6 @@ net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source sour
         finish(fetch);
         fetch->fail(0);
         co_return;
-    }
-    if (writer) {
-        if (auto committed = writer->commit(); committed) {
-            if (m_on_stored) m_on_stored(fetch->digest(), total);
-        } else {
-            m_metrics.add(up, &Counters::store_errors);
-            log_line("fetch " + digest + ": commit failed: " + committed.error().message());
-        }
     }
     finish(fetch);
     fetch->complete();

@@ -151,12 +151,14 @@ config::Config make_config(const std::filesystem::path& dir) {
 
 // The whole proxy on a loopback port, its loop on two threads of its own.
 struct Proxy {
-    explicit Proxy(std::function<void(config::Config&)> tweak = {})
+    // map_size: the store's LMDB map, 0 for the default (a small one makes writes fail midway).
+    explicit Proxy(std::function<void(config::Config&)> tweak = {}, std::uint64_t map_size = 0)
         : dir(temp_dir()), config(make_config(dir)) {
         if (tweak) tweak(config);
         store::Options options;
         options.path = dir;
         options.max_size = config.storage.max_size;
+        options.map_size = map_size;
         store = store::BlobStore::open(options).value();
         upstream = std::make_unique<FakeUpstream>(config.upstreams[0]);
         metrics = std::make_unique<proxy::Metrics>(std::vector<std::string>{"up.test"});
@@ -355,6 +357,32 @@ TEST_CASE("a blob whose digest does not match is never stored and the client is 
     auto info = proxy.store->stat(*store::Digest::parse(digest));
     REQUIRE(info.has_value());
     CHECK_FALSE(info->has_value());
+}
+
+TEST_CASE("when the store drops out of a download the blob is still checked against its digest",
+          "[proxy][pull]") {
+    // A 1 MiB map holds less than one 4 MiB blob: the store write fails after a chunk or two,
+    // and the digest must then be checked from the bytes the client was sent.
+    Proxy proxy({}, 1 << 20);
+    const std::string blob = random_bytes(4 << 20, 5);
+    const std::string good_target = "/v2/a/blobs/" + digest_of(blob);
+    const std::string bad_blob = random_bytes(4 << 20, 6);
+    std::string bad_corrupt = bad_blob;
+    bad_corrupt[(3 << 20) + 17] ^= 1;  // past where the store gives up
+    const std::string bad_target = "/v2/a/blobs/" + digest_of(bad_blob);
+    proxy.upstream->set(good_target, {200, blob, "application/octet-stream", ""});
+    proxy.upstream->set(bad_target, {200, bad_corrupt, "application/octet-stream", ""});
+
+    const auto good = fetch(proxy.port, http::verb::get, good_target);
+    CHECK(good.status == 200);
+    CHECK(good.complete);
+    CHECK(good.body == blob);
+    CHECK(proxy.metrics->total().store_errors >= 1);  // the store did drop out
+
+    const auto bad = fetch(proxy.port, http::verb::get, bad_target);
+    CHECK_FALSE(bad.complete);
+    CHECK(bad.body.size() < bad_blob.size());
+    CHECK(proxy.metrics->total().digest_mismatch == 1);
 }
 
 TEST_CASE("range requests of a stored blob get 206 and unsatisfiable ones 416", "[proxy][pull]") {
