@@ -168,9 +168,9 @@ std::optional<RegistryHandler::Manifest> RegistryHandler::load_manifest(
     const store::Digest& digest) {
     {
         std::lock_guard lock(m_manifest_cache_mutex);
-        if (const auto it = m_manifest_cache.find(digest); it != m_manifest_cache.end()) {
+        if (const Manifest* cached = m_manifest_cache.find(digest)) {
             m_store.touch(digest);
-            return it->second;
+            return *cached;
         }
     }
     auto info = m_store.stat(digest);
@@ -192,12 +192,7 @@ std::optional<RegistryHandler::Manifest> RegistryHandler::load_manifest(
     m_store.touch(digest);
     {
         std::lock_guard lock(m_manifest_cache_mutex);
-        if (m_manifest_cache_size + manifest.body.size() > k_manifest_cache_bytes) {
-            m_manifest_cache.clear();
-            m_manifest_cache_size = 0;
-        }
-        if (m_manifest_cache.try_emplace(digest, manifest).second)
-            m_manifest_cache_size += manifest.body.size();
+        m_manifest_cache.put(digest, manifest);
     }
     return manifest;
 }

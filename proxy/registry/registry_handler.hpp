@@ -4,7 +4,6 @@
 
 #include <cstddef>
 #include <mutex>
-#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -14,6 +13,7 @@
 #include "proxy/fetch/fetcher.hpp"
 #include "proxy/fetch/single_flight.hpp"
 #include "proxy/metrics.hpp"
+#include "proxy/registry/lru_cache.hpp"
 #include "proxy/registry/route.hpp"
 #include "proxy/server/exchange.hpp"
 #include "proxy/upstream/upstream_client.hpp"
@@ -101,12 +101,12 @@ class RegistryHandler {
     fetch::SingleFlight<TagCheck> m_tag_checks;
 
     // Manifests are small and immutable by digest, and a manifest by tag is the most frequent
-    // request: decoded copies are kept here so a hit costs one tag lookup. Bounded by
-    // k_manifest_cache_bytes; when full it starts afresh (the store still has everything).
+    // request: decoded copies are kept here so a hit costs one tag lookup. The least recently
+    // used go when the bytes pass k_manifest_cache_bytes (the store still has them).
     static constexpr std::size_t k_manifest_cache_bytes = 16 * 1024 * 1024;
     std::mutex m_manifest_cache_mutex;
-    std::unordered_map<store::Digest, Manifest, store::DigestHash> m_manifest_cache;
-    std::size_t m_manifest_cache_size = 0;
+    LruCache<store::Digest, Manifest, store::DigestHash> m_manifest_cache{
+        k_manifest_cache_bytes, [](const Manifest& m) { return m.body.size(); }};
 };
 
 }  // namespace proxy::registry
