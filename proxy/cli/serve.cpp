@@ -40,6 +40,20 @@ namespace {
 
 constexpr std::string_view k_serve_usage = "usage: envcache serve --config FILE\n";
 
+// The fetcher's view of an evictor reservation; nullptr when there is none.
+std::unique_ptr<fetch::Fetcher::Room> reserved_room(Evictor::Reservation reservation) {
+    class EvictorRoom final : public fetch::Fetcher::Room {
+      public:
+        explicit EvictorRoom(Evictor::Reservation r) : m_reservation(std::move(r)) {}
+        void shrink_to(std::uint64_t bytes) override { m_reservation.shrink_to(bytes); }
+
+      private:
+        Evictor::Reservation m_reservation;
+    };
+    if (!reservation) return nullptr;
+    return std::make_unique<EvictorRoom>(std::move(reservation));
+}
+
 // Waits until every connection closed or the grace period ran out, then stops the loop.
 net::awaitable<void> drain(net::io_context& ioc, server::Server& server,
                            std::chrono::seconds grace) {
@@ -113,14 +127,12 @@ int serve(Args args) {
     fetcher.set_on_stored([&evictor](const store::Digest& digest, std::uint64_t size) {
         evictor.on_inserted(digest, size);
     });
-    // Reserving may evict synchronously: off the io threads.
+    // Reserving room may evict synchronously: that part runs off the io threads.
     net::thread_pool reserve_pool(1);
-    fetcher.set_reserve(reserve_pool.get_executor(),
-                        [&evictor](std::uint64_t bytes) -> std::shared_ptr<void> {
-                            auto reservation = evictor.reserve(bytes);
-                            if (!reservation) return nullptr;
-                            return std::make_shared<Evictor::Reservation>(std::move(reservation));
-                        });
+    fetcher.set_reserve(
+        [&evictor](std::uint64_t bytes) { return reserved_room(evictor.try_reserve(bytes)); },
+        [&evictor](std::uint64_t bytes) { return reserved_room(evictor.reserve(bytes)); },
+        reserve_pool.get_executor());
     registry.set_evictor(&evictor);
 
     const AdminApi admin(evictor, config.admin_token,

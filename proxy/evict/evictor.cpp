@@ -94,6 +94,12 @@ void Evictor::Reservation::release() {
     if (m_owner) std::exchange(m_owner, nullptr)->release_reservation(m_bytes);
 }
 
+void Evictor::Reservation::shrink_to(std::uint64_t bytes) {
+    if (!m_owner || bytes >= m_bytes) return;
+    m_owner->release_reservation(m_bytes - bytes);
+    m_bytes = bytes;
+}
+
 // ---- Evictor ------------------------------------------------------------------------------
 
 Evictor::Evictor(store::BlobStore& store, EvictorOptions options)
@@ -290,7 +296,26 @@ std::uint64_t Evictor::used_bytes() {
     return m_store.usage().used_bytes;
 }
 
+Evictor::Reservation Evictor::reserve_locked(std::uint64_t used, std::uint64_t bytes) {
+    const std::uint64_t max_size = m_limits.max_size;
+    if (bytes > max_size || used > max_size - bytes || m_reserved > max_size - bytes - used)
+        return Reservation();
+    m_reserved += bytes;
+    if (used + m_reserved > m_limits.high_bytes()) {
+        m_wake = true;
+        m_wake_cv.notify_one();
+    }
+    return Reservation(this, bytes);
+}
+
+Evictor::Reservation Evictor::try_reserve(std::uint64_t bytes) {
+    const std::uint64_t used = used_bytes();
+    std::lock_guard lock(m_mutex);
+    return reserve_locked(used, bytes);
+}
+
 Evictor::Reservation Evictor::reserve(std::uint64_t bytes) {
+    if (auto now = try_reserve(bytes)) return now;
     std::uint64_t max_size = 0;
     std::uint64_t reserved = 0;
     std::uint64_t low = 0;
@@ -300,28 +325,16 @@ Evictor::Reservation Evictor::reserve(std::uint64_t bytes) {
         reserved = m_reserved;
         low = m_limits.low_bytes();
     }
-    auto fits = [&](std::uint64_t used) {
-        return bytes <= max_size && used <= max_size - bytes && reserved <= max_size - bytes - used;
-    };
-    std::uint64_t used = used_bytes();
-    if (!fits(used) && bytes <= max_size) {
+    if (bytes <= max_size) {
         // Make room now; below the low watermark if that suffices, else just enough.
         const std::uint64_t room = saturating_sub(max_size, bytes + reserved);
         std::ignore = run(std::min(low, room), "reserve", false);
-        used = used_bytes();
     }
+    const std::uint64_t used = used_bytes();
     std::lock_guard lock(m_mutex);
-    reserved = m_reserved;
-    if (!fits(used)) {
-        ++m_reserve_refused;
-        return Reservation();
-    }
-    m_reserved += bytes;
-    if (used + m_reserved > m_limits.high_bytes()) {
-        m_wake = true;
-        m_wake_cv.notify_one();
-    }
-    return Reservation(this, bytes);
+    auto reservation = reserve_locked(used, bytes);
+    if (!reservation) ++m_reserve_refused;
+    return reservation;
 }
 
 void Evictor::refresh_protected() {

@@ -112,6 +112,9 @@ class Evictor {
         ~Reservation();
         // False: the blob cannot fit even after eviction; stream it without storing.
         explicit operator bool() const { return m_owner != nullptr; }
+        // Holds only `bytes` from now on (no more than now): as a write commits its pages they
+        // count as used, and the part still to come is what stays reserved.
+        void shrink_to(std::uint64_t bytes);
 
       private:
         friend class Evictor;
@@ -150,6 +153,9 @@ class Evictor {
     // to take it under max_size). Fails if it cannot fit even after eviction. Usually returns
     // at once; it blocks only while the store is above max_size minus the write.
     Reservation reserve(std::uint64_t bytes);
+    // The same without evicting, so it never blocks: empty when the write does not fit now
+    // (then reserve() may still make room; this does not count as refused).
+    Reservation try_reserve(std::uint64_t bytes);
 
     // Above the high watermark: removes victims until below the low watermark.
     EvictionResult maybe_evict();
@@ -185,6 +191,8 @@ class Evictor {
     void log(std::string_view line) const;
     void release_lease(const store::Digest& digest);
     void release_reservation(std::uint64_t bytes);
+    // With m_mutex held: reserves `bytes` if they fit beside `used` and what is reserved already.
+    Reservation reserve_locked(std::uint64_t used, std::uint64_t bytes);
     std::uint64_t used_bytes();
     // Recomputes the protected set from the pins (store reads; call without m_mutex).
     void refresh_protected();

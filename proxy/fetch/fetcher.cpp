@@ -21,6 +21,10 @@ namespace {
 
 constexpr std::size_t k_read_size = 256 * 1024;
 constexpr std::size_t k_flush_size = 64 * 1024;
+// Written but possibly not yet committed, so not yet counted as used: the store's writer queue
+// and one commit batch (8 + 32 chunks) with room to spare. A reservation keeps this much beyond
+// what is still to come.
+constexpr std::uint64_t k_uncommitted = 64ull << 20;
 
 // Logs a coroutine that ended by an exception (a programmer error: the request path is
 // exception-free) instead of losing it or terminating.
@@ -72,6 +76,21 @@ void Fetcher::finish(const std::shared_ptr<Fetch>& fetch) {
         m_running.erase(it);
 }
 
+net::awaitable<std::unique_ptr<Fetcher::Room>> Fetcher::reserve(std::uint64_t bytes) {
+    if (auto now = m_reserve_now(bytes)) co_return now;
+    try {
+        auto evict = [this, bytes]() -> net::awaitable<std::unique_ptr<Room>> {
+            co_return m_reserve_evicting(bytes);
+        };
+        auto evicting = net::co_spawn(m_reserve_executor, evict, net::use_awaitable);
+        auto room = co_await std::move(evicting);
+        co_return room;
+    } catch (const std::exception& e) {
+        log_line(std::string("fetch: reserving room failed: ") + e.what());
+    }
+    co_return nullptr;
+}
+
 namespace {
 
 // Hashes the first `bytes` bytes of the spool into a fresh `hash`.
@@ -121,16 +140,14 @@ net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source sour
     const std::optional<std::uint64_t> size = response.content_length();
 
     // The store is best effort: if it cannot take the blob, clients still get it via the spool.
-    // Room is made first when the size is known; the reservation lives until the commit.
-    std::shared_ptr<void> reservation;
+    // Room is made first when the size is known; it is held until the commit, shrinking as the
+    // blob is written.
+    std::unique_ptr<Room> room;
     bool fits = true;
-    if (m_reserve && size) {
-        auto reserve = [this, bytes = *size]() -> net::awaitable<std::shared_ptr<void>> {
-            co_return m_reserve(bytes);
-        };
-        auto reserving = net::co_spawn(m_reserve_executor, reserve, net::use_awaitable);
-        reservation = co_await std::move(reserving);
-        fits = reservation != nullptr;
+    if (m_reserve_now && size) {
+        auto reserving = reserve(*size);
+        room = co_await std::move(reserving);
+        fits = room != nullptr;
         if (!fits)
             log_line("fetch " + digest + ": " + std::to_string(*size) +
                      " bytes do not fit in the store even after eviction; streamed, not stored");
@@ -143,6 +160,7 @@ net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source sour
     } else {
         m_metrics.add(up, &Counters::store_errors);
         log_line("fetch " + digest + ": store refused the blob: " + begun.error().message());
+        room.reset();
     }
     fetch->start_streaming(size, media_type);
 
@@ -180,6 +198,7 @@ net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source sour
                 m_metrics.add(up, &Counters::store_errors);
                 log_line("fetch " + digest + ": store write failed: " + appended.error().message());
                 writer.reset();
+                room.reset();
                 hashing = true;
                 if (auto caught_up = hash_spool(*fetch, total - filled, hash); !caught_up) {
                     failure = "spool read failed: " + caught_up.error().message();
@@ -188,6 +207,7 @@ net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source sour
             }
         }
         if (hashing) hash.update(piece);
+        if (room) room->shrink_to(*size - total + k_uncommitted);
         if (auto spooled = fetch->append(piece); !spooled) {
             failure = "spool write failed: " + spooled.error().message();
             break;

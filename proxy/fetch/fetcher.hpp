@@ -56,14 +56,23 @@ class Fetcher {
         m_on_stored = std::move(fn);
     }
 
-    // Asked before a blob of known size is written to the store, to make room for it (the
-    // evictor's reserve). It may block, so it runs on `executor`, off the io threads. It returns
-    // a token held until the blob is committed or abandoned, or nullptr when the blob cannot fit
-    // even after eviction: then it is only streamed to its clients, never written.
-    using Reserve = std::function<std::shared_ptr<void>(std::uint64_t bytes)>;
-    void set_reserve(net::any_io_executor executor, Reserve fn) {
+    // Room held in the store for one blob's write (the evictor's reservation behind it), until
+    // the write is committed or abandoned.
+    class Room {
+      public:
+        virtual ~Room() = default;
+        // Holds no more than `bytes` from now on: what is written counts as used instead.
+        virtual void shrink_to(std::uint64_t bytes) = 0;
+    };
+    using Reserve = std::function<std::unique_ptr<Room>(std::uint64_t bytes)>;
+    // Asked before a blob of known size is written to the store, to make room for it. `now`
+    // never blocks and returns nullptr when the blob does not fit without evicting; then
+    // `evicting`, which may evict and so block, runs on `executor`, off the io threads. nullptr
+    // from it: the blob cannot fit even after eviction, and is only streamed, never written.
+    void set_reserve(Reserve now, Reserve evicting, net::any_io_executor executor) {
+        m_reserve_now = std::move(now);
+        m_reserve_evicting = std::move(evicting);
         m_reserve_executor = std::move(executor);
-        m_reserve = std::move(fn);
     }
 
     std::size_t in_flight() const;
@@ -78,8 +87,12 @@ class Fetcher {
     Metrics& m_metrics;
     Options m_options;
     std::function<void(const store::Digest&, std::uint64_t)> m_on_stored;
+    Reserve m_reserve_now;
+    Reserve m_reserve_evicting;
     net::any_io_executor m_reserve_executor;
-    Reserve m_reserve;
+
+    // Makes room for `bytes` (see set_reserve); nullptr if they cannot fit.
+    net::awaitable<std::unique_ptr<Room>> reserve(std::uint64_t bytes);
 
     mutable std::mutex m_mutex;
     std::unordered_map<store::Digest, std::shared_ptr<Fetch>, store::DigestHash> m_running;

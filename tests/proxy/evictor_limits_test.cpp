@@ -161,13 +161,28 @@ TEST_CASE("a write that cannot fit even after eviction is refused", "[evictor]")
     CHECK(f.has(pinned));
 }
 
-TEST_CASE("a reservation evicts to make room and holds it until released", "[evictor]") {
-    Limits l = EvictorFixture::default_limits();
-    l.max_size = 16 * k_mib;
-    EvictorFixture f(l);
+namespace {
+
+// A 16 MiB store holding twelve blobs of about 1 MB, oldest first.
+struct TwelveBlobs {
+    static Limits sixteen_mib() {
+        Limits l = EvictorFixture::default_limits();
+        l.max_size = 16 * k_mib;
+        return l;
+    }
+    TwelveBlobs() {
+        for (int i = 0; i < 12; ++i)
+            blobs.push_back(f.put(k_blob));
+    }
+    Limits l = sixteen_mib();
+    EvictorFixture f{l};
     std::vector<store::Digest> blobs;
-    for (int i = 0; i < 12; ++i)
-        blobs.push_back(f.put(k_blob));
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(TwelveBlobs, "a reservation evicts to make room and holds it until released",
+                 "[evictor]") {
     REQUIRE(f.used() > 8 * k_mib);
 
     auto big = f.evictor().reserve(8 * k_mib);
@@ -186,4 +201,26 @@ TEST_CASE("a reservation evicts to make room and holds it until released", "[evi
     big = {};
     second = {};
     CHECK(f.evictor().reserve(15 * k_mib));
+}
+
+TEST_CASE_METHOD(TwelveBlobs,
+                 "try_reserve never evicts, and a reservation shrinks as its write commits",
+                 "[evictor]") {
+    const std::uint64_t free = l.max_size - f.used();
+    REQUIRE(free > 2 * k_mib);
+
+    CHECK_FALSE(f.evictor().try_reserve(free + 1));
+    CHECK(f.has(blobs[0]));  // nothing was evicted for it
+    CHECK(f.evictor().stats().reserve_refused == 0);
+
+    auto first = f.evictor().try_reserve(free - k_mib);
+    REQUIRE(first);
+    CHECK_FALSE(f.evictor().try_reserve(2 * k_mib));  // held by the first
+    first.shrink_to(free - 3 * k_mib);                // part of it was written meanwhile
+    auto second = f.evictor().try_reserve(2 * k_mib);
+    CHECK(second);
+    first.shrink_to(free);  // growing is not shrinking: no change
+    CHECK_FALSE(f.evictor().try_reserve(2 * k_mib));
+    first = {};
+    CHECK(f.evictor().try_reserve(free - 2 * k_mib));
 }
