@@ -351,7 +351,8 @@ AdminResponse AdminApi::metrics() const {
             out.sample({{"upstream", name}, {"outcome", outcome}}, counter(c, key));
     }
     out.family("envcache_bytes_total", "counter",
-               "Bytes sent to clients, by where they came from.");
+               "Bytes sent to clients from the store (cache), and bytes downloaded from upstream "
+               "(upstream, once per download however many clients it fed).");
     for (const auto& [name, c] : t.upstreams) {
         out.sample({{"upstream", name}, {"source", "cache"}}, counter(c, "bytes_from_cache"));
         out.sample({{"upstream", name}, {"source", "upstream"}}, counter(c, "bytes_from_upstream"));
