@@ -233,10 +233,23 @@ std::string flight_key(const UpstreamTarget& target, const std::string& referenc
 
 }  // namespace
 
-net::awaitable<fetch::SingleFlight<RegistryHandler::ManifestFetch>::Outcome>
-RegistryHandler::coalesced_fetch(const UpstreamTarget& target, std::string reference,
-                                 std::string accept, std::optional<store::Digest> expected,
-                                 std::optional<store::TagKey> tag) {
+OciError RegistryHandler::fetch_error(const ManifestFetch& fetched) {
+    switch (fetched.kind) {
+        case ManifestFetch::Kind::status:
+            return fetched.status == 404 ? manifest_unknown()
+                                         : from_upstream_status(fetched.status);
+        case ManifestFetch::Kind::invalid:
+            return from_upstream_status(502, "upstream manifest does not match its digest");
+        case ManifestFetch::Kind::ok:
+        case ManifestFetch::Kind::unreachable:
+            break;
+    }
+    return upstream_unavailable();
+}
+
+net::awaitable<RegistryHandler::ManifestFetch> RegistryHandler::fetch_for(
+    Exchange& ex, const UpstreamTarget& target, std::string reference, std::string accept,
+    std::optional<store::Digest> expected, std::optional<store::TagKey> tag) {
     // A caller that joins is counted as coalesced when it joins (as for blobs), so the count
     // shows a burst while it waits.
     auto fetch_op = [this, target, reference, accept, expected, tag = std::move(tag)] {
@@ -246,7 +259,9 @@ RegistryHandler::coalesced_fetch(const UpstreamTarget& target, std::string refer
     auto running =
         m_manifest_fetches.run(flight_key(target, reference, accept), fetch_op, count_join);
     auto outcome = co_await std::move(running);
-    co_return outcome;
+    ex.outcome = outcome.coalesced ? "coalesced" : "miss";
+    if (!outcome.coalesced) m_metrics.add(target.index, &Counters::misses);
+    co_return std::move(outcome.value);
 }
 
 net::awaitable<RegistryHandler::TagCheck> RegistryHandler::check_tag(const UpstreamTarget& target,
@@ -349,30 +364,15 @@ net::awaitable<void> RegistryHandler::handle_manifest(Exchange& ex, const Route&
             co_await send_manifest(ex, *stored);
             co_return;
         }
-        auto fetching = coalesced_fetch(target, route.reference, accept, digest, std::nullopt);
-        const auto outcome = co_await std::move(fetching);
-        ex.outcome = outcome.coalesced ? "coalesced" : "miss";
-        if (!outcome.coalesced) m_metrics.add(up, &Counters::misses);
-        const ManifestFetch& fetched = outcome.value;
-        switch (fetched.kind) {
-            case ManifestFetch::Kind::ok:
-                co_await send_manifest(ex, fetched.manifest);
-                break;
-            case ManifestFetch::Kind::status: {
-                const OciError oci_error = fetched.status == 404
-                                               ? manifest_unknown()
-                                               : from_upstream_status(fetched.status);
-                co_await server::send_error(ex, oci_error);
-            } break;
-            case ManifestFetch::Kind::invalid: {
-                const OciError oci_error =
-                    from_upstream_status(502, "upstream manifest does not match its digest");
-                co_await server::send_error(ex, oci_error);
-            } break;
-            case ManifestFetch::Kind::unreachable: {
-                const OciError oci_error = upstream_unavailable();
-                co_await server::send_error(ex, oci_error);
-            } break;
+        auto fetching = fetch_for(ex, target, route.reference, accept, digest, std::nullopt);
+        const ManifestFetch fetched = co_await std::move(fetching);
+        if (fetched.kind == ManifestFetch::Kind::ok) {
+            co_await send_manifest(ex, fetched.manifest);
+            co_return;
+        }
+        {
+            const OciError oci_error = fetch_error(fetched);
+            co_await server::send_error(ex, oci_error);
         }
         co_return;
     }
@@ -430,34 +430,21 @@ net::awaitable<void> RegistryHandler::handle_manifest(Exchange& ex, const Route&
         }
     }
 
-    auto fetching = coalesced_fetch(target, route.reference, accept, std::nullopt, key);
-    const auto outcome = co_await std::move(fetching);
-    ex.outcome = outcome.coalesced ? "coalesced" : "miss";
-    if (!outcome.coalesced) m_metrics.add(up, &Counters::misses);
-    const ManifestFetch& fetched = outcome.value;
-    switch (fetched.kind) {
-        case ManifestFetch::Kind::ok:
-            co_await send_manifest(ex, fetched.manifest);
-            co_return;
-        case ManifestFetch::Kind::status:
-            if (!is_server_error(fetched.status)) {
-                {
-                    const OciError oci_error = fetched.status == 404
-                                                   ? manifest_unknown()
-                                                   : from_upstream_status(fetched.status);
-                    co_await server::send_error(ex, oci_error);
-                }
-                co_return;
-            }
-            break;
-        case ManifestFetch::Kind::invalid: {
-            const OciError oci_error =
-                from_upstream_status(502, "upstream manifest does not match its digest");
+    auto fetching = fetch_for(ex, target, route.reference, accept, std::nullopt, key);
+    const ManifestFetch fetched = co_await std::move(fetching);
+    if (fetched.kind == ManifestFetch::Kind::ok) {
+        co_await send_manifest(ex, fetched.manifest);
+        co_return;
+    }
+    const bool upstream_down =
+        fetched.kind == ManifestFetch::Kind::unreachable ||
+        (fetched.kind == ManifestFetch::Kind::status && is_server_error(fetched.status));
+    if (!upstream_down) {
+        {
+            const OciError oci_error = fetch_error(fetched);
             co_await server::send_error(ex, oci_error);
         }
-            co_return;
-        case ManifestFetch::Kind::unreachable:
-            break;
+        co_return;
     }
     if (stored) {  // offline: the stale copy is better than nothing
         co_await serve_cached("stale");

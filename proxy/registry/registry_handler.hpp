@@ -69,14 +69,19 @@ class RegistryHandler {
 
     std::optional<Manifest> load_manifest(const store::Digest& digest);
     // Fetches a manifest, stores it and, given `tag`, points that tag at it. Concurrent calls
-    // for the same manifest share one upstream request (see coalesced_fetch).
+    // for the same manifest share one upstream request (see fetch_for).
     net::awaitable<ManifestFetch> fetch_manifest(const UpstreamTarget& target,
                                                  std::string reference, std::string accept,
                                                  std::optional<store::Digest> expected,
                                                  std::optional<store::TagKey> tag);
-    net::awaitable<fetch::SingleFlight<ManifestFetch>::Outcome> coalesced_fetch(
-        const UpstreamTarget& target, std::string reference, std::string accept,
-        std::optional<store::Digest> expected, std::optional<store::TagKey> tag);
+    // The answer to a manifest fetch that did not succeed.
+    static OciError fetch_error(const ManifestFetch& fetched);
+    // fetch_manifest through the single flight, recording the request's outcome (miss or
+    // coalesced).
+    net::awaitable<ManifestFetch> fetch_for(server::Exchange& ex, const UpstreamTarget& target,
+                                            std::string reference, std::string accept,
+                                            std::optional<store::Digest> expected,
+                                            std::optional<store::TagKey> tag);
     net::awaitable<TagCheck> check_tag(const UpstreamTarget& target, std::string reference,
                                        std::string accept, store::TagKey key,
                                        store::TagRecord stored);
