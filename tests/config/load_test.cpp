@@ -3,7 +3,6 @@
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
-#include <stdlib.h>
 #include <string>
 #include <utility>
 #include <vector>
@@ -11,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include "config/units.hpp"
+#include "tests/common/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using std::chrono::seconds;
@@ -22,31 +22,7 @@ const std::string k_upstream =
     "  - name: docker.io\n"
     "    url: https://registry-1.docker.io\n";
 
-// A directory under the system temp dir, removed with everything in it.
-class TempDir {
-  public:
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "envcache-config-XXXXXX").string();
-        if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-        m_path = pattern;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(m_path, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-
-    fs::path write(const std::string& name, const std::string& contents) const {
-        const auto file = m_path / name;
-        std::ofstream(file, std::ios::binary) << contents;
-        return file;
-    }
-    const fs::path& path() const { return m_path; }
-
-  private:
-    fs::path m_path;
-};
+using test_util::TempDir;
 
 // Sets an environment variable for the scope of a test, then removes it.
 class ScopedEnv {

@@ -2,18 +2,18 @@
 
 #include <filesystem>
 #include <fstream>
-#include <stdlib.h>
 #include <string>
 
 #include <catch2/catch.hpp>
+
+#include "tests/common/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 
 TEST_CASE("a secret file is read without trailing newlines, and not at all when too big",
           "[config][secret]") {
-    std::string pattern = (fs::temp_directory_path() / "envcache-secret-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    const fs::path dir = pattern;
+    const test_util::TempDir tmp("envcache-secret");
+    const fs::path& dir = tmp.path();
 
     std::ofstream(dir / "lf") << "line one\nline two\n\n";
     CHECK(config::read_secret_file(dir / "lf") == "line one\nline two");

@@ -2,12 +2,12 @@
 
 #include <filesystem>
 #include <fstream>
-#include <random>
 
 #include <catch2/catch.hpp>
 
 #include "environment/environment_hash.hpp"
 #include "test_support.hpp"
+#include "tests/common/temp_dir.hpp"
 
 using namespace environment;
 using namespace environment::testing;
@@ -15,23 +15,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh directory under the system temp dir, removed at the end of the test.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::random_device rd;
-        path = fs::temp_directory_path() / ("envcache-env-test-" + std::to_string(rd()));
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    void write(const std::string& rel, const std::string& text) const {
-        fs::create_directories((path / rel).parent_path());
-        std::ofstream(path / rel) << text;
-    }
-};
+using test_util::TempDir;
 
 }  // namespace
 
@@ -43,10 +27,10 @@ TEST_CASE("the loader reads referenced files relative to the environment file", 
     dir.write("env/reqs/base.txt", "numpy==1.26.4\n-r more.txt\n");
     dir.write("env/reqs/more.txt", "pandas==2.2.2\n");
 
-    auto bundle = load_bundle(dir.path / "env/env.yml");
+    auto bundle = load_bundle(dir.path() / "env/env.yml");
     REQUIRE(bundle.has_value());
     REQUIRE(bundle->conda_file.has_value());
-    CHECK(bundle->conda_file->name == (dir.path / "env/deps/conda.yml").generic_string());
+    CHECK(bundle->conda_file->name == (dir.path() / "env/deps/conda.yml").generic_string());
     CHECK(bundle->includes.size() == 2);
 
     const auto h = hashed(*bundle);
@@ -59,7 +43,7 @@ TEST_CASE("the loader reads build.path/dockerfile_path and an extra requirements
     dir.write("env.yml", "build:\n  path: ctx\n  dockerfile_path: docker/Dockerfile.gpu\n");
     dir.write("ctx/docker/Dockerfile.gpu", "FROM python:3.11\nRUN true\n");
     dir.write("requirements.txt", "flask==3.0.3\n");
-    auto bundle = load_bundle(dir.path / "env.yml", dir.path / "requirements.txt");
+    auto bundle = load_bundle(dir.path() / "env.yml", dir.path() / "requirements.txt");
     REQUIRE(bundle.has_value());
     REQUIRE(bundle->dockerfile.has_value());
     CHECK(bundle->dockerfile->text == "FROM python:3.11\nRUN true\n");
@@ -70,20 +54,20 @@ TEST_CASE("the loader reads build.path/dockerfile_path and an extra requirements
 TEST_CASE("a missing referenced file is an error naming it", "[environment]") {
     TempDir dir;
     dir.write("env.yml", "image: ubuntu\nconda_file: nope.yml\n");
-    auto bundle = load_bundle(dir.path / "env.yml");
+    auto bundle = load_bundle(dir.path() / "env.yml");
     REQUIRE_FALSE(bundle.has_value());
     CHECK(bundle.error().file.find("nope.yml") != std::string::npos);
-    CHECK_FALSE(load_bundle(dir.path / "missing.yml").has_value());
+    CHECK_FALSE(load_bundle(dir.path() / "missing.yml").has_value());
 }
 
 TEST_CASE("a missing -r include is reported by the parser with its line", "[environment]") {
     TempDir dir;
     dir.write("env.yml", "image: ubuntu\n");
     dir.write("requirements.txt", "numpy==1.26.4\n-r gone.txt\n");
-    auto bundle = load_bundle(dir.path / "env.yml", dir.path / "requirements.txt");
+    auto bundle = load_bundle(dir.path() / "env.yml", dir.path() / "requirements.txt");
     REQUIRE(bundle.has_value());
     auto h = hash_bundle(*bundle, default_resolver());
     REQUIRE_FALSE(h.has_value());
     CHECK(h.error().line == 2);
-    CHECK(h.error().file == (dir.path / "requirements.txt").generic_string());
+    CHECK(h.error().file == (dir.path() / "requirements.txt").generic_string());
 }

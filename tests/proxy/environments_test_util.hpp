@@ -2,14 +2,12 @@
 // Helpers for the environment API tests: a real store in a temporary directory, a fake upstream
 // resolver, and a synchronous way to call the coroutine handler.
 
-#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 #include <boost/asio/co_spawn.hpp>
@@ -18,6 +16,7 @@
 
 #include "proxy/environments/environment_api.hpp"
 #include "store/blob_store.hpp"
+#include "tests/common/temp_dir.hpp"
 
 namespace proxy::environments::test {
 
@@ -54,11 +53,8 @@ inline boost::asio::awaitable<boost::system::result<ResolvedImage>> fake_resolve
 class EnvFixture {
   public:
     EnvFixture() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "envcache-envapi-XXXXXX");
-        if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-        m_dir = tmpl;
         store::Options options;
-        options.path = m_dir;
+        options.path = m_dir.path();
         options.map_size = 64ull << 20;
         auto opened = store::BlobStore::open(options);
         if (!opened) throw std::runtime_error("store open failed: " + opened.error().message());
@@ -73,12 +69,6 @@ class EnvFixture {
                 return true;
             },
             [this] { return clock; });
-    }
-    ~EnvFixture() {
-        m_context.reset();
-        m_store.reset();
-        std::error_code ec;
-        std::filesystem::remove_all(m_dir, ec);
     }
     EnvFixture(const EnvFixture&) = delete;
     EnvFixture& operator=(const EnvFixture&) = delete;
@@ -106,7 +96,7 @@ class EnvFixture {
     std::int64_t clock = 1'700'000'000;
 
   private:
-    std::filesystem::path m_dir;
+    test_util::TempDir m_dir{"envcache-envapi"};  // destroyed after the store in it
     std::unique_ptr<store::BlobStore> m_store;
     std::unique_ptr<EnvironmentContext> m_context;
 };

@@ -8,9 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <random>
-#include <stdexcept>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -18,27 +16,11 @@
 #include "proxy/evict/evictor.hpp"
 #include "store/blob_store.hpp"
 #include "store/sha256.hpp"
+#include "tests/common/temp_dir.hpp"
 
 namespace proxy::test {
 
-class TempDir {
-  public:
-    TempDir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "envcache-evict-XXXXXX");
-        if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-        m_path = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(m_path, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const std::filesystem::path& path() const { return m_path; }
-
-  private:
-    std::filesystem::path m_path;
-};
+using test_util::TempDir;
 
 inline constexpr std::uint64_t k_mib = 1ull << 20;
 

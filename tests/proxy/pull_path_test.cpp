@@ -29,6 +29,7 @@
 #include "proxy/registry/registry_handler.hpp"
 #include "proxy/server/server.hpp"
 #include "store/blob_store.hpp"
+#include "tests/common/temp_dir.hpp"
 
 namespace {
 
@@ -125,14 +126,6 @@ class FakeUpstream : public proxy::upstream::Client {
     std::map<std::string, int> m_counts;
 };
 
-std::filesystem::path temp_dir() {
-    std::random_device rd;
-    auto dir = std::filesystem::temp_directory_path() /
-               ("envcache-pull-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(dir);
-    return dir;
-}
-
 config::Config make_config(const std::filesystem::path& dir) {
     config::Config c;
     c.storage.path = dir;
@@ -153,7 +146,7 @@ config::Config make_config(const std::filesystem::path& dir) {
 struct Proxy {
     // map_size: the store's LMDB map, 0 for the default (a small one makes writes fail midway).
     explicit Proxy(std::function<void(config::Config&)> tweak = {}, std::uint64_t map_size = 0)
-        : dir(temp_dir()), config(make_config(dir)) {
+        : dir(tmp.path()), config(make_config(dir)) {
         if (tweak) tweak(config);
         store::Options options;
         options.path = dir;
@@ -187,10 +180,9 @@ struct Proxy {
         handler.reset();
         fetcher.reset();
         store.reset();
-        std::error_code ec;
-        std::filesystem::remove_all(dir, ec);
     }
 
+    test_util::TempDir tmp{"envcache-pull"};  // removed after everything below
     std::filesystem::path dir;
     config::Config config;
     net::io_context ioc{2};

@@ -16,28 +16,11 @@
 #include "store/blob_store.hpp"
 #include "store/records.hpp"
 #include "store/sha256.hpp"
+#include "tests/common/temp_dir.hpp"
 
 namespace store::test {
 
-// A fresh directory under the system temp dir, removed with everything in it at scope exit.
-class TempDir {
-  public:
-    TempDir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "envcache-store-XXXXXX");
-        if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-        m_path = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(m_path, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const std::filesystem::path& path() const { return m_path; }
-
-  private:
-    std::filesystem::path m_path;
-};
+using test_util::TempDir;
 
 inline std::string random_bytes(std::size_t n, std::uint64_t seed = 1) {
     std::mt19937_64 rng(seed);
