@@ -146,9 +146,10 @@ result<void> save_named(store::BlobStore& store, const NamedEntry& entry) {
                             json::serialize(v));
 }
 
-result<std::vector<NamedEntry>> list_versions(store::BlobStore& store, std::string_view name) {
-    std::string prefix(name);
-    prefix.push_back('\0');
+namespace {
+
+// The named entries whose key starts with `prefix`, in sequence order.
+result<std::vector<NamedEntry>> list_named(store::BlobStore& store, std::string_view prefix) {
     auto rows = store.list_records(k_names_table, prefix);
     if (!rows) return rows.error();
     std::vector<NamedEntry> out;
@@ -162,18 +163,16 @@ result<std::vector<NamedEntry>> list_versions(store::BlobStore& store, std::stri
     return out;
 }
 
+}  // namespace
+
+result<std::vector<NamedEntry>> list_versions(store::BlobStore& store, std::string_view name) {
+    std::string prefix(name);
+    prefix.push_back('\0');
+    return list_named(store, prefix);
+}
+
 result<std::vector<NamedEntry>> list_all_named(store::BlobStore& store) {
-    auto rows = store.list_records(k_names_table, "");
-    if (!rows) return rows.error();
-    std::vector<NamedEntry> out;
-    out.reserve(rows->size());
-    for (const auto& [key, value] : *rows) {
-        auto entry = named_from_text(value);
-        if (!entry) return entry.error();
-        out.push_back(std::move(*entry));
-    }
-    sort_by_sequence(out);
-    return out;
+    return list_named(store, "");
 }
 
 }  // namespace proxy::environments
