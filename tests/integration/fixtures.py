@@ -710,6 +710,32 @@ class EnvcacheTestCase(unittest.TestCase):
         self._logs.append(("envcache", cache.log))
         return cache
 
+    def start_stack(self, which=None, **envcache_kwargs):
+        """The usual set-up: a workdir, the image set pushed to a registry (only the repos in
+        `which` if given), a counting proxy in front of it, and envcache using the proxy as its
+        upstream. Sets self.workdir, images, registry, upstream and cache."""
+        self.workdir = self.make_workdir()
+        self.images = image_set()
+        self.registry = self.start_registry(self.workdir)
+        self.images.push_all(self.workdir, self.registry.hostport, which=which)
+        self.upstream = self.start_proxy(self.registry)
+        self.cache = self.start_envcache(self.workdir, self.upstream.url, **envcache_kwargs)
+
+    def pull_all(self, round_name):
+        """Pulls every image of the set through envcache with skopeo and checks what arrived."""
+        for repo, tag, obj in self.images.refs:
+            out = os.path.join(self.workdir, "%s-%s" % (round_name, repo.replace("/", "_")))
+            pull(self.cache.hostport, repo, tag, out, all_platforms=isinstance(obj, Index))
+            with self.subTest(round=round_name, image=repo):
+                self.assertEqual(layout_top_digest(out), obj.manifest.digest)
+                self.assertEqual(layout_blob_digests(out), {b.digest for b in obj.all_blobs()})
+
+    def stats(self):
+        """envcache's admin stats."""
+        status, _, body = self.cache.request("GET", "/api/v1/admin/stats")
+        self.assertEqual(status, 200, body)
+        return json.loads(body)
+
     def _stop_envcache(self, cache):
         code = cache.stop()
         if cache.proc is not None and code != 0:

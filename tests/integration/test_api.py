@@ -17,12 +17,7 @@ def error_codes(body):
 class ApiTestCase(F.EnvcacheTestCase):
     def setUp(self):
         super().setUp()
-        self.workdir = self.make_workdir()
-        self.images = F.image_set()
-        self.registry = self.start_registry(self.workdir)
-        self.images.push_all(self.workdir, self.registry.hostport, which={"envs/app"})
-        self.upstream = self.start_proxy(self.registry)
-        self.cache = self.start_envcache(self.workdir, self.upstream.url)
+        self.start_stack(which={"envs/app"})
 
     def get(self, path, headers=None):
         return self.cache.request("GET", path, headers)

@@ -34,12 +34,7 @@ def run(cmd, env=None, check=True):
 class ClientTestCase(F.EnvcacheTestCase):
     def setUp(self):
         super().setUp()
-        self.workdir = self.make_workdir()
-        self.images = F.image_set()
-        self.registry = self.start_registry(self.workdir)
-        self.images.push_all(self.workdir, self.registry.hostport, which={"envs/app", "envs/multi"})
-        self.upstream = self.start_proxy(self.registry)
-        self.cache = self.start_envcache(self.workdir, self.upstream.url, name=UPSTREAM_NAME)
+        self.start_stack(which={"envs/app", "envs/multi"}, name=UPSTREAM_NAME)
 
     def expected_blobs(self, obj):
         """Config and layers a linux/amd64 client downloads for this image."""

@@ -1,8 +1,6 @@
 """With a max_size smaller than the images, every pull through envcache still succeeds and the
 evictor brings the store back within its limit."""
 
-import json
-import os
 import unittest
 
 import fixtures as F
@@ -11,26 +9,8 @@ import fixtures as F
 class SmallStore(F.EnvcacheTestCase):
     def setUp(self):
         super().setUp()
-        self.workdir = self.make_workdir()
-        self.images = F.image_set()
-        self.registry = self.start_registry(self.workdir)
-        self.images.push_all(self.workdir, self.registry.hostport)
-        self.upstream = self.start_proxy(self.registry)
         # The images hold about 72 MiB of unique blobs; the app image alone is over 4 MiB.
-        self.cache = self.start_envcache(self.workdir, self.upstream.url, max_size="4MiB")
-
-    def stats(self):
-        status, _, body = self.cache.request("GET", "/api/v1/admin/stats")
-        self.assertEqual(status, 200, body)
-        return json.loads(body)
-
-    def pull_all(self, round_name):
-        for repo, tag, obj in self.images.refs:
-            out = os.path.join(self.workdir, "%s-%s" % (round_name, repo.replace("/", "_")))
-            F.pull(self.cache.hostport, repo, tag, out, all_platforms=isinstance(obj, F.Index))
-            with self.subTest(round=round_name, image=repo):
-                self.assertEqual(F.layout_top_digest(out), obj.manifest.digest)
-                self.assertEqual(F.layout_blob_digests(out), {b.digest for b in obj.all_blobs()})
+        self.start_stack(max_size="4MiB")
 
     def test_pulls_succeed_and_the_store_stays_within_max_size(self):
         self.pull_all("first")

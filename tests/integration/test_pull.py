@@ -1,7 +1,6 @@
 """skopeo pulls every test image through envcache: digests match the originals, the first pull
 fetches each unique blob from upstream exactly once, and a second pull fetches none."""
 
-import os
 import unittest
 
 import fixtures as F
@@ -10,20 +9,7 @@ import fixtures as F
 class PullThroughEnvcache(F.EnvcacheTestCase):
     def setUp(self):
         super().setUp()
-        self.workdir = self.make_workdir()
-        self.images = F.image_set()
-        self.registry = self.start_registry(self.workdir)
-        self.images.push_all(self.workdir, self.registry.hostport)
-        self.upstream = self.start_proxy(self.registry)
-        self.cache = self.start_envcache(self.workdir, self.upstream.url)
-
-    def pull_all(self, round_name):
-        for repo, tag, obj in self.images.refs:
-            out = os.path.join(self.workdir, "%s-%s" % (round_name, repo.replace("/", "_")))
-            F.pull(self.cache.hostport, repo, tag, out, all_platforms=isinstance(obj, F.Index))
-            with self.subTest(round=round_name, image=repo):
-                self.assertEqual(F.layout_top_digest(out), obj.manifest.digest)
-                self.assertEqual(F.layout_blob_digests(out), {b.digest for b in obj.all_blobs()})
+        self.start_stack()
 
     def unique_blobs(self):
         digests = set()

@@ -3,8 +3,6 @@ client gets the right bytes, and the first client got its first byte before the 
 download had finished (the blob is streamed through, not stored then served). Clients asking for
 one uncached manifest at once, by tag or by digest, cost the upstream one GET."""
 
-import json
-
 import hashlib
 import http.client
 import threading
@@ -55,12 +53,7 @@ class Fetch(threading.Thread):
 class SingleFlight(F.EnvcacheTestCase):
     def setUp(self):
         super().setUp()
-        self.workdir = self.make_workdir()
-        self.images = F.image_set()
-        self.registry = self.start_registry(self.workdir)
-        self.images.push_all(self.workdir, self.registry.hostport, which={"envs/big"})
-        self.upstream = self.start_proxy(self.registry)
-        self.cache = self.start_envcache(self.workdir, self.upstream.url)
+        self.start_stack(which={"envs/big"})
 
     def test_twenty_clients_share_one_streamed_upstream_download(self):
         blob = self.images.big_layer
@@ -107,9 +100,7 @@ class SingleFlight(F.EnvcacheTestCase):
         self.upstream.hold(r"/manifests/")
 
         def coalesced():
-            status, _, body = self.cache.request("GET", "/api/v1/admin/stats")
-            self.assertEqual(status, 200, body)
-            return json.loads(body)["upstreams"][self.cache.name]["coalesced"]
+            return self.stats()["upstreams"][self.cache.name]["coalesced"]
 
         results = [None] * clients
 

@@ -38,12 +38,7 @@ class UpstreamStopped(F.EnvcacheTestCase):
 
     def setUp(self):
         super().setUp()
-        self.workdir = self.make_workdir()
-        self.images = F.image_set()
-        self.registry = self.start_registry(self.workdir)
-        self.images.push_all(self.workdir, self.registry.hostport, which={"envs/app", "envs/multi", "envs/tools"})
-        self.upstream = self.start_proxy(self.registry)
-        self.cache = self.start_envcache(self.workdir, self.upstream.url, tag_ttl="%ds" % self.TAG_TTL_S)
+        self.start_stack(which={"envs/app", "envs/multi", "envs/tools"}, tag_ttl="%ds" % self.TAG_TTL_S)
 
     def pull_and_check(self, name, repo, tag, obj):
         out = os.path.join(self.workdir, name)
@@ -82,12 +77,7 @@ class UpstreamStopped(F.EnvcacheTestCase):
 class CorruptedBlob(F.EnvcacheTestCase):
     def setUp(self):
         super().setUp()
-        self.workdir = self.make_workdir()
-        self.images = F.image_set()
-        self.registry = self.start_registry(self.workdir)
-        self.images.push_all(self.workdir, self.registry.hostport, which={"envs/app"})
-        self.upstream = self.start_proxy(self.registry)
-        self.cache = self.start_envcache(self.workdir, self.upstream.url)
+        self.start_stack(which={"envs/app"})
 
     def assert_not_served_whole(self, blob, path):
         status, received, digest, error = fetch_blob(self.cache.port, path)
