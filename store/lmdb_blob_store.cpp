@@ -449,10 +449,11 @@ void LmdbBlobStore::queue_removal(const Digest& digest) {
                               return delete_blob(txn, m_blobs, m_chunks, digest, false,
                                                  removed.get());
                           },
-                          [this, removed](int rc) {
+                          [this, digest, removed](int rc) {
                               if (rc == 0 && *removed) {
                                   --m_blob_count;
                                   m_blob_bytes -= **removed;
+                                  if (m_removal_listener) m_removal_listener(digest);
                               }
                           },
                           false});
