@@ -11,6 +11,9 @@
 
 namespace proxy {
 
+// The admin API is the evictor's control surface: its types are used throughout.
+using namespace cache;
+
 namespace json = boost::json;
 
 namespace {

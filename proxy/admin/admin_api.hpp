@@ -17,10 +17,13 @@
 
 #include <boost/asio/ip/address.hpp>
 
-#include "proxy/evict/evictor.hpp"
+#include "cache/evictor.hpp"
 #include "proxy/metrics.hpp"
+#include "proxy/server/api_error.hpp"
 
 namespace proxy {
+
+using cache::Evictor;
 
 // Traffic counters kept by the server, read for GET /api/v1/admin/stats.
 struct TrafficStats {
@@ -43,12 +46,7 @@ struct AdminRequest {
     std::string_view authorization;  // the Authorization header, empty if absent
 };
 
-struct AdminResponse {
-    unsigned status = 200;
-    std::string content_type = "application/json";
-    std::string body;
-    std::vector<std::pair<std::string, std::string>> headers;  // extra: Allow, WWW-Authenticate
-};
+using AdminResponse = server::ApiResponse;
 
 class AdminApi {
   public:

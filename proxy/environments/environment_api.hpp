@@ -25,8 +25,8 @@
 
 #include <boost/asio/awaitable.hpp>
 
-#include "proxy/admin/admin_api.hpp"
 #include "proxy/environments/image_resolver.hpp"
+#include "proxy/server/api_error.hpp"
 #include "store/blob_store.hpp"
 
 namespace proxy::environments {
@@ -43,8 +43,8 @@ struct EnvironmentRequest {
     bool is_admin = false;
 };
 
-// Same shape as the admin API's responses, so the router converts both the same way.
-using EnvironmentResponse = AdminResponse;
+// Same shape as the admin API's responses, so the router sends both the same way.
+using EnvironmentResponse = server::ApiResponse;
 
 // What the handlers need from the server. Shared by all requests; thread-safe.
 struct EnvironmentContext {

@@ -4,6 +4,8 @@
 #include <string>
 #include <string_view>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
 #include "environment/image_reference.hpp"
@@ -19,25 +21,22 @@ namespace {
 
 constexpr std::string_view k_pull_prefix = "/v2/environments/";
 
-registry::OciError make_error(unsigned status, std::string code, std::string message) {
+server::ApiError make_error(unsigned status, std::string code, std::string message) {
     return {status, std::move(code), std::move(message), {}};
 }
 
 }  // namespace
 
 net::awaitable<bool> serve_environment_api(server::Exchange& ex, EnvironmentContext& context,
-                                           bool is_admin) {
+                                           bool is_admin, net::any_io_executor executor) {
     const std::string_view target = ex.request.target();
     if (!is_environment_path(target) && !is_curated_path(target)) co_return false;
     const EnvironmentRequest request{ex.request.method_string(), target, ex.request.body(),
                                      is_admin};
-    const auto response = co_await handle_environments(request, context);
-    http::fields headers;
-    headers.set(http::field::content_type, response.content_type);
-    for (const auto& [name, value] : response.headers)
-        headers.set(name, value);
-    co_await server::send_response(ex, static_cast<http::status>(response.status), headers,
-                                   response.body);
+    auto computing =
+        net::co_spawn(executor, handle_environments(request, context), net::use_awaitable);
+    const EnvironmentResponse response = co_await std::move(computing);
+    co_await server::send_response(ex, response);
     co_return true;
 }
 
@@ -57,7 +56,7 @@ net::awaitable<bool> serve_environment_pull(server::Exchange& ex, store::BlobSto
 
     // Every answer given here is decided first and sent once below (named objects only in
     // co_await expressions: GCC 12 mishandles temporaries there).
-    std::optional<registry::OciError> error;
+    std::optional<server::ApiError> error;
     std::optional<std::string> tags_body;
     std::optional<EnvironmentImage> image;
     if (!environment::is_environment_hash(hash)) {

@@ -4,6 +4,7 @@
 
 #include <functional>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
 #include "proxy/environments/environment_api.hpp"
@@ -14,9 +15,11 @@ namespace proxy::environments {
 
 // Answers the request if its path is /api/v1/environments[/...] or /api/v1/admin/curated[/...]
 // and returns true; returns false (nothing sent) for any other path. `is_admin`: the caller
-// passed the admin API's access rules (only consulted on the curated path).
+// passed the admin API's access rules (only consulted on the curated path). The answer is
+// computed on `executor` (the cache's records thread: registering writes the store).
 boost::asio::awaitable<bool> serve_environment_api(server::Exchange& ex,
-                                                   EnvironmentContext& context, bool is_admin);
+                                                   EnvironmentContext& context, bool is_admin,
+                                                   boost::asio::any_io_executor executor);
 
 // The registry handler, called with a rewritten request.
 using RegistryCall = std::function<boost::asio::awaitable<void>(server::Exchange&)>;

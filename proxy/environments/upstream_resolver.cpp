@@ -6,9 +6,9 @@
 #include <variant>
 
 #include "environment/image_reference.hpp"
-#include "proxy/fetch/sha256.hpp"
 #include "proxy/registry/media_types.hpp"
 #include "proxy/registry/route.hpp"
+#include "store/sha256.hpp"
 
 namespace proxy::environments {
 
@@ -84,7 +84,7 @@ net::awaitable<result<ResolvedImage>> resolve_one(
             }
             continue;  // no usable digest header: hash the body instead
         }
-        fetch::Sha256 sha;
+        store::Sha256 sha;
         std::array<char, 16384> buffer{};
         std::size_t total = 0;
         while (true) {

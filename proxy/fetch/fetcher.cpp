@@ -3,15 +3,19 @@
 #include <vector>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "proxy/fetch/sha256.hpp"
 #include "proxy/log.hpp"
 #include "store/errors.hpp"
+#include "store/sha256.hpp"
 
 namespace proxy::fetch {
 
@@ -21,10 +25,6 @@ namespace {
 
 constexpr std::size_t k_read_size = 256 * 1024;
 constexpr std::size_t k_flush_size = 64 * 1024;
-// Written but possibly not yet committed, so not yet counted as used: the store's writer queue
-// and one commit batch (8 + 32 chunks) with room to spare. A reservation keeps this much beyond
-// what is still to come.
-constexpr std::uint64_t k_uncommitted = 64ull << 20;
 
 // Logs a coroutine that ended by an exception (a programmer error: the request path is
 // exception-free) instead of losing it or terminating.
@@ -39,10 +39,10 @@ void report(std::exception_ptr e) {
 
 }  // namespace
 
-Fetcher::Fetcher(net::any_io_executor executor, store::BlobStore& store, Metrics& metrics,
+Fetcher::Fetcher(net::any_io_executor executor, cache::Cache& cache, Metrics& metrics,
                  Options options)
     : m_executor(std::move(executor)),
-      m_store(store),
+      m_cache(cache),
       m_metrics(metrics),
       m_options(std::move(options)) {}
 
@@ -57,16 +57,56 @@ boost::system::result<Joined> Fetcher::join(const store::Digest& digest, const S
         const std::lock_guard lock(m_mutex);
         if (const auto it = m_running.find(digest); it != m_running.end())
             return Joined{it->second, true};
+        if (m_stopping) return make_error_code(boost::system::errc::operation_canceled);
         // A download may have committed between the caller's miss and this lock.
-        if (const auto info = m_store.stat(digest); info && info.value()) return Joined{};
+        if (const auto info = m_cache.stat(digest); info && info.value()) return Joined{};
         auto spool = SpoolFile::create(m_options.spool_dir);
         if (!spool) return spool.error();
         fetch = std::make_shared<Fetch>(digest, std::move(*spool));
         m_running.emplace(digest, fetch);
     }
-    net::co_spawn(net::make_strand(m_executor), download(fetch, source),
-                  [](std::exception_ptr e) { report(e); });
+    spawn(download(fetch, source));
     return Joined{fetch, false};
+}
+
+void Fetcher::spawn(net::awaitable<void> task) {
+    auto strand = net::make_strand(m_executor);
+    auto cancel = std::make_shared<net::cancellation_signal>();
+    std::uint64_t id = 0;
+    {
+        const std::lock_guard lock(m_mutex);
+        id = m_next_task++;
+        m_tasks.emplace(id, Task{strand, cancel});
+    }
+    net::co_spawn(strand, std::move(task),
+                  net::bind_cancellation_slot(cancel->slot(), [this, id](std::exception_ptr e) {
+                      report(e);
+                      const std::lock_guard lock(m_mutex);
+                      m_tasks.erase(id);
+                  }));
+}
+
+net::awaitable<bool> Fetcher::shutdown(std::chrono::milliseconds limit) {
+    {
+        const std::lock_guard lock(m_mutex);
+        m_stopping = true;
+        m_prefetch_queue.clear();
+        // Each signal is emitted on its task's strand, where the task runs.
+        for (const auto& [id, task] : m_tasks)
+            net::post(task.strand,
+                      [cancel = task.cancel] { cancel->emit(net::cancellation_type::terminal); });
+    }
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    net::steady_timer timer(co_await net::this_coro::executor);
+    for (;;) {
+        {
+            const std::lock_guard lock(m_mutex);
+            if (m_tasks.empty()) co_return true;
+        }
+        if (std::chrono::steady_clock::now() >= deadline) co_return false;
+        timer.expires_after(std::chrono::milliseconds(10));
+        std::ignore = co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+    }
 }
 
 void Fetcher::finish(const std::shared_ptr<Fetch>& fetch) {
@@ -76,26 +116,12 @@ void Fetcher::finish(const std::shared_ptr<Fetch>& fetch) {
         m_running.erase(it);
 }
 
-net::awaitable<std::unique_ptr<Fetcher::Room>> Fetcher::reserve(std::uint64_t bytes) {
-    if (auto now = m_reserve_now(bytes)) co_return now;
-    try {
-        auto evict = [this, bytes]() -> net::awaitable<std::unique_ptr<Room>> {
-            co_return m_reserve_evicting(bytes);
-        };
-        auto evicting = net::co_spawn(m_reserve_executor, evict, net::use_awaitable);
-        auto room = co_await std::move(evicting);
-        co_return room;
-    } catch (const std::exception& e) {
-        log_line(std::string("fetch: reserving room failed: ") + e.what());
-    }
-    co_return nullptr;
-}
-
 namespace {
 
 // Hashes the first `bytes` bytes of the spool into a fresh `hash`.
-boost::system::result<void> hash_spool(const Fetch& fetch, std::uint64_t bytes, Sha256& hash) {
-    hash = Sha256();
+boost::system::result<void> hash_spool(const Fetch& fetch, std::uint64_t bytes,
+                                       store::Sha256& hash) {
+    hash = store::Sha256();
     std::vector<char> piece(k_read_size);
     for (std::uint64_t at = 0; at < bytes;) {
         const auto want =
@@ -112,6 +138,9 @@ boost::system::result<void> hash_spool(const Fetch& fetch, std::uint64_t bytes, 
 }  // namespace
 
 net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source source) {
+    // Cancellation (shutdown) ends the operation awaited then with an error, which is handled
+    // like any other: the clients are told and nothing is kept. It must not throw instead.
+    co_await net::this_coro::throw_if_cancelled(false);
     const std::string digest = fetch->digest().str();
     const std::size_t up = source.upstream_index;
     upstream::Request request;
@@ -142,32 +171,35 @@ net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source sour
     // The store is best effort: if it cannot take the blob, clients still get it via the spool.
     // Room is made first when the size is known; it is held until the commit, shrinking as the
     // blob is written.
-    std::unique_ptr<Room> room;
+    cache::Evictor::Reservation room;
     bool fits = true;
-    if (m_reserve_now && size) {
-        auto reserving = reserve(*size);
+    if (size) {
+        auto reserving = m_cache.reserve(*size);
         room = co_await std::move(reserving);
-        fits = room != nullptr;
+        fits = static_cast<bool>(room);
         if (!fits)
             log_line("fetch " + digest + ": " + std::to_string(*size) +
                      " bytes do not fit in the store even after eviction; streamed, not stored");
     }
-    std::unique_ptr<store::BlobWriter> writer;
-    if (!fits) {
-        // Nothing to write.
-    } else if (auto begun = m_store.begin(fetch->digest(), media_type)) {
-        writer = std::move(*begun);
-    } else {
-        m_metrics.add(up, &Counters::store_errors);
-        log_line("fetch " + digest + ": store refused the blob: " + begun.error().message());
-        room.reset();
+    std::unique_ptr<cache::Writer> writer;
+    if (fits) {
+        auto beginning = m_cache.begin(fetch->digest(), media_type);
+        auto begun = co_await std::move(beginning);
+        if (begun) {
+            writer = std::move(*begun);
+        } else {
+            m_metrics.add(up, &Counters::store_errors);
+            log_line("fetch " + digest + ": store refused the blob: " + begun.error().message());
+            room = {};
+        }
     }
+    const std::uint64_t uncommitted = m_cache.max_uncommitted_bytes();
     fetch->start_streaming(size, media_type);
 
     // The digest is checked once: by the store writer while there is one (its commit fails on
     // a mismatch and keeps nothing), else here. If the writer drops out midway, the bytes it had
     // are hashed again from the spool and hashing goes on here.
-    Sha256 hash;
+    store::Sha256 hash;
     bool hashing = writer == nullptr;
     std::vector<char> buffer(k_read_size);
     std::uint64_t total = 0;
@@ -194,11 +226,12 @@ net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source sour
         if (filled == 0) break;
         const std::span<const char> piece(buffer.data(), filled);
         if (writer) {
-            if (auto appended = writer->append(piece); !appended) {
+            auto appending = writer->append(piece);
+            if (auto appended = co_await std::move(appending); !appended) {
                 m_metrics.add(up, &Counters::store_errors);
                 log_line("fetch " + digest + ": store write failed: " + appended.error().message());
                 writer.reset();
-                room.reset();
+                room = {};
                 hashing = true;
                 if (auto caught_up = hash_spool(*fetch, total - filled, hash); !caught_up) {
                     failure = "spool read failed: " + caught_up.error().message();
@@ -207,7 +240,7 @@ net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source sour
             }
         }
         if (hashing) hash.update(piece);
-        if (room) room->shrink_to(*size - total + k_uncommitted);
+        if (room) room.shrink_to(*size - total + uncommitted);
         if (auto spooled = fetch->append(piece); !spooled) {
             failure = "spool write failed: " + spooled.error().message();
             break;
@@ -218,9 +251,9 @@ net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source sour
     if (failure.empty() && size && total != *size) failure = "upstream body shorter than declared";
     bool verified = false;
     if (failure.empty() && writer) {
-        if (auto committed = writer->commit(); committed) {
+        auto committing = writer->commit();
+        if (auto committed = co_await std::move(committing); committed) {
             verified = true;
-            if (m_on_stored) m_on_stored(fetch->digest(), total);
         } else if (committed.error() != store::errc::digest_mismatch) {
             // Not stored, for a reason that says nothing about the bytes: check them here.
             m_metrics.add(up, &Counters::store_errors);
@@ -248,23 +281,22 @@ net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source sour
 }
 
 void Fetcher::prefetch(const store::Digest& digest, Source source) {
-    bool spawn = false;
+    bool start_worker = false;
     {
         const std::lock_guard lock(m_mutex);
-        if (m_running.contains(digest)) return;
+        if (m_stopping || m_running.contains(digest)) return;
         if (m_prefetch_queue.size() >= m_options.prefetch_queue) return;
         m_prefetch_queue.emplace_back(digest, std::move(source));
         if (m_prefetch_workers < m_options.prefetch_concurrency) {
             ++m_prefetch_workers;
-            spawn = true;
+            start_worker = true;
         }
     }
-    if (spawn)
-        net::co_spawn(net::make_strand(m_executor), prefetch_worker(),
-                      [](std::exception_ptr e) { report(e); });
+    if (start_worker) spawn(prefetch_worker());
 }
 
 net::awaitable<void> Fetcher::prefetch_worker() {
+    co_await net::this_coro::throw_if_cancelled(false);
     for (;;) {
         std::optional<std::pair<store::Digest, Source>> item;
         {
@@ -277,9 +309,10 @@ net::awaitable<void> Fetcher::prefetch_worker() {
             m_prefetch_queue.pop_front();
         }
         const auto& [digest, source] = *item;
-        if (const auto info = m_store.stat(digest); info && info.value()) continue;
+        if (const auto info = m_cache.stat(digest); info && info.value()) continue;
         auto joined = join(digest, source);
         if (!joined || !joined->fetch) continue;
+        // Not cancelled with the worker: the download itself is, and its end wakes this wait.
         co_await joined->fetch->wait(std::numeric_limits<std::uint64_t>::max());
     }
 }

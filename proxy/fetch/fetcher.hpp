@@ -3,6 +3,7 @@
 // request starts it; later ones join it and read from byte 0. The blob becomes visible in the
 // store only after its digest matched. Also runs the background prefetch queue.
 
+#include <chrono>
 #include <deque>
 #include <filesystem>
 #include <functional>
@@ -13,12 +14,13 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/system/result.hpp>
 
+#include "cache/cache.hpp"
 #include "proxy/fetch/fetch.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/upstream/upstream_client.hpp"
-#include "store/blob_store.hpp"
 
 namespace proxy::fetch {
 
@@ -42,8 +44,9 @@ class Fetcher {
         std::size_t prefetch_queue = 1024;  // further prefetch requests are dropped
     };
 
-    Fetcher(net::any_io_executor executor, store::BlobStore& store, Metrics& metrics,
-            Options options);
+    // Downloads run on strands of `executor` and are owned by the fetcher: shutdown() cancels
+    // and awaits them; destroy the fetcher only after it returned true.
+    Fetcher(net::any_io_executor executor, cache::Cache& cache, Metrics& metrics, Options options);
 
     // Joins the download of `digest`, starting it from `source` if none runs.
     boost::system::result<Joined> join(const store::Digest& digest, const Source& source);
@@ -51,53 +54,37 @@ class Fetcher {
     // Queues a background download of `digest` unless it is stored or already running.
     void prefetch(const store::Digest& digest, Source source);
 
-    // Called after a blob was committed to the store (the eviction accounting hook).
-    void set_on_stored(std::function<void(const store::Digest&, std::uint64_t size)> fn) {
-        m_on_stored = std::move(fn);
-    }
-
-    // Room held in the store for one blob's write (the evictor's reservation behind it), until
-    // the write is committed or abandoned.
-    class Room {
-      public:
-        virtual ~Room() = default;
-        // Holds no more than `bytes` from now on: what is written counts as used instead.
-        virtual void shrink_to(std::uint64_t bytes) = 0;
-    };
-    using Reserve = std::function<std::unique_ptr<Room>(std::uint64_t bytes)>;
-    // Asked before a blob of known size is written to the store, to make room for it. `now`
-    // never blocks and returns nullptr when the blob does not fit without evicting; then
-    // `evicting`, which may evict and so block, runs on `executor`, off the io threads. nullptr
-    // from it: the blob cannot fit even after eviction, and is only streamed, never written.
-    void set_reserve(Reserve now, Reserve evicting, net::any_io_executor executor) {
-        m_reserve_now = std::move(now);
-        m_reserve_evicting = std::move(evicting);
-        m_reserve_executor = std::move(executor);
-    }
+    // Cancels every download and prefetch and waits, up to `limit`, until they have ended (their
+    // clients get an error). Later joins and prefetches are refused. Returns whether all ended.
+    net::awaitable<bool> shutdown(std::chrono::milliseconds limit);
 
     std::size_t in_flight() const;
 
   private:
+    // A download or prefetch worker that runs now, and how to cancel it.
+    struct Task {
+        net::any_io_executor strand;
+        std::shared_ptr<net::cancellation_signal> cancel;
+    };
+
     net::awaitable<void> download(std::shared_ptr<Fetch> fetch, Source source);
     net::awaitable<void> prefetch_worker();
     void finish(const std::shared_ptr<Fetch>& fetch);
+    // Runs `task` on a new strand, owned by the fetcher until it ends.
+    void spawn(net::awaitable<void> task);
 
     net::any_io_executor m_executor;
-    store::BlobStore& m_store;
+    cache::Cache& m_cache;
     Metrics& m_metrics;
     Options m_options;
-    std::function<void(const store::Digest&, std::uint64_t)> m_on_stored;
-    Reserve m_reserve_now;
-    Reserve m_reserve_evicting;
-    net::any_io_executor m_reserve_executor;
-
-    // Makes room for `bytes` (see set_reserve); nullptr if they cannot fit.
-    net::awaitable<std::unique_ptr<Room>> reserve(std::uint64_t bytes);
 
     mutable std::mutex m_mutex;
     std::unordered_map<store::Digest, std::shared_ptr<Fetch>, store::DigestHash> m_running;
     std::deque<std::pair<store::Digest, Source>> m_prefetch_queue;
     std::size_t m_prefetch_workers = 0;
+    std::uint64_t m_next_task = 0;
+    std::unordered_map<std::uint64_t, Task> m_tasks;
+    bool m_stopping = false;
 };
 
 }  // namespace proxy::fetch

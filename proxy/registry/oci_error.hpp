@@ -4,17 +4,12 @@
 #include <string>
 #include <string_view>
 
+#include "proxy/server/api_error.hpp"
+
 namespace proxy::registry {
 
-struct OciError {
-    unsigned status = 500;
-    std::string code;  // NAME_INVALID, MANIFEST_UNKNOWN, ...
-    std::string message;
-    std::string detail;  // a JSON string value when not empty; never holds credentials
-};
-
-// The JSON body for `error`.
-std::string error_body(const OciError& error);
+using OciError = server::ApiError;
+using server::error_body;
 
 // Errors of the pull API, with the spec's status codes.
 OciError name_invalid(std::string_view detail = {});

@@ -6,10 +6,10 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/json.hpp>
 
-#include "proxy/fetch/sha256.hpp"
 #include "proxy/log.hpp"
 #include "proxy/registry/media_types.hpp"
 #include "proxy/registry/reference.hpp"
+#include "store/sha256.hpp"
 
 namespace proxy::registry {
 
@@ -92,11 +92,11 @@ std::string range_error_body() {
 
 }  // namespace
 
-RegistryHandler::RegistryHandler(const config::Config& config, store::BlobStore& store,
+RegistryHandler::RegistryHandler(const config::Config& config, cache::Cache& cache,
                                  std::vector<upstream::Client*> clients, fetch::Fetcher& fetcher,
                                  Metrics& metrics)
     : m_config(config),
-      m_store(store),
+      m_cache(cache),
       m_clients(std::move(clients)),
       m_fetcher(fetcher),
       m_metrics(metrics) {}
@@ -169,11 +169,11 @@ std::optional<RegistryHandler::Manifest> RegistryHandler::load_manifest(
     {
         std::lock_guard lock(m_manifest_cache_mutex);
         if (const Manifest* cached = m_manifest_cache.find(digest)) {
-            m_store.touch(digest);
+            m_cache.record_hit(digest);
             return *cached;
         }
     }
-    auto info = m_store.stat(digest);
+    auto info = m_cache.stat(digest);
     if (!info) {
         bump(m_metrics.total().store_errors);
         return std::nullopt;
@@ -181,7 +181,7 @@ std::optional<RegistryHandler::Manifest> RegistryHandler::load_manifest(
     if (!*info || (*info)->size > k_max_manifest_bytes) return std::nullopt;
     Manifest manifest{{}, (*info)->media_type, digest};
     manifest.body.reserve((*info)->size);
-    auto read = m_store.read_range(digest, 0, (*info)->size, [&](std::span<const char> piece) {
+    auto read = m_cache.read_range(digest, 0, (*info)->size, [&](std::span<const char> piece) {
         manifest.body.append(piece.data(), piece.size());
         return true;
     });
@@ -189,7 +189,7 @@ std::optional<RegistryHandler::Manifest> RegistryHandler::load_manifest(
         bump(m_metrics.total().store_errors);
         return std::nullopt;
     }
-    m_store.touch(digest);
+    m_cache.record_hit(digest);
     {
         std::lock_guard lock(m_manifest_cache_mutex);
         m_manifest_cache.put(digest, manifest);
@@ -197,24 +197,22 @@ std::optional<RegistryHandler::Manifest> RegistryHandler::load_manifest(
     return manifest;
 }
 
-void RegistryHandler::store_manifest(const UpstreamTarget& target, const Manifest& manifest) {
-    const auto existing = m_store.stat(manifest.digest);
+net::awaitable<void> RegistryHandler::store_manifest(const UpstreamTarget& target,
+                                                     const Manifest& manifest) {
+    const auto existing = m_cache.stat(manifest.digest);
     if (!existing || !*existing) {
-        auto writer = m_store.begin(manifest.digest, manifest.media_type);
-        boost::system::result<void> done =
-            writer ? (*writer)->append(manifest.body) : boost::system::result<void>(writer.error());
-        if (done) done = (*writer)->commit();
-        if (done && m_evictor) m_evictor->on_inserted(manifest.digest, manifest.body.size());
-        if (!done) {
+        auto putting = m_cache.put_blob(manifest.digest, manifest.media_type, manifest.body);
+        if (auto put = co_await std::move(putting); !put) {
             m_metrics.add(target.index, &Counters::store_errors);
             log_line("manifest " + manifest.digest.str() +
-                     ": not stored: " + done.error().message());
+                     ": not stored: " + put.error().message());
         }
     }
     const auto refs = parse_manifest_refs(manifest.body);
-    if (!refs) return;
+    if (!refs) co_return;
     if (!refs->children.empty()) {
-        if (auto put = m_store.put_refs(manifest.digest, refs->children); !put)
+        auto putting = m_cache.put_refs(manifest.digest, refs->children);
+        if (auto put = co_await std::move(putting); !put)
             m_metrics.add(target.index, &Counters::store_errors);
     }
     if (m_config.prefetch && !refs->is_index) {
@@ -284,7 +282,8 @@ net::awaitable<RegistryHandler::TagCheck> RegistryHandler::check_tag(const Upstr
         it == answer->headers.end() ? std::nullopt : store::Digest::parse(std::string(it->value()));
     if (!current || *current != stored.digest) co_return TagCheck::other;
     stored.fetched_at = now_seconds();
-    if (auto put = m_store.put_tag(key, stored); !put)
+    auto putting = m_cache.put_tag(key, stored);
+    if (auto put = co_await std::move(putting); !put)
         m_metrics.add(target.index, &Counters::store_errors);
     co_return TagCheck::same;
 }
@@ -308,7 +307,7 @@ net::awaitable<RegistryHandler::ManifestFetch> RegistryHandler::fetch_manifest(
         result.status = answer->status;
         co_return result;
     }
-    const store::Digest digest = fetch::sha256_of(answer->body);
+    const store::Digest digest = store::Sha256::of(answer->body);
     const std::string claimed_text = [&] {
         const auto it = answer->headers.find("Docker-Content-Digest");
         return it == answer->headers.end() ? std::string{} : std::string(it->value());
@@ -331,11 +330,12 @@ net::awaitable<RegistryHandler::ManifestFetch> RegistryHandler::fetch_manifest(
     result.kind = ManifestFetch::Kind::ok;
     result.manifest = Manifest{std::move(answer->body), std::move(media_type), digest};
     m_metrics.add(target.index, &Counters::bytes_from_upstream, result.manifest.body.size());
-    store_manifest(target, result.manifest);
+    auto storing = store_manifest(target, result.manifest);
+    co_await std::move(storing);
     if (tag) {
-        if (auto put = m_store.put_tag(
-                *tag, {result.manifest.digest, result.manifest.media_type, now_seconds()});
-            !put)
+        auto putting = m_cache.put_tag(
+            *tag, {result.manifest.digest, result.manifest.media_type, now_seconds()});
+        if (auto put = co_await std::move(putting); !put)
             m_metrics.add(target.index, &Counters::store_errors);
     }
     co_return result;
@@ -381,7 +381,7 @@ net::awaitable<void> RegistryHandler::handle_manifest(Exchange& ex, const Route&
     const store::TagKey key{m_config.upstreams[up].name, target.repo, route.reference};
     std::optional<Manifest> stored;
     std::int64_t fetched_at = 0;
-    if (auto record = m_store.get_tag(key); !record) {
+    if (auto record = m_cache.get_tag(key); !record) {
         m_metrics.add(up, &Counters::store_errors);
     } else if (*record) {
         stored = load_manifest((*record)->digest);
@@ -469,8 +469,7 @@ net::awaitable<void> RegistryHandler::serve_stored_blob(Exchange& ex, const stor
     headers.set(http::field::accept_ranges, "bytes");
     ex.outcome = "hit";
     m_metrics.add(up, &Counters::hits);
-    m_store.touch(digest);
-    if (m_evictor) m_evictor->on_hit(digest);
+    m_cache.record_hit(digest);
     if (ex.is_head()) {
         co_await server::send_head(ex, http::status::ok, headers, info.size);
         co_return;
@@ -503,7 +502,7 @@ net::awaitable<void> RegistryHandler::serve_stored_blob(Exchange& ex, const stor
     while (offset < end) {
         const auto index = static_cast<std::uint32_t>(offset / store::k_chunk_size);
         const std::uint64_t chunk_start = std::uint64_t{index} * store::k_chunk_size;
-        if (auto read = m_store.read_chunk(digest, index, chunk);
+        if (auto read = m_cache.read_chunk(digest, index, chunk);
             !read || chunk.size() <= offset - chunk_start) {
             m_metrics.add(up, &Counters::store_errors);
             log_line("blob " + digest.str() + ": chunk " + std::to_string(index) +
@@ -608,8 +607,9 @@ net::awaitable<void> RegistryHandler::handle_blob(Exchange& ex, const Route& rou
     const auto digest = *store::Digest::parse(route.reference);
     const std::size_t up = target.index;
     // Held until the last byte is written: the evictor never removes a blob under a reader.
-    const Evictor::Lease lease = m_evictor ? m_evictor->acquire(digest) : Evictor::Lease{};
-    if (auto info = m_store.stat(digest); !info) {
+    auto leasing = m_cache.lease(digest);
+    const cache::Evictor::Lease lease = co_await std::move(leasing);
+    if (auto info = m_cache.stat(digest); !info) {
         m_metrics.add(up, &Counters::store_errors);
     } else if (*info) {
         co_await serve_stored_blob(ex, digest, **info, up);
@@ -658,7 +658,7 @@ net::awaitable<void> RegistryHandler::handle_blob(Exchange& ex, const Route& rou
         co_return;
     }
     if (!joined->fetch) {  // committed by another download just now
-        if (auto info = m_store.stat(digest); info && *info) {
+        if (auto info = m_cache.stat(digest); info && *info) {
             co_await serve_stored_blob(ex, digest, **info, up);
             co_return;
         }
@@ -782,7 +782,7 @@ net::awaitable<void> RegistryHandler::handle_tags(Exchange& ex, const Route& rou
     }
     m_metrics.add(target.index, &Counters::upstream_errors);
     // Offline: the tags this mirror has seen.
-    auto tags = m_store.list_tags(m_config.upstreams[target.index].name, target.repo);
+    auto tags = m_cache.list_tags(m_config.upstreams[target.index].name, target.repo);
     if (!tags || tags->empty()) {
         {
             const OciError oci_error = name_unknown();

@@ -8,8 +8,8 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "cache/cache.hpp"
 #include "config/config.hpp"
-#include "proxy/evict/evictor.hpp"
 #include "proxy/fetch/fetcher.hpp"
 #include "proxy/fetch/single_flight.hpp"
 #include "proxy/metrics.hpp"
@@ -17,7 +17,6 @@
 #include "proxy/registry/route.hpp"
 #include "proxy/server/exchange.hpp"
 #include "proxy/upstream/upstream_client.hpp"
-#include "store/blob_store.hpp"
 
 namespace proxy::registry {
 
@@ -28,16 +27,12 @@ inline constexpr std::size_t k_max_manifest_bytes = 4 * 1024 * 1024;
 class RegistryHandler {
   public:
     // `clients[i]` talks to config.upstreams[i]. Everything passed must outlive the handler.
-    RegistryHandler(const config::Config& config, store::BlobStore& store,
+    RegistryHandler(const config::Config& config, cache::Cache& cache,
                     std::vector<upstream::Client*> clients, fetch::Fetcher& fetcher,
                     Metrics& metrics);
 
     // Answers one request whose target starts with "/v2".
     net::awaitable<void> handle(server::Exchange& ex);
-
-    // Reports hits and stored manifests to the evictor, and leases blobs while they are served
-    // from the store so they are never removed under a reader. Optional; set before serving.
-    void set_evictor(Evictor* evictor) { m_evictor = evictor; }
 
   private:
     struct Manifest {
@@ -67,6 +62,7 @@ class RegistryHandler {
     net::awaitable<void> handle_referrers(server::Exchange& ex, const Route& route,
                                           const UpstreamTarget& target, std::string_view query);
 
+    // The stored manifest, from the in-memory copies or the store; a found one counts as a hit.
     std::optional<Manifest> load_manifest(const store::Digest& digest);
     // Fetches a manifest, stores it and, given `tag`, points that tag at it. Concurrent calls
     // for the same manifest share one upstream request (see fetch_for).
@@ -85,7 +81,7 @@ class RegistryHandler {
     net::awaitable<TagCheck> check_tag(const UpstreamTarget& target, std::string reference,
                                        std::string accept, store::TagKey key,
                                        store::TagRecord stored);
-    void store_manifest(const UpstreamTarget& target, const Manifest& manifest);
+    net::awaitable<void> store_manifest(const UpstreamTarget& target, const Manifest& manifest);
     net::awaitable<void> send_manifest(server::Exchange& ex, const Manifest& manifest);
 
     net::awaitable<void> serve_stored_blob(server::Exchange& ex, const store::Digest& digest,
@@ -94,11 +90,10 @@ class RegistryHandler {
                                      const fetch::Joined& joined, std::size_t upstream);
 
     const config::Config& m_config;
-    store::BlobStore& m_store;
+    cache::Cache& m_cache;
     std::vector<upstream::Client*> m_clients;
     fetch::Fetcher& m_fetcher;
     Metrics& m_metrics;
-    Evictor* m_evictor = nullptr;
 
     // A burst of pulls of one image (a job starting on many nodes) asks for the same manifests
     // at once; each distinct request goes upstream once.

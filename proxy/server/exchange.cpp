@@ -58,16 +58,23 @@ net::awaitable<void> send_head(Exchange& ex, http::status status, const http::fi
     if (ec) ex.keep_alive = false;
 }
 
-net::awaitable<void> send_error(Exchange& ex, const registry::OciError& error,
-                                const http::fields& headers) {
+net::awaitable<void> send_error(Exchange& ex, const ApiError& error, const http::fields& headers) {
     http::fields all = headers;
     all.set(http::field::content_type, "application/json");
-    const std::string body = registry::error_body(error);
+    const std::string body = error_body(error);
     const auto status = static_cast<http::status>(error.status);
     co_await send_response(ex, status, all, body);
 }
 
-net::awaitable<void> send_error(Exchange& ex, const registry::OciError& error) {
+net::awaitable<void> send_response(Exchange& ex, const ApiResponse& response) {
+    http::fields headers;
+    headers.set(http::field::content_type, response.content_type);
+    for (const auto& [name, value] : response.headers)
+        headers.set(name, value);
+    co_await send_response(ex, static_cast<http::status>(response.status), headers, response.body);
+}
+
+net::awaitable<void> send_error(Exchange& ex, const ApiError& error) {
     const http::fields none;
     co_await send_error(ex, error, none);
 }

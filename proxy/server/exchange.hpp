@@ -16,7 +16,7 @@
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/string_body.hpp>
 
-#include "proxy/registry/oci_error.hpp"
+#include "proxy/server/api_error.hpp"
 
 namespace proxy::server {
 
@@ -53,9 +53,11 @@ net::awaitable<void> send_head(Exchange& ex, http::status status, const http::fi
 
 // Sends an OCI error JSON body. Arguments are references: callers pass named objects, since
 // GCC 12 mishandles non-trivial temporaries in co_await expressions inside branches.
-net::awaitable<void> send_error(Exchange& ex, const registry::OciError& error);
-net::awaitable<void> send_error(Exchange& ex, const registry::OciError& error,
-                                const http::fields& headers);
+net::awaitable<void> send_error(Exchange& ex, const ApiError& error);
+net::awaitable<void> send_error(Exchange& ex, const ApiError& error, const http::fields& headers);
+
+// Sends a response decided elsewhere (the admin and environment APIs).
+net::awaitable<void> send_response(Exchange& ex, const ApiResponse& response);
 
 // Closes the connection without finishing the response, so the client sees a short body.
 void abort_connection(Exchange& ex);

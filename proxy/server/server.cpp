@@ -3,6 +3,8 @@
 #include <chrono>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
@@ -57,6 +59,8 @@ struct Server::Connection {
     explicit Connection(net::ip::tcp::socket socket) : stream(std::move(socket)) {}
     Stream stream;
     bool busy = false;  // touched on the connection's strand only
+    // Ends whatever the session awaits (close_all); emitted on the connection's strand.
+    net::cancellation_signal cancel;
 };
 
 Server::Server(net::io_context& ioc, const config::ServerConfig& config, Handler handler)
@@ -103,6 +107,17 @@ void Server::stop() {
     }
 }
 
+void Server::close_all() {
+    const std::lock_guard lock(m_mutex);
+    for (const auto& connection : m_connections) {
+        net::post(connection->stream.get_executor(), [connection] {
+            connection->cancel.emit(net::cancellation_type::terminal);
+            boost::system::error_code ignored;
+            connection->stream.socket().close(ignored);
+        });
+    }
+}
+
 net::awaitable<void> Server::accept_loop() {
     while (!m_stopping) {
         auto [ec, socket] = co_await m_acceptor.async_accept(net::make_strand(m_ioc), k_token);
@@ -129,18 +144,22 @@ net::awaitable<void> Server::accept_loop() {
             m_connections.insert(connection);
         }
         net::co_spawn(connection->stream.get_executor(), session(connection),
-                      [this, connection](std::exception_ptr e) {
-                          report(e);
-                          {
-                              const std::lock_guard lock(m_mutex);
-                              m_connections.erase(connection);
-                          }
-                          --m_active;
-                      });
+                      net::bind_cancellation_slot(connection->cancel.slot(),
+                                                  [this, connection](std::exception_ptr e) {
+                                                      report(e);
+                                                      {
+                                                          const std::lock_guard lock(m_mutex);
+                                                          m_connections.erase(connection);
+                                                      }
+                                                      --m_active;
+                                                  }));
     }
 }
 
 net::awaitable<void> Server::session(std::shared_ptr<Connection> connection) {
+    // Cancelled (close_all), each awaited operation ends with an error the handlers already
+    // handle; none throws.
+    co_await net::this_coro::throw_if_cancelled(false);
     Stream& stream = connection->stream;
     beast::flat_buffer buffer;
     for (;;) {
@@ -168,9 +187,8 @@ net::awaitable<void> Server::session(std::shared_ptr<Connection> connection) {
             Exchange ex{stream, bad, m_config.idle_timeout};
             ex.keep_alive = false;
             const bool too_large = ec == http::error::header_limit;
-            const registry::OciError error{too_large ? 431u : 400u, "NAME_INVALID",
-                                           too_large ? "request headers too large" : "bad request",
-                                           ""};
+            const ApiError error{too_large ? 431u : 400u, "NAME_INVALID",
+                                 too_large ? "request headers too large" : "bad request", ""};
             co_await send_error(ex, error);
             break;
         }
@@ -187,8 +205,7 @@ net::awaitable<void> Server::session(std::shared_ptr<Connection> connection) {
                     if (body_ec == http::error::body_limit) {
                         Exchange ex{stream, parser.get(), m_config.idle_timeout};
                         ex.keep_alive = false;
-                        const registry::OciError error{413, "SIZE_INVALID",
-                                                       "request body too large", ""};
+                        const ApiError error{413, "SIZE_INVALID", "request body too large", ""};
                         co_await send_error(ex, error);
                     }
                     break;

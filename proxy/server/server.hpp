@@ -33,6 +33,9 @@ class Server {
     // Stops accepting and closes idle connections; busy ones close after their response.
     // Safe to call from any thread.
     void stop();
+    // Ends every connection now, busy or not: what its handler awaits is cancelled and its
+    // socket closed. For the end of the shutdown grace. Safe to call from any thread.
+    void close_all();
     // Open connections.
     std::size_t connections() const { return m_active.load(); }
 

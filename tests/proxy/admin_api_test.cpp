@@ -5,10 +5,11 @@
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
-#include "tests/proxy/evictor_test_util.hpp"
+#include "tests/cache/evictor_test_util.hpp"
 
 using namespace proxy;
-using namespace proxy::test;
+using namespace cache::test;
+using namespace cache;
 namespace json = boost::json;
 
 namespace {

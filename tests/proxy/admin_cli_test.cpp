@@ -12,10 +12,11 @@
 #include "proxy/admin/admin_api.hpp"
 #include "proxy/admin/admin_client.hpp"
 #include "proxy/cli/commands.hpp"
-#include "tests/proxy/evictor_test_util.hpp"
+#include "tests/cache/evictor_test_util.hpp"
 
 using namespace proxy;
-using namespace proxy::test;
+using namespace cache::test;
+using namespace cache;
 namespace net = boost::asio;
 namespace http = boost::beast::http;
 

@@ -9,7 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include "proxy/environments/upstream_resolver.hpp"
-#include "proxy/fetch/sha256.hpp"
+#include "store/sha256.hpp"
 
 using namespace proxy;
 using namespace proxy::environments;
@@ -145,7 +145,7 @@ TEST_CASE("without a digest header the resolver hashes the manifest body", "[env
     auto r = run(resolve, "registry.local/team/app:1");
     REQUIRE(r.has_value());
     CHECK(r->digest ==
-          fetch::sha256_of(std::span<const char>(manifest.data(), manifest.size())).str());
+          store::Sha256::of(std::span<const char>(manifest.data(), manifest.size())).str());
     CHECK(local.requests.size() == 2);
 }
 

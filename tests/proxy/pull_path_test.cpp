@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <mutex>
 #include <random>
@@ -23,12 +24,13 @@
 #include <boost/beast/http/write.hpp>
 #include <catch2/catch.hpp>
 
+#include "cache/cache.hpp"
 #include "proxy/fetch/fetcher.hpp"
-#include "proxy/fetch/sha256.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/registry/registry_handler.hpp"
 #include "proxy/server/server.hpp"
 #include "store/blob_store.hpp"
+#include "store/sha256.hpp"
 #include "tests/common/temp_dir.hpp"
 
 namespace {
@@ -152,14 +154,19 @@ struct Proxy {
         options.path = dir;
         options.max_size = config.storage.max_size;
         options.map_size = map_size;
-        store = store::BlobStore::open(options).value();
+        cache::Cache::Options cache_options;
+        cache_options.evictor.limits = cache::limits_from_config(config.storage, config.eviction);
+        cache = std::make_unique<cache::Cache>(store::BlobStore::open(options).value(),
+                                               std::move(cache_options));
+        REQUIRE(cache->start());
+        store = &cache->store();
         upstream = std::make_unique<FakeUpstream>(config.upstreams[0]);
         metrics = std::make_unique<proxy::Metrics>(std::vector<std::string>{"up.test"});
         fetcher = std::make_unique<proxy::fetch::Fetcher>(
-            ioc.get_executor(), *store, *metrics,
+            ioc.get_executor(), *cache, *metrics,
             proxy::fetch::Fetcher::Options{dir / "tmp", 2, 64});
         handler = std::make_unique<proxy::registry::RegistryHandler>(
-            config, *store, std::vector<proxy::upstream::Client*>{upstream.get()}, *fetcher,
+            config, *cache, std::vector<proxy::upstream::Client*>{upstream.get()}, *fetcher,
             *metrics);
         server = std::make_unique<proxy::server::Server>(
             ioc, config.server,
@@ -169,24 +176,33 @@ struct Proxy {
         for (int i = 0; i < 2; ++i)
             threads.emplace_back([this] { ioc.run(); });
     }
+    // The proxy's own shutdown: connections ended, downloads cancelled and awaited, then the
+    // loop runs out of work and everything is destroyed in order.
     ~Proxy() {
+        // Spawned first: it keeps the loop running while the connections end.
+        std::promise<bool> ended;
+        net::co_spawn(ioc, fetcher->shutdown(std::chrono::seconds(10)),
+                      [&ended](std::exception_ptr, bool all) { ended.set_value(all); });
         server->stop();
-        for (int i = 0; i < 500 && (server->connections() > 0 || fetcher->in_flight() > 0); ++i)
+        server->close_all();
+        CHECK(ended.get_future().get());
+        for (int i = 0; i < 500 && server->connections() > 0; ++i)
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        ioc.stop();
+        ioc.stop();  // what is left (a test's own sockets) uses nothing destroyed below
         for (auto& t : threads)
             t.join();
         server.reset();
         handler.reset();
         fetcher.reset();
-        store.reset();
+        cache.reset();
     }
 
     test_util::TempDir tmp{"envcache-pull"};  // removed after everything below
     std::filesystem::path dir;
     config::Config config;
     net::io_context ioc{2};
-    std::unique_ptr<store::BlobStore> store;
+    std::unique_ptr<cache::Cache> cache;
+    store::BlobStore* store = nullptr;  // the cache's
     std::unique_ptr<FakeUpstream> upstream;
     std::unique_ptr<proxy::Metrics> metrics;
     std::unique_ptr<proxy::fetch::Fetcher> fetcher;
@@ -237,7 +253,7 @@ std::string random_bytes(std::size_t n, unsigned seed) {
 }
 
 std::string digest_of(const std::string& s) {
-    return proxy::fetch::sha256_of(s).str();
+    return store::Sha256::of(s).str();
 }
 
 }  // namespace

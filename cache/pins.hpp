@@ -17,7 +17,7 @@
 
 #include "store/blob_store.hpp"
 
-namespace proxy {
+namespace cache {
 
 using DigestSet = std::unordered_set<store::Digest, store::DigestHash>;
 
@@ -32,4 +32,4 @@ std::optional<store::Digest> resolve_pin(store::BlobStore& store, std::string_vi
 // far; it is the caller's job to retry later.
 DigestSet protected_digests(store::BlobStore& store, std::span<const std::string> pins);
 
-}  // namespace proxy
+}  // namespace cache

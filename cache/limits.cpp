@@ -1,13 +1,13 @@
-#include "proxy/evict/limits.hpp"
+#include "cache/limits.hpp"
 
 #include <cmath>
 
 #include <boost/json.hpp>
 
+#include "cache/victim_policy.hpp"
 #include "config/units.hpp"
-#include "proxy/evict/victim_policy.hpp"
 
-namespace proxy {
+namespace cache {
 
 namespace json = boost::json;
 
@@ -138,4 +138,4 @@ std::optional<std::string> apply_patch(Limits& base, const json::object& patch) 
     return std::nullopt;
 }
 
-}  // namespace proxy
+}  // namespace cache

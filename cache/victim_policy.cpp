@@ -1,8 +1,8 @@
-#include "proxy/evict/victim_policy.hpp"
+#include "cache/victim_policy.hpp"
 
 #include <algorithm>
 
-namespace proxy {
+namespace cache {
 
 std::unique_ptr<VictimPolicy> VictimPolicy::make(std::string_view name, std::uint64_t capacity) {
     auto policy = eviction::make_policy(name, capacity);
@@ -71,4 +71,4 @@ bool is_known_policy(std::string_view name) {
                      name) != std::end(eviction::k_policy_names);
 }
 
-}  // namespace proxy
+}  // namespace cache

@@ -11,7 +11,7 @@
 
 #include "config/config.hpp"
 
-namespace proxy {
+namespace cache {
 
 struct Limits {
     std::uint64_t max_size = 0;
@@ -43,4 +43,4 @@ boost::json::object to_json(const Limits& limits);
 // errors (returned as a message); the result is not validated as a whole.
 std::optional<std::string> apply_patch(Limits& base, const boost::json::object& patch);
 
-}  // namespace proxy
+}  // namespace cache

@@ -1,11 +1,11 @@
-#include "proxy/evict/pins.hpp"
+#include "cache/pins.hpp"
 
 #include <algorithm>
 #include <deque>
 
 #include <boost/json.hpp>
 
-namespace proxy {
+namespace cache {
 
 namespace {
 
@@ -118,4 +118,4 @@ DigestSet protected_digests(store::BlobStore& store, std::span<const std::string
     return out;
 }
 
-}  // namespace proxy
+}  // namespace cache

@@ -13,12 +13,12 @@
 
 #include <catch2/catch.hpp>
 
-#include "proxy/evict/evictor.hpp"
+#include "cache/evictor.hpp"
 #include "store/blob_store.hpp"
 #include "store/sha256.hpp"
 #include "tests/common/temp_dir.hpp"
 
-namespace proxy::test {
+namespace cache::test {
 
 using test_util::TempDir;
 
@@ -151,4 +151,4 @@ class EvictorFixture {
     std::uint64_t m_seed = 0;
 };
 
-}  // namespace proxy::test
+}  // namespace cache::test

@@ -13,7 +13,7 @@
 #include "eviction/policy.hpp"
 #include "store/digest.hpp"
 
-namespace proxy {
+namespace cache {
 
 class VictimPolicy {
   public:
@@ -51,4 +51,4 @@ class VictimPolicy {
 std::span<const std::string_view> known_policies();
 bool is_known_policy(std::string_view name);
 
-}  // namespace proxy
+}  // namespace cache

@@ -1,14 +1,14 @@
-#include "proxy/evict/evictor.hpp"
+#include "cache/evictor.hpp"
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 
 #include <boost/json.hpp>
 
 #include "config/units.hpp"
-#include "proxy/log.hpp"
 
-namespace proxy {
+namespace cache {
 
 namespace json = boost::json;
 
@@ -123,7 +123,8 @@ void Evictor::log(std::string_view line) const {
     if (m_options.log) {
         m_options.log(line);
     } else {
-        log_line("evictor: " + std::string(line));
+        const std::string text = "evictor: " + std::string(line) + "\n";
+        std::fwrite(text.data(), 1, text.size(), stderr);
     }
 }
 
@@ -271,6 +272,13 @@ void Evictor::on_hit(const store::Digest& digest) {
 void Evictor::on_removed(const store::Digest& digest) {
     std::lock_guard lock(m_mutex);
     if (m_entries.erase(digest) > 0) m_policy->on_remove(digest);
+}
+
+std::optional<Evictor::Lease> Evictor::try_acquire(const store::Digest& digest) {
+    std::lock_guard lock(m_mutex);
+    if (m_removing == digest) return std::nullopt;
+    ++m_leases[digest];
+    return Lease(this, digest);
 }
 
 Evictor::Lease Evictor::acquire(const store::Digest& digest) {
@@ -583,24 +591,30 @@ std::vector<PinInfo> Evictor::pins() {
     return out;
 }
 
-store::result<void> Evictor::persist_pins_locked() {
+store::result<void> Evictor::persist_pins(const std::vector<std::string>& admin_pins) {
     json::array arr;
-    for (const auto& p : m_admin_pins)
+    for (const auto& p : admin_pins)
         arr.emplace_back(p);
     return m_store.put_record(k_settings, k_pins_key, json::serialize(arr));
 }
 
 PinChange Evictor::add_pin(const std::string& pin) {
     if (validate_pin(pin)) return PinChange::invalid;
+    // Pin changes are serialised by m_pins_mutex; m_mutex, which every request takes, is never
+    // held across the store write that persists them.
+    std::lock_guard pins_lock(m_pins_mutex);
+    std::vector<std::string> admin_pins;
     {
         std::lock_guard lock(m_mutex);
         const auto pins = all_pins_locked();
         if (std::find(pins.begin(), pins.end(), pin) != pins.end()) return PinChange::exists;
-        m_admin_pins.push_back(pin);
-        if (!persist_pins_locked()) {
-            m_admin_pins.pop_back();
-            return PinChange::store_error;
-        }
+        admin_pins = m_admin_pins;
+    }
+    admin_pins.push_back(pin);
+    if (!persist_pins(admin_pins)) return PinChange::store_error;
+    {
+        std::lock_guard lock(m_mutex);
+        m_admin_pins = std::move(admin_pins);
     }
     log("pin added: " + pin);
     refresh_protected();
@@ -608,18 +622,21 @@ PinChange Evictor::add_pin(const std::string& pin) {
 }
 
 PinChange Evictor::remove_pin(const std::string& pin) {
+    std::lock_guard pins_lock(m_pins_mutex);
+    std::vector<std::string> admin_pins;
     {
         std::lock_guard lock(m_mutex);
         const auto& cfg = m_options.config_pins;
         if (std::find(cfg.begin(), cfg.end(), pin) != cfg.end()) return PinChange::from_config;
-        auto it = std::find(m_admin_pins.begin(), m_admin_pins.end(), pin);
-        if (it == m_admin_pins.end()) return PinChange::not_found;
-        const std::string kept = *it;
-        m_admin_pins.erase(it);
-        if (!persist_pins_locked()) {
-            m_admin_pins.push_back(kept);
-            return PinChange::store_error;
-        }
+        admin_pins = m_admin_pins;
+    }
+    auto it = std::find(admin_pins.begin(), admin_pins.end(), pin);
+    if (it == admin_pins.end()) return PinChange::not_found;
+    admin_pins.erase(it);
+    if (!persist_pins(admin_pins)) return PinChange::store_error;
+    {
+        std::lock_guard lock(m_mutex);
+        m_admin_pins = std::move(admin_pins);
     }
     log("pin removed: " + pin);
     refresh_protected();
@@ -641,4 +658,4 @@ EvictorStats Evictor::stats() {
     return s;
 }
 
-}  // namespace proxy
+}  // namespace cache

@@ -28,19 +28,19 @@
 #include <unordered_map>
 #include <vector>
 
-#include "proxy/evict/limits.hpp"
-#include "proxy/evict/pins.hpp"
-#include "proxy/evict/victim_policy.hpp"
+#include "cache/limits.hpp"
+#include "cache/pins.hpp"
+#include "cache/victim_policy.hpp"
 #include "store/blob_store.hpp"
 
-namespace proxy {
+namespace cache {
 
 struct EvictorOptions {
     Limits limits;                         // from the config file
     std::vector<std::string> config_pins;  // from the config file; the admin API cannot drop them
     // Unix seconds; injectable for tests. Defaults to the system clock.
     std::function<std::int64_t()> now;
-    // One line per call, no trailing newline. Defaults to proxy::log_line.
+    // One line per call, no trailing newline. Defaults to a line on stderr.
     std::function<void(std::string_view)> log;
 };
 
@@ -149,6 +149,8 @@ class Evictor {
 
     // Waits only if that very blob is being removed right now (then it is gone afterwards).
     Lease acquire(const store::Digest& digest);
+    // The same without waiting: std::nullopt while that very blob is being removed.
+    std::optional<Lease> try_acquire(const store::Digest& digest);
     // Before a write of known size: makes room (evicting synchronously if the store is too full
     // to take it under max_size). Fails if it cannot fit even after eviction. Usually returns
     // at once; it blocks only while the store is above max_size minus the write.
@@ -206,7 +208,7 @@ class Evictor {
                     EvictionResult& result);
     std::vector<std::string> all_pins_locked() const;
     void apply_limits(const Limits& limits);
-    store::result<void> persist_pins_locked();
+    store::result<void> persist_pins(const std::vector<std::string>& admin_pins);
     void background();
 
     store::BlobStore& m_store;
@@ -214,6 +216,8 @@ class Evictor {
 
     // Only one removal run at a time (background, reserve, admin).
     std::mutex m_run_mutex;
+    // Only one pin change at a time; held across the store write that persists the pins.
+    std::mutex m_pins_mutex;
 
     mutable std::mutex m_mutex;
     std::condition_variable m_removed_cv;  // a removal finished (acquire waits on it)
@@ -236,4 +240,4 @@ class Evictor {
     std::thread m_thread;
 };
 
-}  // namespace proxy
+}  // namespace cache

@@ -3,10 +3,10 @@
 
 #include <catch2/catch.hpp>
 
-#include "tests/proxy/evictor_test_util.hpp"
+#include "tests/cache/evictor_test_util.hpp"
 
-using namespace proxy;
-using namespace proxy::test;
+using namespace cache;
+using namespace cache::test;
 
 namespace {
 

@@ -1,0 +1,180 @@
+#include "cache/cache.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include "store/errors.hpp"
+
+namespace cache {
+
+// ---- Writer -------------------------------------------------------------------------------
+
+Writer::Writer(Cache& cache, store::Digest digest, std::unique_ptr<store::BlobWriter> writer)
+    : m_cache(cache), m_digest(digest), m_writer(std::move(writer)) {}
+
+Writer::~Writer() {
+    if (m_writer) m_cache.abandon(std::move(m_writer));
+}
+
+net::awaitable<result<void>> Writer::append(std::span<const char> bytes) {
+    if (!m_writer) co_return store::errc::aborted;
+    store::BlobWriter* writer = m_writer.get();
+    auto appending = m_cache.on_blobs([writer, bytes] { return writer->append(bytes); });
+    auto appended = co_await std::move(appending);
+    if (appended) m_bytes += bytes.size();
+    co_return appended;
+}
+
+net::awaitable<result<void>> Writer::commit() {
+    if (!m_writer) co_return store::errc::aborted;
+    // Committed or not, the store writer is finished with: it is destroyed on the blob
+    // threads, where waiting for the store to remove a failed write is allowed.
+    auto committing = m_cache.on_blobs([writer = std::move(m_writer)]() mutable {
+        auto committed = writer->commit();
+        writer.reset();
+        return committed;
+    });
+    auto committed = co_await std::move(committing);
+    if (committed) m_cache.evictor().on_inserted(m_digest, m_bytes);
+    co_return committed;
+}
+
+// ---- Cache --------------------------------------------------------------------------------
+
+Cache::Cache(std::unique_ptr<store::BlobStore> store, Options options)
+    : m_store(std::move(store)),
+      m_evictor(std::make_unique<Evictor>(*m_store, std::move(options.evictor))),
+      m_blob_pool(std::max(1u, options.blob_threads)) {
+    m_store->set_removal_listener([this](const store::Digest& d) { on_removed_by_store(d); });
+}
+
+Cache::~Cache() {
+    // Queued writes and abandoned writers run to their end before the evictor and the store go.
+    m_blob_pool.join();
+    m_record_pool.join();
+    m_evictor->stop();
+    std::ignore = m_store->flush();
+    m_evictor.reset();
+    m_store->set_removal_listener({});
+    m_store.reset();
+}
+
+result<void> Cache::start() {
+    auto rebuilt = m_evictor->rebuild();
+    m_evictor->start();
+    return rebuilt;
+}
+
+result<std::optional<store::BlobInfo>> Cache::stat(const store::Digest& digest) {
+    return m_store->stat(digest);
+}
+
+result<void> Cache::read_chunk(const store::Digest& digest, std::uint32_t index, std::string& out) {
+    return m_store->read_chunk(digest, index, out);
+}
+
+result<void> Cache::read_range(const store::Digest& digest, std::uint64_t offset,
+                               std::uint64_t length,
+                               const std::function<bool(std::span<const char>)>& sink) {
+    return m_store->read_range(digest, offset, length, sink);
+}
+
+result<std::optional<store::TagRecord>> Cache::get_tag(const store::TagKey& key) {
+    return m_store->get_tag(key);
+}
+
+result<std::vector<std::string>> Cache::list_tags(const std::string& upstream,
+                                                  const std::string& repo) {
+    return m_store->list_tags(upstream, repo);
+}
+
+result<std::vector<store::Digest>> Cache::get_refs(const store::Digest& manifest) {
+    return m_store->get_refs(manifest);
+}
+
+store::Usage Cache::usage() {
+    return m_store->usage();
+}
+
+void Cache::record_hit(const store::Digest& digest) {
+    m_store->touch(digest);
+    m_evictor->on_hit(digest);
+}
+
+net::awaitable<Evictor::Lease> Cache::lease(const store::Digest& digest) {
+    if (auto now = m_evictor->try_acquire(digest)) co_return std::move(*now);
+    // That blob is being removed right now: wait for the removal on a cache thread.
+    Evictor* evictor = m_evictor.get();
+    auto waiting = on_records([evictor, digest] { return evictor->acquire(digest); });
+    co_return co_await std::move(waiting);
+}
+
+net::awaitable<result<std::unique_ptr<Writer>>> Cache::begin(const store::Digest& digest,
+                                                             std::string media_type) {
+    store::BlobStore* s = m_store.get();
+    auto beginning =
+        on_blobs([s, digest, type = std::move(media_type)] { return s->begin(digest, type); });
+    auto begun = co_await std::move(beginning);
+    if (!begun) co_return begun.error();
+    co_return std::make_unique<Writer>(*this, digest, std::move(*begun));
+}
+
+net::awaitable<result<void>> Cache::put_blob(const store::Digest& digest, std::string media_type,
+                                             std::string bytes) {
+    store::BlobStore* s = m_store.get();
+    auto putting = on_blobs([s, digest, type = std::move(media_type),
+                             bytes = std::move(bytes)]() -> result<std::uint64_t> {
+        auto writer = s->begin(digest, type);
+        if (!writer) return writer.error();
+        if (auto appended = (*writer)->append(bytes); !appended) return appended.error();
+        if (auto committed = (*writer)->commit(); !committed) return committed.error();
+        return bytes.size();
+    });
+    auto put = co_await std::move(putting);
+    if (!put) {
+        if (put.error() == store::errc::exists) co_return result<void>{};
+        co_return put.error();
+    }
+    m_evictor->on_inserted(digest, *put);
+    co_return result<void>{};
+}
+
+net::awaitable<result<void>> Cache::put_tag(store::TagKey key, store::TagRecord record) {
+    store::BlobStore* s = m_store.get();
+    auto putting = on_records(
+        [s, key = std::move(key), record = std::move(record)] { return s->put_tag(key, record); });
+    co_return co_await std::move(putting);
+}
+
+net::awaitable<result<void>> Cache::put_refs(store::Digest manifest,
+                                             std::vector<store::Digest> children) {
+    store::BlobStore* s = m_store.get();
+    auto putting = on_records(
+        [s, manifest, children = std::move(children)] { return s->put_refs(manifest, children); });
+    co_return co_await std::move(putting);
+}
+
+net::awaitable<Evictor::Reservation> Cache::reserve(std::uint64_t bytes) {
+    if (auto now = m_evictor->try_reserve(bytes)) co_return now;
+    Evictor* evictor = m_evictor.get();
+    auto evicting = on_blobs([evictor, bytes] { return evictor->reserve(bytes); });
+    co_return co_await std::move(evicting);
+}
+
+std::uint64_t Cache::max_uncommitted_bytes() const {
+    return m_store->max_uncommitted_bytes();
+}
+
+result<void> Cache::flush() {
+    return m_store->flush();
+}
+
+void Cache::abandon(std::unique_ptr<store::BlobWriter> writer) {
+    net::post(m_blob_pool,
+              [w = std::shared_ptr<store::BlobWriter>(std::move(writer))]() mutable { w.reset(); });
+}
+
+void Cache::on_removed_by_store(const store::Digest& digest) {
+    m_evictor->on_removed(digest);
+}
+
+}  // namespace cache

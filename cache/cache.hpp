@@ -1,0 +1,163 @@
+#pragma once
+// The cache core: the blob store and the evictor behind one interface. It is the one place that
+// sees every insert, every hit (from the store or from an in-memory copy in front of it) and
+// every removal (eviction, a corrupt chunk found by a read, the admin), so the eviction policy
+// never drifts from what the store holds.
+//
+// Reads (stat, chunks, tags, refs, records) run on the caller's thread: an LMDB read takes no
+// lock and never waits for the writer. Everything that writes runs on the cache's own threads
+// while the calling coroutine is suspended: blob appends (which compress, and wait while the
+// store's write queue is full), commits, tags, refs, records, and reservations that must evict
+// first. A slow disk therefore holds back the download that writes (back-pressure reaches its
+// upstream socket), never an io thread.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/system/result.hpp>
+
+#include "cache/evictor.hpp"
+#include "store/blob_store.hpp"
+
+namespace cache {
+
+namespace net = boost::asio;
+
+template <class T>
+using result = boost::system::result<T>;
+
+class Cache;
+
+// A blob being written. Append in order (each append awaited before the next), then commit.
+// Destroying an uncommitted writer abandons the write, on the cache's threads.
+class Writer {
+  public:
+    Writer(Cache& cache, store::Digest digest, std::unique_ptr<store::BlobWriter> writer);
+    ~Writer();
+    Writer(const Writer&) = delete;
+    Writer& operator=(const Writer&) = delete;
+
+    // `bytes` must stay valid until the append returns (the caller awaits it).
+    net::awaitable<result<void>> append(std::span<const char> bytes);
+    // Makes the blob visible if its digest matches (errc::digest_mismatch otherwise, and
+    // nothing is kept), and reports the insert to the evictor.
+    net::awaitable<result<void>> commit();
+    std::uint64_t bytes_written() const { return m_bytes; }
+
+  private:
+    Cache& m_cache;
+    store::Digest m_digest;
+    std::unique_ptr<store::BlobWriter> m_writer;
+    std::uint64_t m_bytes = 0;
+};
+
+class Cache {
+  public:
+    struct Options {
+        EvictorOptions evictor;
+        // Threads for blob writes (appends and commits wait for the disk; reservations may
+        // evict). Each blocked write holds one; the others wait their turn, suspended.
+        unsigned blob_threads = 2;
+    };
+
+    // Takes the opened store. Call start() before serving.
+    Cache(std::unique_ptr<store::BlobStore> store, Options options);
+    // Runs the queued work to its end, stops the evictor, flushes and closes the store. Every
+    // Writer, Lease and Reservation must be gone, and nobody may await the cache any more.
+    ~Cache();
+    Cache(const Cache&) = delete;
+    Cache& operator=(const Cache&) = delete;
+
+    // Restores the evictor's state from the store (limits and pins set through the admin API,
+    // every blob) and starts its background thread. An error leaves an empty policy.
+    result<void> start();
+
+    // ---- reads, on the caller's thread ----
+    result<std::optional<store::BlobInfo>> stat(const store::Digest& digest);
+    result<void> read_chunk(const store::Digest& digest, std::uint32_t index, std::string& out);
+    result<void> read_range(const store::Digest& digest, std::uint64_t offset, std::uint64_t length,
+                            const std::function<bool(std::span<const char>)>& sink);
+    result<std::optional<store::TagRecord>> get_tag(const store::TagKey& key);
+    result<std::vector<std::string>> list_tags(const std::string& upstream,
+                                               const std::string& repo);
+    result<std::vector<store::Digest>> get_refs(const store::Digest& manifest);
+    store::Usage usage();
+
+    // A blob or manifest was served, from the store or from any copy kept in front of it:
+    // records the access in the store and tells the policy.
+    void record_hit(const store::Digest& digest);
+
+    // Held while a blob is served from the store: the evictor never removes it under a reader.
+    // Suspends (never blocks) while that very blob is being removed.
+    net::awaitable<Evictor::Lease> lease(const store::Digest& digest);
+
+    // ---- writes, on the cache's threads ----
+    // errc::exists if the blob is complete already, errc::busy while another writer has it.
+    net::awaitable<result<std::unique_ptr<Writer>>> begin(const store::Digest& digest,
+                                                          std::string media_type);
+    // A small blob in one go (a manifest): begin, append, commit. errc::exists is success.
+    net::awaitable<result<void>> put_blob(const store::Digest& digest, std::string media_type,
+                                          std::string bytes);
+    net::awaitable<result<void>> put_tag(store::TagKey key, store::TagRecord record);
+    net::awaitable<result<void>> put_refs(store::Digest manifest,
+                                          std::vector<store::Digest> children);
+    // Room for a write of `bytes`: at once when it fits, else after evicting on the cache's
+    // threads. Empty when it cannot fit even after eviction (stream it without storing).
+    net::awaitable<Evictor::Reservation> reserve(std::uint64_t bytes);
+
+    // Bytes a writer may have appended that usage() does not count yet; a reservation keeps
+    // this much beyond what is still to come.
+    std::uint64_t max_uncommitted_bytes() const;
+
+    // Runs `fn` on the thread for records and control work (tags, refs, pins, limits, the
+    // admin and environment APIs' store writes) and resumes the caller with its result.
+    template <class F>
+    auto on_records(F fn) -> net::awaitable<std::invoke_result_t<F&>> {
+        using R = std::invoke_result_t<F&>;
+        auto run = [fn = std::move(fn)]() mutable -> net::awaitable<R> { co_return fn(); };
+        auto spawned = net::co_spawn(m_record_pool, std::move(run), net::use_awaitable);
+        co_return co_await std::move(spawned);
+    }
+    net::any_io_executor records_executor() { return m_record_pool.get_executor(); }
+
+    // For the admin API, verify and tests: the evictor and the store themselves. Their
+    // synchronous calls may wait for the disk; call them off the io threads (on_records).
+    Evictor& evictor() { return *m_evictor; }
+    store::BlobStore& store() { return *m_store; }
+
+    // Waits until every queued store write (touches included) is committed.
+    result<void> flush();
+
+  private:
+    friend class Writer;
+
+    template <class F>
+    auto on_blobs(F fn) -> net::awaitable<std::invoke_result_t<F&>> {
+        using R = std::invoke_result_t<F&>;
+        auto run = [fn = std::move(fn)]() mutable -> net::awaitable<R> { co_return fn(); };
+        auto spawned = net::co_spawn(m_blob_pool, std::move(run), net::use_awaitable);
+        co_return co_await std::move(spawned);
+    }
+    // Destroys an abandoned store writer on the blob threads (its destructor waits for the
+    // store to delete what it wrote).
+    void abandon(std::unique_ptr<store::BlobWriter> writer);
+    void on_removed_by_store(const store::Digest& digest);
+
+    std::unique_ptr<store::BlobStore> m_store;
+    std::unique_ptr<Evictor> m_evictor;
+    net::thread_pool m_blob_pool;
+    net::thread_pool m_record_pool{1};
+};
+
+}  // namespace cache
