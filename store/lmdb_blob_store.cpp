@@ -10,16 +10,16 @@
 #include <tuple>
 #include <unistd.h>
 
+#include "store/blob_removal.hpp"
 #include "store/chunk_codec.hpp"
 #include "store/crc32c.hpp"
 #include "store/errors.hpp"
 #include "store/lmdb_blob_writer.hpp"
 #include "store/records.hpp"
+#include "store/recovery.hpp"
 
 namespace store {
 namespace {
-
-constexpr std::uint64_t k_min_map = 64ull << 20;
 
 std::int64_t now_seconds() {
     return std::chrono::duration_cast<std::chrono::seconds>(
@@ -29,19 +29,6 @@ std::int64_t now_seconds() {
 
 boost::system::error_code fail(int rc) {
     return lmdb_error(rc);
-}
-
-// A short read-only transaction.
-struct ReadTxn {
-    lmdb::Txn txn;
-    int rc = 0;
-    explicit ReadTxn(MDB_env* env) { rc = txn.begin(env, MDB_RDONLY); }
-    MDB_txn* get() const { return txn.get(); }
-};
-
-int get(MDB_txn* txn, MDB_dbi dbi, std::string_view key, MDB_val& out) {
-    MDB_val k = lmdb::val(key);
-    return mdb_get(txn, dbi, &k, &out);
 }
 
 // Maps a whole chunk value in one call before it is copied: touching a cold mapping page by
@@ -64,46 +51,6 @@ void prefault(const MDB_val& v) {
     std::ignore = madvise(addr, end - begin, MADV_WILLNEED);
 }
 
-bool starts_with(std::string_view s, std::string_view prefix) {
-    return s.size() >= prefix.size() && s.substr(0, prefix.size()) == prefix;
-}
-
-// Deletes every chunk of `digest` and its blob record. With `only_partial`, a complete blob
-// is left alone. Sets *removed_size to the size of a complete blob that was removed.
-int delete_blob(MDB_txn* txn, MDB_dbi blobs, MDB_dbi chunks, const Digest& digest,
-                bool only_partial, std::optional<std::uint64_t>* removed_size) {
-    if (removed_size) removed_size->reset();
-    const std::string key = blob_key(digest);
-    MDB_val v;
-    int rc = get(txn, blobs, key, v);
-    if (rc != 0 && rc != MDB_NOTFOUND) return rc;
-    if (rc == 0) {
-        auto state = blob_state(lmdb::view(v));
-        if (state == BlobState::complete) {
-            if (only_partial) return 0;
-            if (removed_size) {
-                auto rec = decode_blob(lmdb::view(v), false);
-                *removed_size = rec ? rec->info.size : 0;
-            }
-        }
-    }
-    lmdb::Cursor cursor;
-    if ((rc = cursor.open(txn, chunks)) != 0) return rc;
-    std::string start = chunk_key(digest, 0);
-    MDB_val k = lmdb::val(start);
-    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE);
-    while (rc == 0 && starts_with(lmdb::view(k), key)) {
-        if ((rc = mdb_cursor_del(cursor.get(), 0)) != 0) return rc;
-        k = lmdb::val(start);
-        rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE);
-    }
-    if (rc != 0 && rc != MDB_NOTFOUND) return rc;
-    cursor.close();
-    MDB_val bk = lmdb::val(key);
-    rc = mdb_del(txn, blobs, &bk, nullptr);
-    return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
 }  // namespace
 
 result<std::unique_ptr<BlobStore>> BlobStore::open(const Options& options, RecoveryReport* report) {
@@ -114,86 +61,21 @@ result<std::unique_ptr<BlobStore>> BlobStore::open(const Options& options, Recov
 
 result<std::unique_ptr<LmdbBlobStore>> LmdbBlobStore::create(const Options& options,
                                                              RecoveryReport* report) {
-    std::unique_ptr<LmdbBlobStore> store(new LmdbBlobStore(options));
-    if (auto r = store->open(report); !r) return r.error();
-    return store;
+    auto env = StoreEnv::open(options);
+    if (!env) return env.error();
+    auto recovered = recover(*env);
+    if (!recovered) return recovered.error();
+    if (report) *report = recovered->report;
+    return std::unique_ptr<LmdbBlobStore>(new LmdbBlobStore(options, std::move(*env), *recovered));
 }
 
-result<void> LmdbBlobStore::open(RecoveryReport* report) {
-    std::error_code fs_ec;
-    std::filesystem::create_directories(m_options.path, fs_ec);
-    if (fs_ec) return errc::io_error;
-
-    MDB_env* raw = nullptr;
-    if (int rc = mdb_env_create(&raw); rc != 0) return fail(rc);
-    m_env = lmdb::Env(raw);
-    std::uint64_t map = m_options.map_size;
-    if (map == 0) map = std::max(2 * m_options.max_size, k_min_map);
-    map = (map + 4095) / 4096 * 4096;
-    int rc = mdb_env_set_mapsize(raw, map);
-    if (rc == 0) rc = mdb_env_set_maxdbs(raw, 8);
-    if (rc == 0) rc = mdb_env_set_maxreaders(raw, 510);
-    // NOTLS: read transactions are not tied to threads. NOMETASYNC: the meta page is flushed
-    // with the next commit, so a crash loses at most the last commit, never consistency.
-    if (rc == 0) {
-        rc = mdb_env_open(raw, m_options.path.c_str(), MDB_NOTLS | MDB_NOMETASYNC, 0644);
-    }
-    if (rc != 0) return fail(rc);
-    MDB_stat st;
-    mdb_env_stat(raw, &st);
-    m_page_size = st.ms_psize;
-    m_max_key = static_cast<std::size_t>(mdb_env_get_maxkeysize(raw));
-    if (mdb_env_get_fd(raw, &m_fd) != 0) m_fd = -1;
-
-    int stale = 0;
-    mdb_reader_check(raw, &stale);
-
-    RecoveryReport rep;
-    rep.stale_readers = stale;
-    {
-        lmdb::Txn txn;
-        if ((rc = txn.begin(raw, 0)) != 0) return fail(rc);
-        for (auto [name, dbi] : {std::pair{"blobs", &m_blobs},
-                                 {"chunks", &m_chunks},
-                                 {"tags", &m_tags},
-                                 {"refs", &m_refs},
-                                 {"records", &m_records}}) {
-            if ((rc = mdb_dbi_open(txn.get(), name, MDB_CREATE, dbi)) != 0) return fail(rc);
-        }
-        // Partial blobs (a writer was interrupted by a crash or kill) are removed.
-        std::vector<Digest> partial;
-        {
-            lmdb::Cursor cursor;
-            if ((rc = cursor.open(txn.get(), m_blobs)) != 0) return fail(rc);
-            MDB_val k, v;
-            for (rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_FIRST); rc == 0;
-                 rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT)) {
-                auto d = digest_from_key(lmdb::view(k));
-                auto rec = decode_blob(lmdb::view(v), false);
-                if (!d) continue;
-                if (rec && rec->state == BlobState::complete) {
-                    ++rep.blobs;
-                    m_blob_bytes += rec->info.size;
-                } else {
-                    partial.push_back(*d);
-                }
-            }
-            if (rc != MDB_NOTFOUND) return fail(rc);
-        }
-        for (const auto& d : partial) {
-            if ((rc = delete_blob(txn.get(), m_blobs, m_chunks, d, true, nullptr)) != 0) {
-                return fail(rc);
-            }
-        }
-        rep.partial_removed = partial.size();
-        if ((rc = txn.commit()) != 0) return fail(rc);
-    }
-    m_blob_count = rep.blobs;
-    if (report) *report = rep;
-    m_queue =
-        std::make_unique<WriteQueue>(raw, m_options.commit_every_chunks, m_options.queue_chunks);
-    return {};
-}
+LmdbBlobStore::LmdbBlobStore(const Options& options, StoreEnv env, const Recovery& recovered)
+    : m_options(options),
+      m_env(std::move(env)),
+      m_blob_count(recovered.report.blobs),
+      m_blob_bytes(recovered.blob_bytes),
+      m_queue(std::make_unique<WriteQueue>(m_env.get(), m_options.commit_every_chunks,
+                                           m_options.queue_chunks)) {}
 
 LmdbBlobStore::~LmdbBlobStore() {
     m_queue.reset();
@@ -205,10 +87,10 @@ result<void> LmdbBlobStore::write(std::function<int(MDB_txn*)> apply) {
 }
 
 result<std::optional<BlobInfo>> LmdbBlobStore::stat(const Digest& digest) {
-    ReadTxn t(m_env.get());
+    lmdb::ReadTxn t(m_env.get());
     if (t.rc != 0) return fail(t.rc);
     MDB_val v;
-    int rc = get(t.get(), m_blobs, blob_key(digest), v);
+    int rc = lmdb::get(t.get(), m_env.dbs().blobs, blob_key(digest), v);
     if (rc == MDB_NOTFOUND) return std::optional<BlobInfo>();
     if (rc != 0) return fail(rc);
     auto rec = decode_blob(lmdb::view(v), false);
@@ -237,14 +119,14 @@ boost::system::error_code LmdbBlobStore::read_payload(const MDB_val& value, cons
         std::memcpy(&page_number, header, sizeof page_number);
         std::memcpy(&flags, header + 10, sizeof flags);
     }
-    if (large && m_fd >= 0 && (flags & k_overflow_flag)) {
-        const auto offset = static_cast<off_t>(page_number * m_page_size + k_page_header);
+    if (large && m_env.data_fd() >= 0 && (flags & k_overflow_flag)) {
+        const auto offset = static_cast<off_t>(page_number * m_env.page_size() + k_page_header);
         thread_local std::string scratch;
         std::string& target = entry.codec == Codec::raw ? out : scratch;
         target.resize(value.mv_size);
         std::size_t done = 0;
         while (done < value.mv_size) {
-            const ssize_t n = ::pread(m_fd, target.data() + done, value.mv_size - done,
+            const ssize_t n = ::pread(m_env.data_fd(), target.data() + done, value.mv_size - done,
                                       offset + static_cast<off_t>(done));
             if (n <= 0) break;
             done += static_cast<std::size_t>(n);
@@ -268,10 +150,10 @@ result<void> LmdbBlobStore::read_chunk(const Digest& digest, std::uint32_t index
                                        std::string& out) {
     boost::system::error_code ec;
     {
-        ReadTxn t(m_env.get());
+        lmdb::ReadTxn t(m_env.get());
         if (t.rc != 0) return fail(t.rc);
         MDB_val v;
-        int rc = get(t.get(), m_blobs, blob_key(digest), v);
+        int rc = lmdb::get(t.get(), m_env.dbs().blobs, blob_key(digest), v);
         if (rc == MDB_NOTFOUND) return errc::not_found;
         if (rc != 0) return fail(rc);
         const auto record = lmdb::view(v);
@@ -283,7 +165,7 @@ result<void> LmdbBlobStore::read_chunk(const Digest& digest, std::uint32_t index
             static_cast<std::size_t>(std::min<std::uint64_t>(k_chunk_size, rec->info.size - begin));
         auto entry = blob_chunk_entry(record, index);
         MDB_val cv;
-        rc = get(t.get(), m_chunks, chunk_key(digest, index), cv);
+        rc = lmdb::get(t.get(), m_env.dbs().chunks, chunk_key(digest, index), cv);
         if (rc != 0 && rc != MDB_NOTFOUND) return fail(rc);
         if (!entry || rc == MDB_NOTFOUND) {
             ec = errc::corrupt;
@@ -359,7 +241,7 @@ int LmdbBlobStore::apply_touches(MDB_txn* txn) {
     for (const auto& [d, t] : m_touch_inflight) {
         const std::string key = blob_key(d);
         MDB_val v;
-        int rc = get(txn, m_blobs, key, v);
+        int rc = lmdb::get(txn, m_env.dbs().blobs, key, v);
         if (rc == MDB_NOTFOUND) continue;
         if (rc != 0) return rc;
         if (blob_state(lmdb::view(v)) != BlobState::complete) continue;
@@ -367,7 +249,7 @@ int LmdbBlobStore::apply_touches(MDB_txn* txn) {
         patch_blob_access(value, t.last_access, t.hits);
         MDB_val k = lmdb::val(key);
         MDB_val nv = lmdb::val(value);
-        if ((rc = mdb_put(txn, m_blobs, &k, &nv, 0)) != 0) return rc;
+        if ((rc = mdb_put(txn, m_env.dbs().blobs, &k, &nv, 0)) != 0) return rc;
     }
     return 0;
 }
@@ -381,9 +263,9 @@ result<std::unique_ptr<BlobWriter>> LmdbBlobStore::begin(const Digest& digest,
     // From here this writer owns the digest; writer_done releases it.
     std::optional<BlobState> state;
     {
-        ReadTxn t(m_env.get());
+        lmdb::ReadTxn t(m_env.get());
         MDB_val v;
-        int rc = t.rc != 0 ? t.rc : get(t.get(), m_blobs, blob_key(digest), v);
+        int rc = t.rc != 0 ? t.rc : lmdb::get(t.get(), m_env.dbs().blobs, blob_key(digest), v);
         if (rc != 0 && rc != MDB_NOTFOUND) {
             writer_done(digest, std::nullopt);
             return fail(rc);
@@ -402,34 +284,21 @@ result<std::unique_ptr<BlobWriter>> LmdbBlobStore::begin(const Digest& digest,
 
 void LmdbBlobStore::abandon(const Digest& digest) {
     int rc = m_queue->run([this, digest](MDB_txn* txn) {
-        return delete_blob(txn, m_blobs, m_chunks, digest, true, nullptr);
+        return delete_blob(txn, m_env.dbs(), digest, BlobRemoval::partial_only, nullptr);
     });
     if (rc != MDB_MAP_FULL) return;
     // Deleting needs a few fresh pages; when the map is full, free one chunk per transaction
     // so each commit returns pages the next one can use. Whatever remains is removed at the
     // next start-up (the record stays `writing`, invisible to readers).
-    const std::string prefix = blob_key(digest);
     for (;;) {
         bool deleted = false;
-        rc = m_queue->run([&](MDB_txn* txn) {
-            deleted = false;
-            lmdb::Cursor cursor;
-            int r = cursor.open(txn, m_chunks);
-            if (r != 0) return r;
-            std::string start = chunk_key(digest, 0);
-            MDB_val k = lmdb::val(start);
-            MDB_val v;
-            r = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE);
-            if (r == MDB_NOTFOUND || (r == 0 && !starts_with(lmdb::view(k), prefix))) return 0;
-            if (r != 0) return r;
-            deleted = true;
-            return mdb_cursor_del(cursor.get(), 0);
-        });
+        rc = m_queue->run(
+            [&](MDB_txn* txn) { return delete_first_chunk(txn, m_env.dbs(), digest, deleted); });
         if (rc != 0 || !deleted) break;
     }
     if (rc == 0) {
         m_queue->run([this, digest](MDB_txn* txn) {
-            return delete_blob(txn, m_blobs, m_chunks, digest, true, nullptr);
+            return delete_blob(txn, m_env.dbs(), digest, BlobRemoval::partial_only, nullptr);
         });
     }
 }
@@ -446,8 +315,8 @@ void LmdbBlobStore::writer_done(const Digest& digest, std::optional<std::uint64_
 void LmdbBlobStore::queue_removal(const Digest& digest) {
     auto removed = std::make_shared<std::optional<std::uint64_t>>();
     m_queue->push(WriteOp{[this, digest, removed](MDB_txn* txn) {
-                              return delete_blob(txn, m_blobs, m_chunks, digest, false,
-                                                 removed.get());
+                              return delete_blob(txn, m_env.dbs(), digest,
+                                                 BlobRemoval::complete_too, removed.get());
                           },
                           [this, removed](int rc) {
                               if (rc == 0 && *removed) {
@@ -460,8 +329,9 @@ void LmdbBlobStore::queue_removal(const Digest& digest) {
 
 result<void> LmdbBlobStore::remove(const Digest& digest) {
     std::optional<std::uint64_t> removed;
-    auto r = write(
-        [&](MDB_txn* txn) { return delete_blob(txn, m_blobs, m_chunks, digest, false, &removed); });
+    auto r = write([&](MDB_txn* txn) {
+        return delete_blob(txn, m_env.dbs(), digest, BlobRemoval::complete_too, &removed);
+    });
     if (!r) return r;
     if (removed) {
         --m_blob_count;
@@ -472,22 +342,22 @@ result<void> LmdbBlobStore::remove(const Digest& digest) {
 
 result<void> LmdbBlobStore::put_tag(const TagKey& key, const TagRecord& record) {
     std::string k = tag_key(key);
-    if (k.size() > m_max_key) return errc::too_large;
+    if (k.size() > m_env.max_key()) return errc::too_large;
     std::string v = encode_tag(record);
     return write([&](MDB_txn* txn) {
         MDB_val kv = lmdb::val(k);
         MDB_val vv = lmdb::val(v);
-        return mdb_put(txn, m_tags, &kv, &vv, 0);
+        return mdb_put(txn, m_env.dbs().tags, &kv, &vv, 0);
     });
 }
 
 result<std::optional<TagRecord>> LmdbBlobStore::get_tag(const TagKey& key) {
     std::string k = tag_key(key);
-    if (k.size() > m_max_key) return std::optional<TagRecord>();
-    ReadTxn t(m_env.get());
+    if (k.size() > m_env.max_key()) return std::optional<TagRecord>();
+    lmdb::ReadTxn t(m_env.get());
     if (t.rc != 0) return fail(t.rc);
     MDB_val v;
-    int rc = get(t.get(), m_tags, k, v);
+    int rc = lmdb::get(t.get(), m_env.dbs().tags, k, v);
     if (rc == MDB_NOTFOUND) return std::optional<TagRecord>();
     if (rc != 0) return fail(rc);
     auto rec = decode_tag(lmdb::view(v));
@@ -499,14 +369,14 @@ result<std::vector<std::string>> LmdbBlobStore::list_tags(const std::string& ups
                                                           const std::string& repo) {
     const std::string prefix = tag_prefix(upstream, repo);
     std::vector<std::string> out;
-    ReadTxn t(m_env.get());
+    lmdb::ReadTxn t(m_env.get());
     if (t.rc != 0) return fail(t.rc);
     lmdb::Cursor cursor;
-    if (int rc = cursor.open(t.get(), m_tags); rc != 0) return fail(rc);
+    if (int rc = cursor.open(t.get(), m_env.dbs().tags); rc != 0) return fail(rc);
     MDB_val k = lmdb::val(prefix);
     MDB_val v;
     int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE);
-    for (; rc == 0 && starts_with(lmdb::view(k), prefix);
+    for (; rc == 0 && lmdb::view(k).starts_with(prefix);
          rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT)) {
         out.emplace_back(lmdb::view(k).substr(prefix.size()));
     }
@@ -520,15 +390,15 @@ result<void> LmdbBlobStore::put_refs(const Digest& manifest, const std::vector<D
     return write([&](MDB_txn* txn) {
         MDB_val kv = lmdb::val(k);
         MDB_val vv = lmdb::val(v);
-        return mdb_put(txn, m_refs, &kv, &vv, 0);
+        return mdb_put(txn, m_env.dbs().refs, &kv, &vv, 0);
     });
 }
 
 result<std::vector<Digest>> LmdbBlobStore::get_refs(const Digest& manifest) {
-    ReadTxn t(m_env.get());
+    lmdb::ReadTxn t(m_env.get());
     if (t.rc != 0) return fail(t.rc);
     MDB_val v;
-    int rc = get(t.get(), m_refs, blob_key(manifest), v);
+    int rc = lmdb::get(t.get(), m_env.dbs().refs, blob_key(manifest), v);
     if (rc == MDB_NOTFOUND) return std::vector<Digest>();
     if (rc != 0) return fail(rc);
     auto refs = decode_refs(lmdb::view(v));
@@ -540,12 +410,12 @@ result<void> LmdbBlobStore::put_record(std::string_view table, std::string_view 
                                        std::string_view value) {
     if (table.find('\0') != std::string_view::npos) return errc::invalid_argument;
     std::string k = record_key(table, key);
-    if (k.size() > m_max_key) return errc::too_large;
+    if (k.size() > m_env.max_key()) return errc::too_large;
     std::string v(value);
     return write([&](MDB_txn* txn) {
         MDB_val kv = lmdb::val(k);
         MDB_val vv = lmdb::val(v);
-        return mdb_put(txn, m_records, &kv, &vv, 0);
+        return mdb_put(txn, m_env.dbs().records, &kv, &vv, 0);
     });
 }
 
@@ -553,11 +423,11 @@ result<std::optional<std::string>> LmdbBlobStore::get_record(std::string_view ta
                                                              std::string_view key) {
     if (table.find('\0') != std::string_view::npos) return errc::invalid_argument;
     std::string k = record_key(table, key);
-    if (k.size() > m_max_key) return std::optional<std::string>();
-    ReadTxn t(m_env.get());
+    if (k.size() > m_env.max_key()) return std::optional<std::string>();
+    lmdb::ReadTxn t(m_env.get());
     if (t.rc != 0) return fail(t.rc);
     MDB_val v;
-    int rc = get(t.get(), m_records, k, v);
+    int rc = lmdb::get(t.get(), m_env.dbs().records, k, v);
     if (rc == MDB_NOTFOUND) return std::optional<std::string>();
     if (rc != 0) return fail(rc);
     return std::optional<std::string>(std::string(lmdb::view(v)));
@@ -566,10 +436,10 @@ result<std::optional<std::string>> LmdbBlobStore::get_record(std::string_view ta
 result<void> LmdbBlobStore::delete_record(std::string_view table, std::string_view key) {
     if (table.find('\0') != std::string_view::npos) return errc::invalid_argument;
     std::string k = record_key(table, key);
-    if (k.size() > m_max_key) return {};
+    if (k.size() > m_env.max_key()) return {};
     return write([&](MDB_txn* txn) {
         MDB_val kv = lmdb::val(k);
-        int rc = mdb_del(txn, m_records, &kv, nullptr);
+        int rc = mdb_del(txn, m_env.dbs().records, &kv, nullptr);
         return rc == MDB_NOTFOUND ? 0 : rc;
     });
 }
@@ -580,14 +450,14 @@ result<std::vector<std::pair<std::string, std::string>>> LmdbBlobStore::list_rec
     const std::string full = record_key(table, prefix);
     const std::size_t strip = table.size() + 1;
     std::vector<std::pair<std::string, std::string>> out;
-    ReadTxn t(m_env.get());
+    lmdb::ReadTxn t(m_env.get());
     if (t.rc != 0) return fail(t.rc);
     lmdb::Cursor cursor;
-    if (int rc = cursor.open(t.get(), m_records); rc != 0) return fail(rc);
+    if (int rc = cursor.open(t.get(), m_env.dbs().records); rc != 0) return fail(rc);
     MDB_val k = lmdb::val(full);
     MDB_val v;
     int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE);
-    for (; rc == 0 && starts_with(lmdb::view(k), full);
+    for (; rc == 0 && lmdb::view(k).starts_with(full);
          rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT)) {
         out.emplace_back(std::string(lmdb::view(k).substr(strip)), std::string(lmdb::view(v)));
     }
@@ -606,19 +476,20 @@ Usage LmdbBlobStore::usage() {
     u.map_bytes = info.me_mapsize;
     u.blobs = m_blob_count.load();
     u.blob_bytes = m_blob_bytes.load();
-    ReadTxn t(m_env.get());
+    lmdb::ReadTxn t(m_env.get());
     if (t.rc != 0) return u;
     // Pages reachable from the current meta page: two meta pages plus every tree's branch,
     // leaf and overflow pages (the free list's own tree included). Free pages are excluded:
     // LMDB reuses them, so they are room, not usage.
     std::uint64_t pages = 2;
-    for (MDB_dbi dbi : {MDB_dbi{0}, MDB_dbi{1}, m_blobs, m_chunks, m_tags, m_refs, m_records}) {
+    for (MDB_dbi dbi : {MDB_dbi{0}, MDB_dbi{1}, m_env.dbs().blobs, m_env.dbs().chunks,
+                        m_env.dbs().tags, m_env.dbs().refs, m_env.dbs().records}) {
         MDB_stat st;
         if (mdb_stat(t.get(), dbi, &st) == 0) {
             pages += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
         }
     }
-    u.used_bytes = pages * m_page_size;
+    u.used_bytes = pages * m_env.page_size();
     return u;
 }
 
@@ -630,10 +501,10 @@ result<void> LmdbBlobStore::for_each_blob(
     for (;;) {
         std::vector<std::pair<Digest, BlobInfo>> batch;
         {
-            ReadTxn t(m_env.get());
+            lmdb::ReadTxn t(m_env.get());
             if (t.rc != 0) return fail(t.rc);
             lmdb::Cursor cursor;
-            if (int rc = cursor.open(t.get(), m_blobs); rc != 0) return fail(rc);
+            if (int rc = cursor.open(t.get(), m_env.dbs().blobs); rc != 0) return fail(rc);
             MDB_val k, v;
             int rc = 0;
             if (after) {

@@ -11,6 +11,8 @@
 #include "store/blob_store.hpp"
 #include "store/lmdb.hpp"
 #include "store/records.hpp"
+#include "store/recovery.hpp"
+#include "store/store_env.hpp"
 #include "store/write_queue.hpp"
 
 namespace store {
@@ -53,9 +55,9 @@ class LmdbBlobStore final : public BlobStore {
 
     // For the writer (same translation unit family; not part of the public API).
     const Options& options() const { return m_options; }
-    MDB_dbi blobs_dbi() const { return m_blobs; }
-    MDB_dbi chunks_dbi() const { return m_chunks; }
-    std::uint64_t page_size() const { return m_page_size; }
+    MDB_dbi blobs_dbi() const { return m_env.dbs().blobs; }
+    MDB_dbi chunks_dbi() const { return m_env.dbs().chunks; }
+    std::uint64_t page_size() const { return m_env.page_size(); }
     WriteQueue& queue() { return *m_queue; }
     // Deletes everything of a blob that is not complete; falls back to one chunk per
     // transaction when the map is full. Blocks until done.
@@ -64,8 +66,7 @@ class LmdbBlobStore final : public BlobStore {
     void writer_done(const Digest& digest, std::optional<std::uint64_t> committed_size);
 
   private:
-    explicit LmdbBlobStore(const Options& options) : m_options(options) {}
-    result<void> open(RecoveryReport* report);
+    LmdbBlobStore(const Options& options, StoreEnv env, const Recovery& recovered);
     result<void> write(std::function<int(MDB_txn*)> apply);
     void queue_removal(const Digest& digest);
     int apply_touches(MDB_txn* txn);
@@ -78,17 +79,7 @@ class LmdbBlobStore final : public BlobStore {
     };
 
     Options m_options;
-    lmdb::Env m_env;
-    MDB_dbi m_blobs = 0;
-    MDB_dbi m_chunks = 0;
-    MDB_dbi m_tags = 0;
-    MDB_dbi m_refs = 0;
-    MDB_dbi m_records = 0;
-    std::uint64_t m_page_size = 4096;
-    std::size_t m_max_key = 511;
-    // The data file: large chunk payloads are copied with pread at their offset in it instead
-    // of through the map (see read_payload).
-    int m_fd = -1;
+    StoreEnv m_env;
 
     std::atomic<std::uint64_t> m_blob_count{0};
     std::atomic<std::uint64_t> m_blob_bytes{0};
