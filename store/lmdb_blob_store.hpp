@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "store/blob_store.hpp"
+#include "store/chunk_reader.hpp"
 #include "store/lmdb.hpp"
 #include "store/records.hpp"
 #include "store/recovery.hpp"
@@ -70,8 +71,6 @@ class LmdbBlobStore final : public BlobStore {
     result<void> write(std::function<int(MDB_txn*)> apply);
     void queue_removal(const Digest& digest);
     int apply_touches(MDB_txn* txn);
-    boost::system::error_code read_payload(const MDB_val& value, const ChunkEntry& entry,
-                                           std::size_t expected, std::string& out);
 
     struct Touch {
         std::int64_t last_access = 0;
@@ -80,6 +79,7 @@ class LmdbBlobStore final : public BlobStore {
 
     Options m_options;
     StoreEnv m_env;
+    ChunkReader m_reader;
 
     std::atomic<std::uint64_t> m_blob_count{0};
     std::atomic<std::uint64_t> m_blob_bytes{0};
