@@ -134,50 +134,12 @@ result<void> LmdbBlobStore::read_range(const Digest& digest, std::uint64_t offse
 }
 
 void LmdbBlobStore::touch(const Digest& digest) {
-    bool queue = false;
-    {
-        std::lock_guard lock(m_mutex);
-        auto& t = m_touches[digest];
-        t.last_access = now_seconds();
-        ++t.hits;
-        const auto now = std::chrono::steady_clock::now();
-        if (!m_touch_queued && now - m_touch_last_queued >= k_touch_interval) {
-            m_touch_queued = true;
-            m_touch_last_queued = now;
-            queue = true;
-        }
-    }
-    if (queue) {
-        m_queue->push(WriteOp{[this](MDB_txn* txn) { return apply_touches(txn); },
-                              [this](int) { m_touch_inflight.clear(); }, false});
-    }
+    if (m_touches.record(digest, now_seconds(), TouchBatch::Clock::now())) queue_touches();
 }
 
-int LmdbBlobStore::apply_touches(MDB_txn* txn) {
-    {
-        std::lock_guard lock(m_mutex);
-        for (auto& [d, t] : m_touches) {
-            auto& in = m_touch_inflight[d];
-            in.last_access = std::max(in.last_access, t.last_access);
-            in.hits += t.hits;
-        }
-        m_touches.clear();
-        m_touch_queued = false;
-    }
-    for (const auto& [d, t] : m_touch_inflight) {
-        const std::string key = blob_key(d);
-        MDB_val v;
-        int rc = lmdb::get(txn, m_env.dbs().blobs, key, v);
-        if (rc == MDB_NOTFOUND) continue;
-        if (rc != 0) return rc;
-        if (blob_state(lmdb::view(v)) != BlobState::complete) continue;
-        std::string value(lmdb::view(v));
-        patch_blob_access(value, t.last_access, t.hits);
-        MDB_val k = lmdb::val(key);
-        MDB_val nv = lmdb::val(value);
-        if ((rc = mdb_put(txn, m_env.dbs().blobs, &k, &nv, 0)) != 0) return rc;
-    }
-    return 0;
+void LmdbBlobStore::queue_touches() {
+    m_queue->push(WriteOp{[this](MDB_txn* txn) { return m_touches.apply(txn, m_env.dbs().blobs); },
+                          [this](int) { m_touches.done(); }, false});
 }
 
 result<std::unique_ptr<BlobWriter>> LmdbBlobStore::begin(const Digest& digest,
@@ -462,19 +424,7 @@ result<void> LmdbBlobStore::for_each_blob(
 
 result<void> LmdbBlobStore::flush() {
     // Queues the touches still waiting for their interval, then waits for everything queued.
-    bool queue = false;
-    {
-        std::lock_guard lock(m_mutex);
-        if (!m_touches.empty() && !m_touch_queued) {
-            m_touch_queued = true;
-            m_touch_last_queued = std::chrono::steady_clock::now();
-            queue = true;
-        }
-    }
-    if (queue) {
-        m_queue->push(WriteOp{[this](MDB_txn* txn) { return apply_touches(txn); },
-                              [this](int) { m_touch_inflight.clear(); }, false});
-    }
+    if (m_touches.flush_due(TouchBatch::Clock::now())) queue_touches();
     return write([](MDB_txn*) { return 0; });
 }
 

@@ -2,10 +2,8 @@
 // The LMDB implementation of BlobStore. See records.hpp for the on-disk layout.
 
 #include <atomic>
-#include <chrono>
 #include <memory>
 #include <mutex>
-#include <unordered_map>
 #include <unordered_set>
 
 #include "store/blob_store.hpp"
@@ -14,6 +12,7 @@
 #include "store/records.hpp"
 #include "store/recovery.hpp"
 #include "store/store_env.hpp"
+#include "store/touch_batch.hpp"
 #include "store/write_queue.hpp"
 
 namespace store {
@@ -70,12 +69,7 @@ class LmdbBlobStore final : public BlobStore {
     LmdbBlobStore(const Options& options, StoreEnv env, const Recovery& recovered);
     result<void> write(std::function<int(MDB_txn*)> apply);
     void queue_removal(const Digest& digest);
-    int apply_touches(MDB_txn* txn);
-
-    struct Touch {
-        std::int64_t last_access = 0;
-        std::uint64_t hits = 0;
-    };
+    void queue_touches();
 
     Options m_options;
     StoreEnv m_env;
@@ -84,15 +78,9 @@ class LmdbBlobStore final : public BlobStore {
     std::atomic<std::uint64_t> m_blob_count{0};
     std::atomic<std::uint64_t> m_blob_bytes{0};
 
-    std::mutex m_mutex;  // guards m_writing, m_touches, m_touch_queued
+    std::mutex m_mutex;  // guards m_writing
     std::unordered_set<Digest, DigestHash> m_writing;
-    std::unordered_map<Digest, Touch, DigestHash> m_touches;
-    bool m_touch_queued = false;
-    // Touches are committed at most once per k_touch_interval, so a read-mostly load does not
-    // make the writer commit (and fdatasync) for every hit; flush() commits pending ones.
-    static constexpr std::chrono::milliseconds k_touch_interval{1000};
-    std::chrono::steady_clock::time_point m_touch_last_queued{};
-    std::unordered_map<Digest, Touch, DigestHash> m_touch_inflight;  // writer thread only
+    TouchBatch m_touches;
 
     std::unique_ptr<WriteQueue> m_queue;  // reset first in the destructor
 };
