@@ -48,7 +48,8 @@ LmdbBlobStore::LmdbBlobStore(const Options& options, StoreEnv env, const Recover
       m_blob_count(recovered.report.blobs),
       m_blob_bytes(recovered.blob_bytes),
       m_queue(std::make_unique<WriteQueue>(m_env.get(), m_options.commit_every_chunks,
-                                           m_options.queue_chunks)) {}
+                                           m_options.queue_chunks)),
+      m_tables(m_env, *m_queue) {}
 
 LmdbBlobStore::~LmdbBlobStore() {
     m_queue.reset();
@@ -229,128 +230,43 @@ result<void> LmdbBlobStore::remove(const Digest& digest) {
 }
 
 result<void> LmdbBlobStore::put_tag(const TagKey& key, const TagRecord& record) {
-    std::string k = tag_key(key);
-    if (k.size() > m_env.max_key()) return errc::too_large;
-    std::string v = encode_tag(record);
-    return write([&](MDB_txn* txn) {
-        MDB_val kv = lmdb::val(k);
-        MDB_val vv = lmdb::val(v);
-        return mdb_put(txn, m_env.dbs().tags, &kv, &vv, 0);
-    });
+    return m_tables.put_tag(key, record);
 }
 
 result<std::optional<TagRecord>> LmdbBlobStore::get_tag(const TagKey& key) {
-    std::string k = tag_key(key);
-    if (k.size() > m_env.max_key()) return std::optional<TagRecord>();
-    lmdb::ReadTxn t(m_env.get());
-    if (t.rc != 0) return fail(t.rc);
-    MDB_val v;
-    int rc = lmdb::get(t.get(), m_env.dbs().tags, k, v);
-    if (rc == MDB_NOTFOUND) return std::optional<TagRecord>();
-    if (rc != 0) return fail(rc);
-    auto rec = decode_tag(lmdb::view(v));
-    if (!rec) return errc::corrupt;
-    return rec;
+    return m_tables.get_tag(key);
 }
 
 result<std::vector<std::string>> LmdbBlobStore::list_tags(const std::string& upstream,
                                                           const std::string& repo) {
-    const std::string prefix = tag_prefix(upstream, repo);
-    std::vector<std::string> out;
-    lmdb::ReadTxn t(m_env.get());
-    if (t.rc != 0) return fail(t.rc);
-    lmdb::Cursor cursor;
-    if (int rc = cursor.open(t.get(), m_env.dbs().tags); rc != 0) return fail(rc);
-    MDB_val k = lmdb::val(prefix);
-    MDB_val v;
-    int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE);
-    for (; rc == 0 && lmdb::view(k).starts_with(prefix);
-         rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT)) {
-        out.emplace_back(lmdb::view(k).substr(prefix.size()));
-    }
-    if (rc != 0 && rc != MDB_NOTFOUND) return fail(rc);
-    return out;
+    return m_tables.list_tags(upstream, repo);
 }
 
 result<void> LmdbBlobStore::put_refs(const Digest& manifest, const std::vector<Digest>& children) {
-    std::string k = blob_key(manifest);
-    std::string v = encode_refs(children);
-    return write([&](MDB_txn* txn) {
-        MDB_val kv = lmdb::val(k);
-        MDB_val vv = lmdb::val(v);
-        return mdb_put(txn, m_env.dbs().refs, &kv, &vv, 0);
-    });
+    return m_tables.put_refs(manifest, children);
 }
 
 result<std::vector<Digest>> LmdbBlobStore::get_refs(const Digest& manifest) {
-    lmdb::ReadTxn t(m_env.get());
-    if (t.rc != 0) return fail(t.rc);
-    MDB_val v;
-    int rc = lmdb::get(t.get(), m_env.dbs().refs, blob_key(manifest), v);
-    if (rc == MDB_NOTFOUND) return std::vector<Digest>();
-    if (rc != 0) return fail(rc);
-    auto refs = decode_refs(lmdb::view(v));
-    if (!refs) return errc::corrupt;
-    return std::move(*refs);
+    return m_tables.get_refs(manifest);
 }
 
 result<void> LmdbBlobStore::put_record(std::string_view table, std::string_view key,
                                        std::string_view value) {
-    if (table.find('\0') != std::string_view::npos) return errc::invalid_argument;
-    std::string k = record_key(table, key);
-    if (k.size() > m_env.max_key()) return errc::too_large;
-    std::string v(value);
-    return write([&](MDB_txn* txn) {
-        MDB_val kv = lmdb::val(k);
-        MDB_val vv = lmdb::val(v);
-        return mdb_put(txn, m_env.dbs().records, &kv, &vv, 0);
-    });
+    return m_tables.put_record(table, key, value);
 }
 
 result<std::optional<std::string>> LmdbBlobStore::get_record(std::string_view table,
                                                              std::string_view key) {
-    if (table.find('\0') != std::string_view::npos) return errc::invalid_argument;
-    std::string k = record_key(table, key);
-    if (k.size() > m_env.max_key()) return std::optional<std::string>();
-    lmdb::ReadTxn t(m_env.get());
-    if (t.rc != 0) return fail(t.rc);
-    MDB_val v;
-    int rc = lmdb::get(t.get(), m_env.dbs().records, k, v);
-    if (rc == MDB_NOTFOUND) return std::optional<std::string>();
-    if (rc != 0) return fail(rc);
-    return std::optional<std::string>(std::string(lmdb::view(v)));
+    return m_tables.get_record(table, key);
 }
 
 result<void> LmdbBlobStore::delete_record(std::string_view table, std::string_view key) {
-    if (table.find('\0') != std::string_view::npos) return errc::invalid_argument;
-    std::string k = record_key(table, key);
-    if (k.size() > m_env.max_key()) return {};
-    return write([&](MDB_txn* txn) {
-        MDB_val kv = lmdb::val(k);
-        int rc = mdb_del(txn, m_env.dbs().records, &kv, nullptr);
-        return rc == MDB_NOTFOUND ? 0 : rc;
-    });
+    return m_tables.delete_record(table, key);
 }
 
 result<std::vector<std::pair<std::string, std::string>>> LmdbBlobStore::list_records(
     std::string_view table, std::string_view prefix) {
-    if (table.find('\0') != std::string_view::npos) return errc::invalid_argument;
-    const std::string full = record_key(table, prefix);
-    const std::size_t strip = table.size() + 1;
-    std::vector<std::pair<std::string, std::string>> out;
-    lmdb::ReadTxn t(m_env.get());
-    if (t.rc != 0) return fail(t.rc);
-    lmdb::Cursor cursor;
-    if (int rc = cursor.open(t.get(), m_env.dbs().records); rc != 0) return fail(rc);
-    MDB_val k = lmdb::val(full);
-    MDB_val v;
-    int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE);
-    for (; rc == 0 && lmdb::view(k).starts_with(full);
-         rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT)) {
-        out.emplace_back(std::string(lmdb::view(k).substr(strip)), std::string(lmdb::view(v)));
-    }
-    if (rc != 0 && rc != MDB_NOTFOUND) return fail(rc);
-    return out;
+    return m_tables.list_records(table, prefix);
 }
 
 Usage LmdbBlobStore::usage() {

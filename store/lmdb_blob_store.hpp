@@ -1,5 +1,8 @@
 #pragma once
-// The LMDB implementation of BlobStore. See records.hpp for the on-disk layout.
+// The LMDB implementation of BlobStore. See records.hpp for the on-disk layout. Its parts:
+// StoreEnv and recover() open it, ChunkReader reads chunk payloads, TouchBatch holds hits until
+// they are committed, RecordTables serves tags, refs and records, and every write goes through
+// the WriteQueue's thread.
 
 #include <atomic>
 #include <memory>
@@ -9,6 +12,7 @@
 #include "store/blob_store.hpp"
 #include "store/chunk_reader.hpp"
 #include "store/lmdb.hpp"
+#include "store/record_tables.hpp"
 #include "store/records.hpp"
 #include "store/recovery.hpp"
 #include "store/store_env.hpp"
@@ -20,7 +24,7 @@ namespace store {
 class LmdbBlobStore final : public BlobStore {
   public:
     // Opens (creating if needed) and recovers; see BlobStore::open. The map is
-    // Options::map_size, or 2 x max_size (at least 64 MiB) when that is 0.
+    // map_size_for(options).
     static result<std::unique_ptr<LmdbBlobStore>> create(const Options& options,
                                                          RecoveryReport* report);
     // Applies every queued write, then closes the environment. Every BlobWriter must have
@@ -83,6 +87,7 @@ class LmdbBlobStore final : public BlobStore {
     TouchBatch m_touches;
 
     std::unique_ptr<WriteQueue> m_queue;  // reset first in the destructor
+    RecordTables m_tables;                // writes through *m_queue
 };
 
 }  // namespace store
