@@ -67,6 +67,9 @@ struct RecoveryReport {
     std::uint64_t partial_removed = 0;
     int stale_readers = 0;
     std::uint64_t blobs = 0;
+    // How large chunk payloads are read, as found by a start-up self-check: "pread" (copied
+    // from the data file, not mapped), or "map: <why not pread>".
+    std::string read_path;
 };
 
 // A blob being written. Append bytes in order, then commit. Destroying an uncommitted writer

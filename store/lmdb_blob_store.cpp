@@ -37,14 +37,19 @@ result<std::unique_ptr<LmdbBlobStore>> LmdbBlobStore::create(const Options& opti
     if (!env) return env.error();
     auto recovered = recover(*env);
     if (!recovered) return recovered.error();
+    ChunkReader reader(env->data_fd(), env->page_size());
+    reader.self_check(env->get(), env->dbs().chunks);
+    recovered->report.read_path = reader.read_path();
     if (report) *report = recovered->report;
-    return std::unique_ptr<LmdbBlobStore>(new LmdbBlobStore(options, std::move(*env), *recovered));
+    return std::unique_ptr<LmdbBlobStore>(
+        new LmdbBlobStore(options, std::move(*env), std::move(reader), *recovered));
 }
 
-LmdbBlobStore::LmdbBlobStore(const Options& options, StoreEnv env, const Recovery& recovered)
+LmdbBlobStore::LmdbBlobStore(const Options& options, StoreEnv env, ChunkReader reader,
+                             const Recovery& recovered)
     : m_options(options),
       m_env(std::move(env)),
-      m_reader(m_env.data_fd(), m_env.page_size()),
+      m_reader(std::move(reader)),
       m_blob_count(recovered.report.blobs),
       m_blob_bytes(recovered.blob_bytes),
       m_queue(std::make_unique<WriteQueue>(m_env.get(), m_options.commit_every_chunks,

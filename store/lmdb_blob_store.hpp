@@ -70,7 +70,8 @@ class LmdbBlobStore final : public BlobStore {
     void writer_done(const Digest& digest, std::optional<std::uint64_t> committed_size);
 
   private:
-    LmdbBlobStore(const Options& options, StoreEnv env, const Recovery& recovered);
+    LmdbBlobStore(const Options& options, StoreEnv env, ChunkReader reader,
+                  const Recovery& recovered);
     result<void> write(std::function<int(MDB_txn*)> apply);
     void queue_removal(const Digest& digest);
     void queue_touches();

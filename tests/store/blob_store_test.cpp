@@ -408,6 +408,22 @@ TEST_CASE("a large chunk whose page header is not as expected is read through th
     CHECK(store->stat(d)->has_value());
 }
 
+TEST_CASE("opening reports the read path its self-check chose and leaves no probe", "[store]") {
+    TempDir dir;
+    const auto options = options_for(dir);
+    RecoveryReport report;
+    {
+        auto store = open_store(options, &report);
+        CHECK(report.read_path == "pread");  // Linux, LMDB 0.9: the layout the fast path needs
+        const std::string data = random_bytes(2 * k, 22);
+        const Digest d = put_blob(*store, data);
+        CHECK(read_all(*store, d) == data);
+        REQUIRE(store->remove(d));
+    }
+    RawEnv raw(options.path);
+    CHECK(raw.entries("chunks") == 0);
+}
+
 TEST_CASE("remove deletes a blob and its usage, and removing a missing blob succeeds", "[store]") {
     TempDir dir;
     auto store = open_store(options_for(dir));

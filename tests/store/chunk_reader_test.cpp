@@ -10,6 +10,9 @@
 #include "store/chunk_codec.hpp"
 #include "store/crc32c.hpp"
 #include "store/errors.hpp"
+#include "store/lmdb.hpp"
+#include "store/lmdb_page.hpp"
+#include "store/store_env.hpp"
 #include "store_test_util.hpp"
 
 using namespace store;
@@ -31,7 +34,7 @@ std::string page_header(std::uint64_t page_number, std::uint16_t flags, std::uin
 }
 
 std::uint32_t pages_for(std::size_t payload) {
-    return static_cast<std::uint32_t>(overflow_pages(payload, k_page));
+    return static_cast<std::uint32_t>(lmdb_page::overflow_pages(payload, k_page));
 }
 
 // A stand-in for the map (a header followed by the payload, in memory) and for the data file,
@@ -68,6 +71,20 @@ class FakeLayout {
 
 ChunkEntry raw_entry(const std::string& payload) {
     return ChunkEntry{Codec::raw, crc32c(payload)};
+}
+
+StoreEnv open_env(const TempDir& dir) {
+    auto env = StoreEnv::open(options_for(dir));
+    REQUIRE(env.has_value());
+    return std::move(*env);
+}
+
+std::size_t chunk_entries(const StoreEnv& env) {
+    lmdb::ReadTxn t(env.get());
+    REQUIRE(t.rc == 0);
+    MDB_stat st;
+    REQUIRE(mdb_stat(t.get(), env.dbs().chunks, &st) == 0);
+    return st.ms_entries;
 }
 
 }  // namespace
@@ -112,6 +129,11 @@ TEST_CASE("a large payload is read through the map when its page does not look a
     }
     SECTION("the header lacks the overflow flag") {
         const MDB_val value = layout.map(page_header(3, 0x02, pages), in_map);
+        REQUIRE_FALSE(reader.read(value, raw_entry(in_map), in_map.size(), out));
+        CHECK(out == in_map);
+    }
+    SECTION("the header's page count does not fit the value's size") {
+        const MDB_val value = layout.map(page_header(3, 0x04, pages + 1), in_map);
         REQUIRE_FALSE(reader.read(value, raw_entry(in_map), in_map.size(), out));
         CHECK(out == in_map);
     }
@@ -168,4 +190,45 @@ TEST_CASE("a payload that fails its checksum or size is corrupt on either read p
         CHECK_FALSE(reader.read(value, raw_entry(payload), payload.size(), out));
         CHECK(out == payload);
     }
+}
+
+TEST_CASE("the self-check chooses pread on LMDB's own data file and leaves no probe behind",
+          "[store]") {
+    TempDir dir;
+    const StoreEnv env = open_env(dir);
+    ChunkReader reader(env.data_fd(), env.page_size());
+    reader.self_check(env.get(), env.dbs().chunks);
+    CHECK(reader.read_path() == "pread");
+    CHECK(chunk_entries(env) == 0);
+}
+
+TEST_CASE("the self-check falls back to the map, saying why, when pread does not match it",
+          "[store]") {
+    TempDir dir;
+    const StoreEnv env = open_env(dir);
+    FakeLayout layout(dir);  // an empty file, not the environment's
+    ChunkReader reader(layout.fd(), env.page_size());
+    reader.self_check(env.get(), env.dbs().chunks);
+    CHECK(reader.read_path() == "map: pread at the page header's offset came up short");
+    CHECK(chunk_entries(env) == 0);
+    // From now on even a payload whose page pread would find is read through the map.
+    const std::string in_map = random_bytes(200'000, 7);
+    std::string in_file = in_map;
+    in_file[150'000] = static_cast<char>(in_file[150'000] ^ 1);
+    layout.file(3, in_file);
+    const MDB_val value = layout.map(page_header(3, 0x04, pages_for(in_map.size())), in_map);
+    std::string out;
+    REQUIRE_FALSE(reader.read(value, raw_entry(in_map), in_map.size(), out));
+    CHECK(out == in_map);
+}
+
+TEST_CASE("the self-check falls back to the map when it cannot run", "[store]") {
+    TempDir dir;
+    const StoreEnv env = open_env(dir);
+    ChunkReader no_file;
+    no_file.self_check(env.get(), env.dbs().chunks);
+    CHECK(no_file.read_path() == "map: no data file");
+    ChunkReader no_database(env.data_fd(), env.page_size());
+    no_database.self_check(env.get(), env.dbs().records + 100);
+    CHECK(no_database.read_path().starts_with("map: self-check could not write its probe: "));
 }
