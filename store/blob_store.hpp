@@ -136,6 +136,11 @@ class BlobStore {
         std::string_view table, std::string_view prefix) = 0;
 
     virtual Usage usage() = 0;
+    // Bytes a writer may have appended that are not yet counted in usage().used_bytes: the
+    // writer queue plus one commit batch, and the chunk the writer is filling, in the pages
+    // they take on disk with a margin. Each other writer appending at the same time can add its
+    // own chunk being filled (k_chunk_size). Fixed for the store's lifetime.
+    virtual std::uint64_t max_uncommitted_bytes() const = 0;
     // Every complete blob, for rebuilding eviction state at start-up.
     virtual result<void> for_each_blob(
         const std::function<void(const Digest&, const BlobInfo&)>& fn) = 0;

@@ -7,6 +7,7 @@
 #include "store/chunk_reader.hpp"
 #include "store/errors.hpp"
 #include "store/lmdb_blob_writer.hpp"
+#include "store/lmdb_page.hpp"
 #include "store/records.hpp"
 #include "store/recovery.hpp"
 
@@ -300,6 +301,20 @@ Usage LmdbBlobStore::usage() {
     }
     u.used_bytes = pages * m_env.page_size();
     return u;
+}
+
+std::uint64_t LmdbBlobStore::max_uncommitted_bytes() const {
+    // Chunks appended but not committed: the queue's bound, the batch the writer is applying
+    // (one commit), and the one the writer is filling or blocked pushing.
+    const std::uint64_t chunks = m_queue->max_queued_chunks() + m_queue->batch_chunks() + 1;
+    // Each takes at most a raw chunk's overflow run (a chunk is stored compressed only when
+    // that is smaller). The margin: 4 pages per chunk for the tree pages its commit copies or
+    // adds -- the chunks leaf and branches above it, the blob's record, free-list entries --
+    // where a commit of one chunk needs about 3 and a batch shares them.
+    constexpr std::uint64_t k_margin_pages_per_chunk = 4;
+    const std::uint64_t page = m_env.page_size();
+    return chunks * (lmdb_page::overflow_pages(k_chunk_size, page) + k_margin_pages_per_chunk) *
+           page;
 }
 
 result<void> LmdbBlobStore::for_each_blob(

@@ -53,6 +53,7 @@ class LmdbBlobStore final : public BlobStore {
     result<std::vector<std::pair<std::string, std::string>>> list_records(
         std::string_view table, std::string_view prefix) override;
     Usage usage() override;
+    std::uint64_t max_uncommitted_bytes() const override;
     result<void> for_each_blob(
         const std::function<void(const Digest&, const BlobInfo&)>& fn) override;
     result<void> flush() override;

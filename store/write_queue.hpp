@@ -38,6 +38,11 @@ class WriteQueue {
     // Queues `apply` and waits for its outcome (0 or the LMDB code).
     int run(std::function<int(MDB_txn*)> apply);
 
+    // Chunk operations applied in one transaction at most (batch_chunks, at least 1).
+    unsigned batch_chunks() const { return m_batch_chunks; }
+    // Chunk operations queued at most (max_queued_chunks, at least 1).
+    std::size_t max_queued_chunks() const { return m_max_queued_chunks; }
+
   private:
     void loop();
     void run_batch(std::deque<WriteOp>& ops);

@@ -445,6 +445,48 @@ TEST_CASE("remove deletes a blob and its usage, and removing a missing blob succ
     CHECK(store->remove(digest_of("never")).has_value());
 }
 
+TEST_CASE("max_uncommitted_bytes is the writer queue, one commit batch and one chunk, in pages",
+          "[store]") {
+    REQUIRE(sysconf(_SC_PAGESIZE) == 4096);
+    // A raw chunk fills 256 pages; 4 more per chunk are the stated margin for tree pages.
+    constexpr std::uint64_t k_per_chunk = (256 + 4) * 4096;
+    TempDir dir;
+    auto options = options_for(dir);
+    SECTION("the defaults: 8 queued and 32 per commit") {
+        auto store = open_store(options);
+        CHECK(store->max_uncommitted_bytes() == (8 + 32 + 1) * k_per_chunk);
+    }
+    SECTION("other bounds") {
+        options.queue_chunks = 3;
+        options.commit_every_chunks = 5;
+        auto store = open_store(options);
+        CHECK(store->max_uncommitted_bytes() == (3 + 5 + 1) * k_per_chunk);
+        CHECK(store->max_uncommitted_bytes() >= (3 + 5 + 1) * std::uint64_t{k});
+    }
+    SECTION("zero bounds, which the writer takes as one") {
+        options.queue_chunks = 0;
+        options.commit_every_chunks = 0;
+        auto store = open_store(options);
+        CHECK(store->max_uncommitted_bytes() == 3 * k_per_chunk);
+    }
+}
+
+TEST_CASE("the bytes of a queue and a batch of chunks, once committed, fit max_uncommitted_bytes",
+          "[store]") {
+    TempDir dir;
+    auto options = options_for(dir);
+    options.queue_chunks = 2;
+    options.commit_every_chunks = 3;
+    auto store = open_store(options);
+    REQUIRE(store->flush());
+    const std::uint64_t before = store->usage().used_bytes;
+    put_blob(*store, random_bytes((2 + 3 + 1) * k, 23));  // raw: the most pages a chunk takes
+    REQUIRE(store->flush());
+    const std::uint64_t grown = store->usage().used_bytes - before;
+    CHECK(grown >= (2 + 3 + 1) * 256 * 4096);
+    CHECK(grown <= store->max_uncommitted_bytes());
+}
+
 TEST_CASE("for_each_blob lists every complete blob and only those", "[store]") {
     TempDir dir;
     auto store = open_store(options_for(dir));
