@@ -113,6 +113,12 @@ class BlobStore {
                                                       std::string media_type) = 0;
     // Removes a complete blob and its chunks. Removing a missing blob succeeds.
     virtual result<void> remove(const Digest& digest) = 0;
+    // `listener` is called after a complete blob that the store removed on its own -- because
+    // a read found one of its chunks corrupt -- has been deleted, once per blob deleted; never
+    // for remove(). It runs on the writer thread with no store lock held and no transaction
+    // open, so it may read the store but must not wait for the writer (flush, remove, put_*,
+    // begin, a BlobWriter) or it deadlocks. Set once, before the store is used concurrently.
+    virtual void set_removal_listener(std::function<void(const Digest&)> listener) = 0;
 
     virtual result<void> put_tag(const TagKey& key, const TagRecord& record) = 0;
     virtual result<std::optional<TagRecord>> get_tag(const TagKey& key) = 0;

@@ -207,17 +207,23 @@ void LmdbBlobStore::writer_done(const Digest& digest, std::optional<std::uint64_
     m_writing.erase(digest);
 }
 
+void LmdbBlobStore::set_removal_listener(std::function<void(const Digest&)> listener) {
+    m_removal_listener = std::move(listener);
+}
+
 void LmdbBlobStore::queue_removal(const Digest& digest) {
     auto removed = std::make_shared<std::optional<std::uint64_t>>();
     m_queue->push(WriteOp{[this, digest, removed](MDB_txn* txn) {
                               return delete_blob(txn, m_env.dbs(), digest,
                                                  BlobRemoval::complete_too, removed.get());
                           },
-                          [this, removed](int rc) {
-                              if (rc == 0 && *removed) {
-                                  --m_blob_count;
-                                  m_blob_bytes -= **removed;
-                              }
+                          [this, digest, removed](int rc) {
+                              // Several reads may queue the same removal; only the one that
+                              // deleted the blob reports it.
+                              if (rc != 0 || !*removed) return;
+                              --m_blob_count;
+                              m_blob_bytes -= **removed;
+                              if (m_removal_listener) m_removal_listener(digest);
                           },
                           false});
 }

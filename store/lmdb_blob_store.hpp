@@ -39,6 +39,7 @@ class LmdbBlobStore final : public BlobStore {
     result<std::unique_ptr<BlobWriter>> begin(const Digest& digest,
                                               std::string media_type) override;
     result<void> remove(const Digest& digest) override;
+    void set_removal_listener(std::function<void(const Digest&)> listener) override;
     result<void> put_tag(const TagKey& key, const TagRecord& record) override;
     result<std::optional<TagRecord>> get_tag(const TagKey& key) override;
     result<std::vector<std::string>> list_tags(const std::string& upstream,
@@ -80,6 +81,7 @@ class LmdbBlobStore final : public BlobStore {
     Options m_options;
     StoreEnv m_env;
     ChunkReader m_reader;
+    std::function<void(const Digest&)> m_removal_listener;  // set before concurrent use
 
     std::atomic<std::uint64_t> m_blob_count{0};
     std::atomic<std::uint64_t> m_blob_bytes{0};

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <mutex>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -366,6 +367,57 @@ TEST_CASE("a corrupted chunk is detected, never served, and its blob removed", "
     CHECK_FALSE(store->stat(d)->has_value());
     CHECK_FALSE(store->stat(t)->has_value());
     CHECK(store->usage().blobs == 0);
+}
+
+TEST_CASE("the removal listener hears once of a blob removed because a read found it corrupt",
+          "[store]") {
+    TempDir dir;
+    const auto options = options_for(dir);
+    const std::string data = random_bytes(3 * k, 24);
+    const std::string other = text_bytes(2 * k, 25);
+    const Digest d = digest_of(data);
+    const Digest o = digest_of(other);
+    {
+        auto store = open_store(options);
+        put_blob(*store, data);
+        put_blob(*store, other);
+    }
+    {
+        RawEnv raw(options.path);
+        raw.flip_chunk_byte(d, 1, 777);
+    }
+    auto store = open_store(options);
+    struct Heard {
+        Digest digest;
+        std::thread::id thread;
+        bool gone = false;  // the blob was already deleted when the listener ran
+    };
+    std::mutex mutex;
+    std::vector<Heard> heard;
+    store->set_removal_listener([&](const Digest& removed) {
+        const bool gone = !store->stat(removed)->has_value();
+        std::lock_guard lock(mutex);
+        heard.push_back({removed, std::this_thread::get_id(), gone});
+    });
+    std::string out;
+    CHECK(store->read_chunk(d, 1, out).error() == errc::corrupt);
+    CHECK(store->read_chunk(d, 1, out).error() != boost::system::error_code());
+    CHECK_FALSE(read_all(*store, d).has_value());
+    REQUIRE(store->flush());
+    {
+        std::lock_guard lock(mutex);
+        REQUIRE(heard.size() == 1);
+        CHECK(heard[0].digest == d);
+        CHECK(heard[0].thread != std::this_thread::get_id());
+        CHECK(heard[0].gone);
+    }
+    CHECK_FALSE(store->stat(d)->has_value());
+    CHECK(store->usage().blobs == 1);
+
+    REQUIRE(store->remove(o));
+    REQUIRE(store->flush());
+    std::lock_guard lock(mutex);
+    CHECK(heard.size() == 1);  // remove() is the caller's own doing: not reported
 }
 
 TEST_CASE("a large chunk whose page header is not as expected is read through the map", "[store]") {
