@@ -2,6 +2,7 @@
 // The content-addressed blob store: one LMDB environment, chunked blobs, tag and ref records.
 // Synchronous API, safe to call from any thread. Writes go through one writer thread.
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -30,6 +31,13 @@ struct Options {
     double min_saving = 0.10;
     unsigned commit_every_chunks = 32;  // writer batches this many chunks per LMDB commit
     std::size_t queue_chunks = 8;       // bound of the writer queue (back-pressure)
+
+    // Test hooks that make the disk look slow; leave them at their defaults outside tests.
+    // The writer thread sleeps this long before every LMDB commit.
+    std::chrono::milliseconds test_commit_delay{0};
+    // When not empty, before every commit the writer thread waits while a file exists at this
+    // path (polling every 10 ms), for at most 120 s, then commits anyway.
+    std::filesystem::path test_commit_gate;
 };
 
 struct BlobInfo {

@@ -53,8 +53,9 @@ LmdbBlobStore::LmdbBlobStore(const Options& options, StoreEnv env, ChunkReader r
       m_reader(std::move(reader)),
       m_blob_count(recovered.report.blobs),
       m_blob_bytes(recovered.blob_bytes),
-      m_queue(std::make_unique<WriteQueue>(m_env.get(), m_options.commit_every_chunks,
-                                           m_options.queue_chunks)),
+      m_queue(std::make_unique<WriteQueue>(
+          m_env.get(), m_options.commit_every_chunks, m_options.queue_chunks,
+          CommitHooks{m_options.test_commit_delay, m_options.test_commit_gate})),
       m_tables(m_env, *m_queue) {}
 
 LmdbBlobStore::~LmdbBlobStore() {

@@ -1,9 +1,13 @@
 #include "store/blob_store.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <future>
 #include <iterator>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <unistd.h>
@@ -24,6 +28,24 @@ constexpr std::size_t k = k_chunk_size;
 std::uint32_t chunks_for(std::uint64_t size) {
     return static_cast<std::uint32_t>((size + k - 1) / k);
 }
+
+// Removes a commit gate file (Options::test_commit_gate) at the latest when it goes out of
+// scope. Declared after the future of a gated call, so that a failing test opens the gate before
+// the future's destructor waits for the call, instead of leaving it to the gate's timeout.
+class GateOpener {
+  public:
+    explicit GateOpener(std::filesystem::path path) : m_path(std::move(path)) {}
+    ~GateOpener() { open(); }
+    GateOpener(const GateOpener&) = delete;
+    GateOpener& operator=(const GateOpener&) = delete;
+    void open() {
+        std::error_code ec;
+        std::filesystem::remove(m_path, ec);
+    }
+
+  private:
+    std::filesystem::path m_path;
+};
 
 }  // namespace
 
@@ -661,4 +683,63 @@ TEST_CASE("a layer that turns compressible after incompressible chunks is compre
     CHECK((*info)->stored_bytes > 2 * k);
     CHECK((*info)->stored_bytes < 2 * k + 2 * k);
     CHECK(read_all(*store, d) == data);
+}
+
+TEST_CASE("with the commit gate in place a write does not complete until it is removed",
+          "[store]") {
+    using namespace std::chrono_literals;
+    TempDir dir;
+    auto options = options_for(dir);
+    options.test_commit_gate = dir.path() / "commit-gate";
+    auto store = open_store(options);
+    const TagKey key{"docker.io", "library/alpine", "3.19"};
+    const Digest d = digest_of("manifest");
+    std::atomic<bool> opened{false};
+    dir.write("commit-gate", "");
+    SECTION("put_tag") {
+        auto put = std::async(std::launch::async, [&] {
+            auto r = store->put_tag(key, {d, "m", 1});
+            return std::pair{r.has_value(), opened.load()};
+        });
+        GateOpener gate(options.test_commit_gate);
+        CHECK(put.wait_for(200ms) == std::future_status::timeout);
+        CHECK_FALSE(store->get_tag(key)->has_value());  // not committed
+        opened = true;
+        gate.open();
+        REQUIRE(put.wait_for(30s) == std::future_status::ready);
+        const auto [ok, after_opening] = put.get();
+        CHECK(ok);
+        CHECK(after_opening);
+        CHECK(store->get_tag(key)->has_value());
+    }
+    SECTION("flush from another thread") {
+        auto flushed = std::async(std::launch::async, [&] {
+            auto r = store->flush();
+            return std::pair{r.has_value(), opened.load()};
+        });
+        GateOpener gate(options.test_commit_gate);
+        CHECK(flushed.wait_for(200ms) == std::future_status::timeout);
+        opened = true;
+        gate.open();
+        REQUIRE(flushed.wait_for(30s) == std::future_status::ready);
+        const auto [ok, after_opening] = flushed.get();
+        CHECK(ok);
+        CHECK(after_opening);
+    }
+}
+
+TEST_CASE("with a commit delay every write takes at least that long", "[store]") {
+    using namespace std::chrono_literals;
+    TempDir dir;
+    auto options = options_for(dir);
+    options.test_commit_delay = 150ms;
+    auto store = open_store(options);
+    const auto start = std::chrono::steady_clock::now();
+    REQUIRE(store->put_tag({"u", "r", "a"}, {digest_of("a"), "m", 1}));
+    const auto one = std::chrono::steady_clock::now() - start;
+    REQUIRE(store->put_record("envs", "k", "v"));
+    const auto two = std::chrono::steady_clock::now() - start;
+    CHECK(one >= 150ms);
+    CHECK(two >= 300ms);
+    CHECK(store->get_tag({"u", "r", "a"})->has_value());
 }
