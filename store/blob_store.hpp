@@ -2,6 +2,7 @@
 // The content-addressed blob store: one LMDB environment, chunked blobs, tag and ref records.
 // Synchronous API, safe to call from any thread. Writes go through one writer thread.
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -30,6 +31,13 @@ struct Options {
     double min_saving = 0.10;
     unsigned commit_every_chunks = 32;  // writer batches this many chunks per LMDB commit
     std::size_t queue_chunks = 8;       // bound of the writer queue (back-pressure)
+
+    // Test hooks that make the disk look slow; leave them at their defaults outside tests.
+    // The writer thread sleeps this long before every LMDB commit.
+    std::chrono::milliseconds test_commit_delay{0};
+    // When not empty, before every commit the writer thread waits while a file exists at this
+    // path (polling every 10 ms), for at most 120 s, then commits anyway.
+    std::filesystem::path test_commit_gate;
 };
 
 struct BlobInfo {
@@ -67,6 +75,9 @@ struct RecoveryReport {
     std::uint64_t partial_removed = 0;
     int stale_readers = 0;
     std::uint64_t blobs = 0;
+    // How large chunk payloads are read, as found by a start-up self-check: "pread" (copied
+    // from the data file, not mapped), or "map: <why not pread>".
+    std::string read_path;
 };
 
 // A blob being written. Append bytes in order, then commit. Destroying an uncommitted writer
@@ -110,6 +121,12 @@ class BlobStore {
                                                       std::string media_type) = 0;
     // Removes a complete blob and its chunks. Removing a missing blob succeeds.
     virtual result<void> remove(const Digest& digest) = 0;
+    // `listener` is called after a complete blob that the store removed on its own -- because
+    // a read found one of its chunks corrupt -- has been deleted, once per blob deleted; never
+    // for remove(). It runs on the writer thread with no store lock held and no transaction
+    // open, so it may read the store but must not wait for the writer (flush, remove, put_*,
+    // begin, a BlobWriter) or it deadlocks. Set once, before the store is used concurrently.
+    virtual void set_removal_listener(std::function<void(const Digest&)> listener) = 0;
 
     virtual result<void> put_tag(const TagKey& key, const TagRecord& record) = 0;
     virtual result<std::optional<TagRecord>> get_tag(const TagKey& key) = 0;
@@ -133,6 +150,11 @@ class BlobStore {
         std::string_view table, std::string_view prefix) = 0;
 
     virtual Usage usage() = 0;
+    // Bytes a writer may have appended that are not yet counted in usage().used_bytes: the
+    // writer queue plus one commit batch, and the chunk the writer is filling, in the pages
+    // they take on disk with a margin. Each other writer appending at the same time can add its
+    // own chunk being filled (k_chunk_size). Fixed for the store's lifetime.
+    virtual std::uint64_t max_uncommitted_bytes() const = 0;
     // Every complete blob, for rebuilding eviction state at start-up.
     virtual result<void> for_each_blob(
         const std::function<void(const Digest&, const BlobInfo&)>& fn) = 0;

@@ -1,6 +1,7 @@
 #pragma once
 // Move-only owners for LMDB handles. A transaction aborts in its destructor unless committed;
 // a cursor closes in its destructor (and must be destroyed before its transaction commits).
+// Plus the few helpers every table access uses.
 
 #include <string_view>
 #include <utility>
@@ -87,11 +88,25 @@ class Cursor {
     MDB_cursor* m_cursor = nullptr;
 };
 
+// A short read-only transaction, begun at construction: check `rc` (an LMDB code) before use.
+struct ReadTxn {
+    Txn txn;
+    int rc = 0;
+    explicit ReadTxn(MDB_env* env) noexcept { rc = txn.begin(env, MDB_RDONLY); }
+    MDB_txn* get() const noexcept { return txn.get(); }
+};
+
 inline MDB_val val(std::string_view s) noexcept {
     return MDB_val{s.size(), const_cast<char*>(s.data())};
 }
 inline std::string_view view(const MDB_val& v) noexcept {
     return {static_cast<const char*>(v.mv_data), v.mv_size};
+}
+
+// mdb_get with a string key. `out` points into the map and is valid only while `txn` is.
+inline int get(MDB_txn* txn, MDB_dbi dbi, std::string_view key, MDB_val& out) noexcept {
+    MDB_val k = val(key);
+    return mdb_get(txn, dbi, &k, &out);
 }
 
 }  // namespace store::lmdb

@@ -1,25 +1,18 @@
 #include "store/lmdb_blob_store.hpp"
 
 #include <algorithm>
-#include <atomic>
-#include <cerrno>
 #include <chrono>
-#include <cstring>
-#include <sys/mman.h>
-#include <system_error>
-#include <tuple>
-#include <unistd.h>
 
-#include "store/chunk_codec.hpp"
-#include "store/crc32c.hpp"
+#include "store/blob_removal.hpp"
+#include "store/chunk_reader.hpp"
 #include "store/errors.hpp"
 #include "store/lmdb_blob_writer.hpp"
+#include "store/lmdb_page.hpp"
 #include "store/records.hpp"
+#include "store/recovery.hpp"
 
 namespace store {
 namespace {
-
-constexpr std::uint64_t k_min_map = 64ull << 20;
 
 std::int64_t now_seconds() {
     return std::chrono::duration_cast<std::chrono::seconds>(
@@ -29,79 +22,6 @@ std::int64_t now_seconds() {
 
 boost::system::error_code fail(int rc) {
     return lmdb_error(rc);
-}
-
-// A short read-only transaction.
-struct ReadTxn {
-    lmdb::Txn txn;
-    int rc = 0;
-    explicit ReadTxn(MDB_env* env) { rc = txn.begin(env, MDB_RDONLY); }
-    MDB_txn* get() const { return txn.get(); }
-};
-
-int get(MDB_txn* txn, MDB_dbi dbi, std::string_view key, MDB_val& out) {
-    MDB_val k = lmdb::val(key);
-    return mdb_get(txn, dbi, &k, &out);
-}
-
-// Maps a whole chunk value in one call before it is copied: touching a cold mapping page by
-// page would fault it in by small read-ahead windows, and even cached pages cost a fault per
-// few pages the first time this process reads them. Falls back to a read-ahead hint on
-// kernels without MADV_POPULATE_READ (before 5.14). Best effort: errors are ignored.
-void prefault(const MDB_val& v) {
-    if (v.mv_size < 64 * 1024) return;
-    static const auto k_page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
-    const auto begin = reinterpret_cast<std::uintptr_t>(v.mv_data) & ~(k_page - 1);
-    const auto end = reinterpret_cast<std::uintptr_t>(v.mv_data) + v.mv_size;
-    void* addr = reinterpret_cast<void*>(begin);
-#ifdef MADV_POPULATE_READ
-    static std::atomic<bool> populate_works{true};
-    if (populate_works.load(std::memory_order_relaxed)) {
-        if (madvise(addr, end - begin, MADV_POPULATE_READ) == 0) return;
-        if (errno == EINVAL) populate_works = false;
-    }
-#endif
-    std::ignore = madvise(addr, end - begin, MADV_WILLNEED);
-}
-
-bool starts_with(std::string_view s, std::string_view prefix) {
-    return s.size() >= prefix.size() && s.substr(0, prefix.size()) == prefix;
-}
-
-// Deletes every chunk of `digest` and its blob record. With `only_partial`, a complete blob
-// is left alone. Sets *removed_size to the size of a complete blob that was removed.
-int delete_blob(MDB_txn* txn, MDB_dbi blobs, MDB_dbi chunks, const Digest& digest,
-                bool only_partial, std::optional<std::uint64_t>* removed_size) {
-    if (removed_size) removed_size->reset();
-    const std::string key = blob_key(digest);
-    MDB_val v;
-    int rc = get(txn, blobs, key, v);
-    if (rc != 0 && rc != MDB_NOTFOUND) return rc;
-    if (rc == 0) {
-        auto state = blob_state(lmdb::view(v));
-        if (state == BlobState::complete) {
-            if (only_partial) return 0;
-            if (removed_size) {
-                auto rec = decode_blob(lmdb::view(v), false);
-                *removed_size = rec ? rec->info.size : 0;
-            }
-        }
-    }
-    lmdb::Cursor cursor;
-    if ((rc = cursor.open(txn, chunks)) != 0) return rc;
-    std::string start = chunk_key(digest, 0);
-    MDB_val k = lmdb::val(start);
-    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE);
-    while (rc == 0 && starts_with(lmdb::view(k), key)) {
-        if ((rc = mdb_cursor_del(cursor.get(), 0)) != 0) return rc;
-        k = lmdb::val(start);
-        rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE);
-    }
-    if (rc != 0 && rc != MDB_NOTFOUND) return rc;
-    cursor.close();
-    MDB_val bk = lmdb::val(key);
-    rc = mdb_del(txn, blobs, &bk, nullptr);
-    return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 }  // namespace
@@ -114,86 +34,29 @@ result<std::unique_ptr<BlobStore>> BlobStore::open(const Options& options, Recov
 
 result<std::unique_ptr<LmdbBlobStore>> LmdbBlobStore::create(const Options& options,
                                                              RecoveryReport* report) {
-    std::unique_ptr<LmdbBlobStore> store(new LmdbBlobStore(options));
-    if (auto r = store->open(report); !r) return r.error();
-    return store;
+    auto env = StoreEnv::open(options);
+    if (!env) return env.error();
+    auto recovered = recover(*env);
+    if (!recovered) return recovered.error();
+    ChunkReader reader(env->data_fd(), env->page_size());
+    reader.self_check(env->get(), env->dbs().chunks);
+    recovered->report.read_path = reader.read_path();
+    if (report) *report = recovered->report;
+    return std::unique_ptr<LmdbBlobStore>(
+        new LmdbBlobStore(options, std::move(*env), std::move(reader), *recovered));
 }
 
-result<void> LmdbBlobStore::open(RecoveryReport* report) {
-    std::error_code fs_ec;
-    std::filesystem::create_directories(m_options.path, fs_ec);
-    if (fs_ec) return errc::io_error;
-
-    MDB_env* raw = nullptr;
-    if (int rc = mdb_env_create(&raw); rc != 0) return fail(rc);
-    m_env = lmdb::Env(raw);
-    std::uint64_t map = m_options.map_size;
-    if (map == 0) map = std::max(2 * m_options.max_size, k_min_map);
-    map = (map + 4095) / 4096 * 4096;
-    int rc = mdb_env_set_mapsize(raw, map);
-    if (rc == 0) rc = mdb_env_set_maxdbs(raw, 8);
-    if (rc == 0) rc = mdb_env_set_maxreaders(raw, 510);
-    // NOTLS: read transactions are not tied to threads. NOMETASYNC: the meta page is flushed
-    // with the next commit, so a crash loses at most the last commit, never consistency.
-    if (rc == 0) {
-        rc = mdb_env_open(raw, m_options.path.c_str(), MDB_NOTLS | MDB_NOMETASYNC, 0644);
-    }
-    if (rc != 0) return fail(rc);
-    MDB_stat st;
-    mdb_env_stat(raw, &st);
-    m_page_size = st.ms_psize;
-    m_max_key = static_cast<std::size_t>(mdb_env_get_maxkeysize(raw));
-    if (mdb_env_get_fd(raw, &m_fd) != 0) m_fd = -1;
-
-    int stale = 0;
-    mdb_reader_check(raw, &stale);
-
-    RecoveryReport rep;
-    rep.stale_readers = stale;
-    {
-        lmdb::Txn txn;
-        if ((rc = txn.begin(raw, 0)) != 0) return fail(rc);
-        for (auto [name, dbi] : {std::pair{"blobs", &m_blobs},
-                                 {"chunks", &m_chunks},
-                                 {"tags", &m_tags},
-                                 {"refs", &m_refs},
-                                 {"records", &m_records}}) {
-            if ((rc = mdb_dbi_open(txn.get(), name, MDB_CREATE, dbi)) != 0) return fail(rc);
-        }
-        // Partial blobs (a writer was interrupted by a crash or kill) are removed.
-        std::vector<Digest> partial;
-        {
-            lmdb::Cursor cursor;
-            if ((rc = cursor.open(txn.get(), m_blobs)) != 0) return fail(rc);
-            MDB_val k, v;
-            for (rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_FIRST); rc == 0;
-                 rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT)) {
-                auto d = digest_from_key(lmdb::view(k));
-                auto rec = decode_blob(lmdb::view(v), false);
-                if (!d) continue;
-                if (rec && rec->state == BlobState::complete) {
-                    ++rep.blobs;
-                    m_blob_bytes += rec->info.size;
-                } else {
-                    partial.push_back(*d);
-                }
-            }
-            if (rc != MDB_NOTFOUND) return fail(rc);
-        }
-        for (const auto& d : partial) {
-            if ((rc = delete_blob(txn.get(), m_blobs, m_chunks, d, true, nullptr)) != 0) {
-                return fail(rc);
-            }
-        }
-        rep.partial_removed = partial.size();
-        if ((rc = txn.commit()) != 0) return fail(rc);
-    }
-    m_blob_count = rep.blobs;
-    if (report) *report = rep;
-    m_queue =
-        std::make_unique<WriteQueue>(raw, m_options.commit_every_chunks, m_options.queue_chunks);
-    return {};
-}
+LmdbBlobStore::LmdbBlobStore(const Options& options, StoreEnv env, ChunkReader reader,
+                             const Recovery& recovered)
+    : m_options(options),
+      m_env(std::move(env)),
+      m_reader(std::move(reader)),
+      m_blob_count(recovered.report.blobs),
+      m_blob_bytes(recovered.blob_bytes),
+      m_queue(std::make_unique<WriteQueue>(
+          m_env.get(), m_options.commit_every_chunks, m_options.queue_chunks,
+          CommitHooks{m_options.test_commit_delay, m_options.test_commit_gate})),
+      m_tables(m_env, *m_queue) {}
 
 LmdbBlobStore::~LmdbBlobStore() {
     m_queue.reset();
@@ -205,10 +68,10 @@ result<void> LmdbBlobStore::write(std::function<int(MDB_txn*)> apply) {
 }
 
 result<std::optional<BlobInfo>> LmdbBlobStore::stat(const Digest& digest) {
-    ReadTxn t(m_env.get());
+    lmdb::ReadTxn t(m_env.get());
     if (t.rc != 0) return fail(t.rc);
     MDB_val v;
-    int rc = get(t.get(), m_blobs, blob_key(digest), v);
+    int rc = lmdb::get(t.get(), m_env.dbs().blobs, blob_key(digest), v);
     if (rc == MDB_NOTFOUND) return std::optional<BlobInfo>();
     if (rc != 0) return fail(rc);
     auto rec = decode_blob(lmdb::view(v), false);
@@ -217,61 +80,14 @@ result<std::optional<BlobInfo>> LmdbBlobStore::stat(const Digest& digest) {
     return std::optional<BlobInfo>(std::move(rec->info));
 }
 
-// Copies a large chunk payload with pread at its offset in the data file rather than through
-// the map. The bytes are the same (LMDB writes the file the map shows, and the caller's read
-// transaction keeps these pages from being reused), but the process never maps them, so serving
-// a large blob does not grow envcache's RSS by the blob's size. Small values, and any pread
-// failure, go through the map.
-boost::system::error_code LmdbBlobStore::read_payload(const MDB_val& value, const ChunkEntry& entry,
-                                                      std::size_t expected, std::string& out) {
-    const bool large = value.mv_size >= 64 * 1024;
-    // A large value sits on LMDB overflow pages: its bytes follow the first page's 16-byte
-    // header, whose first field is that page's number (LMDB 0.9 page layout, checked below
-    // against the map before the copy is trusted).
-    constexpr std::size_t k_page_header = 16;
-    constexpr std::uint16_t k_overflow_flag = 0x04;
-    const char* header = static_cast<const char*>(value.mv_data) - k_page_header;
-    std::uint64_t page_number = 0;
-    std::uint16_t flags = 0;
-    if (large) {
-        std::memcpy(&page_number, header, sizeof page_number);
-        std::memcpy(&flags, header + 10, sizeof flags);
-    }
-    if (large && m_fd >= 0 && (flags & k_overflow_flag)) {
-        const auto offset = static_cast<off_t>(page_number * m_page_size + k_page_header);
-        thread_local std::string scratch;
-        std::string& target = entry.codec == Codec::raw ? out : scratch;
-        target.resize(value.mv_size);
-        std::size_t done = 0;
-        while (done < value.mv_size) {
-            const ssize_t n = ::pread(m_fd, target.data() + done, value.mv_size - done,
-                                      offset + static_cast<off_t>(done));
-            if (n <= 0) break;
-            done += static_cast<std::size_t>(n);
-        }
-        // The first bytes must be what the map shows (that page is mapped for the header
-        // anyway); otherwise the layout is not what this code expects: use the map.
-        const std::size_t check = std::min<std::size_t>(value.mv_size, 4096 - k_page_header);
-        if (done == value.mv_size && std::memcmp(target.data(), value.mv_data, check) == 0) {
-            if (entry.codec != Codec::raw) return decode_chunk(entry, scratch, expected, out);
-            if (value.mv_size != expected) return errc::corrupt;
-            if (crc32c(std::span<const char>(out.data(), out.size())) != entry.crc)
-                return errc::corrupt;
-            return {};
-        }
-    }
-    prefault(value);
-    return decode_chunk(entry, lmdb::view(value), expected, out);
-}
-
 result<void> LmdbBlobStore::read_chunk(const Digest& digest, std::uint32_t index,
                                        std::string& out) {
     boost::system::error_code ec;
     {
-        ReadTxn t(m_env.get());
+        lmdb::ReadTxn t(m_env.get());
         if (t.rc != 0) return fail(t.rc);
         MDB_val v;
-        int rc = get(t.get(), m_blobs, blob_key(digest), v);
+        int rc = lmdb::get(t.get(), m_env.dbs().blobs, blob_key(digest), v);
         if (rc == MDB_NOTFOUND) return errc::not_found;
         if (rc != 0) return fail(rc);
         const auto record = lmdb::view(v);
@@ -283,12 +99,12 @@ result<void> LmdbBlobStore::read_chunk(const Digest& digest, std::uint32_t index
             static_cast<std::size_t>(std::min<std::uint64_t>(k_chunk_size, rec->info.size - begin));
         auto entry = blob_chunk_entry(record, index);
         MDB_val cv;
-        rc = get(t.get(), m_chunks, chunk_key(digest, index), cv);
+        rc = lmdb::get(t.get(), m_env.dbs().chunks, chunk_key(digest, index), cv);
         if (rc != 0 && rc != MDB_NOTFOUND) return fail(rc);
         if (!entry || rc == MDB_NOTFOUND) {
             ec = errc::corrupt;
         } else {
-            ec = read_payload(cv, *entry, expected, out);
+            ec = m_reader.read(cv, *entry, expected, out);
         }
     }
     if (ec == errc::corrupt) {
@@ -326,50 +142,12 @@ result<void> LmdbBlobStore::read_range(const Digest& digest, std::uint64_t offse
 }
 
 void LmdbBlobStore::touch(const Digest& digest) {
-    bool queue = false;
-    {
-        std::lock_guard lock(m_mutex);
-        auto& t = m_touches[digest];
-        t.last_access = now_seconds();
-        ++t.hits;
-        const auto now = std::chrono::steady_clock::now();
-        if (!m_touch_queued && now - m_touch_last_queued >= k_touch_interval) {
-            m_touch_queued = true;
-            m_touch_last_queued = now;
-            queue = true;
-        }
-    }
-    if (queue) {
-        m_queue->push(WriteOp{[this](MDB_txn* txn) { return apply_touches(txn); },
-                              [this](int) { m_touch_inflight.clear(); }, false});
-    }
+    if (m_touches.record(digest, now_seconds(), TouchBatch::Clock::now())) queue_touches();
 }
 
-int LmdbBlobStore::apply_touches(MDB_txn* txn) {
-    {
-        std::lock_guard lock(m_mutex);
-        for (auto& [d, t] : m_touches) {
-            auto& in = m_touch_inflight[d];
-            in.last_access = std::max(in.last_access, t.last_access);
-            in.hits += t.hits;
-        }
-        m_touches.clear();
-        m_touch_queued = false;
-    }
-    for (const auto& [d, t] : m_touch_inflight) {
-        const std::string key = blob_key(d);
-        MDB_val v;
-        int rc = get(txn, m_blobs, key, v);
-        if (rc == MDB_NOTFOUND) continue;
-        if (rc != 0) return rc;
-        if (blob_state(lmdb::view(v)) != BlobState::complete) continue;
-        std::string value(lmdb::view(v));
-        patch_blob_access(value, t.last_access, t.hits);
-        MDB_val k = lmdb::val(key);
-        MDB_val nv = lmdb::val(value);
-        if ((rc = mdb_put(txn, m_blobs, &k, &nv, 0)) != 0) return rc;
-    }
-    return 0;
+void LmdbBlobStore::queue_touches() {
+    m_queue->push(WriteOp{[this](MDB_txn* txn) { return m_touches.apply(txn, m_env.dbs().blobs); },
+                          [this](int) { m_touches.done(); }, false});
 }
 
 result<std::unique_ptr<BlobWriter>> LmdbBlobStore::begin(const Digest& digest,
@@ -381,9 +159,9 @@ result<std::unique_ptr<BlobWriter>> LmdbBlobStore::begin(const Digest& digest,
     // From here this writer owns the digest; writer_done releases it.
     std::optional<BlobState> state;
     {
-        ReadTxn t(m_env.get());
+        lmdb::ReadTxn t(m_env.get());
         MDB_val v;
-        int rc = t.rc != 0 ? t.rc : get(t.get(), m_blobs, blob_key(digest), v);
+        int rc = t.rc != 0 ? t.rc : lmdb::get(t.get(), m_env.dbs().blobs, blob_key(digest), v);
         if (rc != 0 && rc != MDB_NOTFOUND) {
             writer_done(digest, std::nullopt);
             return fail(rc);
@@ -402,34 +180,21 @@ result<std::unique_ptr<BlobWriter>> LmdbBlobStore::begin(const Digest& digest,
 
 void LmdbBlobStore::abandon(const Digest& digest) {
     int rc = m_queue->run([this, digest](MDB_txn* txn) {
-        return delete_blob(txn, m_blobs, m_chunks, digest, true, nullptr);
+        return delete_blob(txn, m_env.dbs(), digest, BlobRemoval::partial_only, nullptr);
     });
     if (rc != MDB_MAP_FULL) return;
     // Deleting needs a few fresh pages; when the map is full, free one chunk per transaction
     // so each commit returns pages the next one can use. Whatever remains is removed at the
     // next start-up (the record stays `writing`, invisible to readers).
-    const std::string prefix = blob_key(digest);
     for (;;) {
         bool deleted = false;
-        rc = m_queue->run([&](MDB_txn* txn) {
-            deleted = false;
-            lmdb::Cursor cursor;
-            int r = cursor.open(txn, m_chunks);
-            if (r != 0) return r;
-            std::string start = chunk_key(digest, 0);
-            MDB_val k = lmdb::val(start);
-            MDB_val v;
-            r = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE);
-            if (r == MDB_NOTFOUND || (r == 0 && !starts_with(lmdb::view(k), prefix))) return 0;
-            if (r != 0) return r;
-            deleted = true;
-            return mdb_cursor_del(cursor.get(), 0);
-        });
+        rc = m_queue->run(
+            [&](MDB_txn* txn) { return delete_first_chunk(txn, m_env.dbs(), digest, deleted); });
         if (rc != 0 || !deleted) break;
     }
     if (rc == 0) {
         m_queue->run([this, digest](MDB_txn* txn) {
-            return delete_blob(txn, m_blobs, m_chunks, digest, true, nullptr);
+            return delete_blob(txn, m_env.dbs(), digest, BlobRemoval::partial_only, nullptr);
         });
     }
 }
@@ -443,26 +208,32 @@ void LmdbBlobStore::writer_done(const Digest& digest, std::optional<std::uint64_
     m_writing.erase(digest);
 }
 
+void LmdbBlobStore::set_removal_listener(std::function<void(const Digest&)> listener) {
+    m_removal_listener = std::move(listener);
+}
+
 void LmdbBlobStore::queue_removal(const Digest& digest) {
     auto removed = std::make_shared<std::optional<std::uint64_t>>();
     m_queue->push(WriteOp{[this, digest, removed](MDB_txn* txn) {
-                              return delete_blob(txn, m_blobs, m_chunks, digest, false,
-                                                 removed.get());
+                              return delete_blob(txn, m_env.dbs(), digest,
+                                                 BlobRemoval::complete_too, removed.get());
                           },
                           [this, digest, removed](int rc) {
-                              if (rc == 0 && *removed) {
-                                  --m_blob_count;
-                                  m_blob_bytes -= **removed;
-                                  if (m_removal_listener) m_removal_listener(digest);
-                              }
+                              // Several reads may queue the same removal; only the one that
+                              // deleted the blob reports it.
+                              if (rc != 0 || !*removed) return;
+                              --m_blob_count;
+                              m_blob_bytes -= **removed;
+                              if (m_removal_listener) m_removal_listener(digest);
                           },
                           false});
 }
 
 result<void> LmdbBlobStore::remove(const Digest& digest) {
     std::optional<std::uint64_t> removed;
-    auto r = write(
-        [&](MDB_txn* txn) { return delete_blob(txn, m_blobs, m_chunks, digest, false, &removed); });
+    auto r = write([&](MDB_txn* txn) {
+        return delete_blob(txn, m_env.dbs(), digest, BlobRemoval::complete_too, &removed);
+    });
     if (!r) return r;
     if (removed) {
         --m_blob_count;
@@ -472,128 +243,43 @@ result<void> LmdbBlobStore::remove(const Digest& digest) {
 }
 
 result<void> LmdbBlobStore::put_tag(const TagKey& key, const TagRecord& record) {
-    std::string k = tag_key(key);
-    if (k.size() > m_max_key) return errc::too_large;
-    std::string v = encode_tag(record);
-    return write([&](MDB_txn* txn) {
-        MDB_val kv = lmdb::val(k);
-        MDB_val vv = lmdb::val(v);
-        return mdb_put(txn, m_tags, &kv, &vv, 0);
-    });
+    return m_tables.put_tag(key, record);
 }
 
 result<std::optional<TagRecord>> LmdbBlobStore::get_tag(const TagKey& key) {
-    std::string k = tag_key(key);
-    if (k.size() > m_max_key) return std::optional<TagRecord>();
-    ReadTxn t(m_env.get());
-    if (t.rc != 0) return fail(t.rc);
-    MDB_val v;
-    int rc = get(t.get(), m_tags, k, v);
-    if (rc == MDB_NOTFOUND) return std::optional<TagRecord>();
-    if (rc != 0) return fail(rc);
-    auto rec = decode_tag(lmdb::view(v));
-    if (!rec) return errc::corrupt;
-    return rec;
+    return m_tables.get_tag(key);
 }
 
 result<std::vector<std::string>> LmdbBlobStore::list_tags(const std::string& upstream,
                                                           const std::string& repo) {
-    const std::string prefix = tag_prefix(upstream, repo);
-    std::vector<std::string> out;
-    ReadTxn t(m_env.get());
-    if (t.rc != 0) return fail(t.rc);
-    lmdb::Cursor cursor;
-    if (int rc = cursor.open(t.get(), m_tags); rc != 0) return fail(rc);
-    MDB_val k = lmdb::val(prefix);
-    MDB_val v;
-    int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE);
-    for (; rc == 0 && starts_with(lmdb::view(k), prefix);
-         rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT)) {
-        out.emplace_back(lmdb::view(k).substr(prefix.size()));
-    }
-    if (rc != 0 && rc != MDB_NOTFOUND) return fail(rc);
-    return out;
+    return m_tables.list_tags(upstream, repo);
 }
 
 result<void> LmdbBlobStore::put_refs(const Digest& manifest, const std::vector<Digest>& children) {
-    std::string k = blob_key(manifest);
-    std::string v = encode_refs(children);
-    return write([&](MDB_txn* txn) {
-        MDB_val kv = lmdb::val(k);
-        MDB_val vv = lmdb::val(v);
-        return mdb_put(txn, m_refs, &kv, &vv, 0);
-    });
+    return m_tables.put_refs(manifest, children);
 }
 
 result<std::vector<Digest>> LmdbBlobStore::get_refs(const Digest& manifest) {
-    ReadTxn t(m_env.get());
-    if (t.rc != 0) return fail(t.rc);
-    MDB_val v;
-    int rc = get(t.get(), m_refs, blob_key(manifest), v);
-    if (rc == MDB_NOTFOUND) return std::vector<Digest>();
-    if (rc != 0) return fail(rc);
-    auto refs = decode_refs(lmdb::view(v));
-    if (!refs) return errc::corrupt;
-    return std::move(*refs);
+    return m_tables.get_refs(manifest);
 }
 
 result<void> LmdbBlobStore::put_record(std::string_view table, std::string_view key,
                                        std::string_view value) {
-    if (table.find('\0') != std::string_view::npos) return errc::invalid_argument;
-    std::string k = record_key(table, key);
-    if (k.size() > m_max_key) return errc::too_large;
-    std::string v(value);
-    return write([&](MDB_txn* txn) {
-        MDB_val kv = lmdb::val(k);
-        MDB_val vv = lmdb::val(v);
-        return mdb_put(txn, m_records, &kv, &vv, 0);
-    });
+    return m_tables.put_record(table, key, value);
 }
 
 result<std::optional<std::string>> LmdbBlobStore::get_record(std::string_view table,
                                                              std::string_view key) {
-    if (table.find('\0') != std::string_view::npos) return errc::invalid_argument;
-    std::string k = record_key(table, key);
-    if (k.size() > m_max_key) return std::optional<std::string>();
-    ReadTxn t(m_env.get());
-    if (t.rc != 0) return fail(t.rc);
-    MDB_val v;
-    int rc = get(t.get(), m_records, k, v);
-    if (rc == MDB_NOTFOUND) return std::optional<std::string>();
-    if (rc != 0) return fail(rc);
-    return std::optional<std::string>(std::string(lmdb::view(v)));
+    return m_tables.get_record(table, key);
 }
 
 result<void> LmdbBlobStore::delete_record(std::string_view table, std::string_view key) {
-    if (table.find('\0') != std::string_view::npos) return errc::invalid_argument;
-    std::string k = record_key(table, key);
-    if (k.size() > m_max_key) return {};
-    return write([&](MDB_txn* txn) {
-        MDB_val kv = lmdb::val(k);
-        int rc = mdb_del(txn, m_records, &kv, nullptr);
-        return rc == MDB_NOTFOUND ? 0 : rc;
-    });
+    return m_tables.delete_record(table, key);
 }
 
 result<std::vector<std::pair<std::string, std::string>>> LmdbBlobStore::list_records(
     std::string_view table, std::string_view prefix) {
-    if (table.find('\0') != std::string_view::npos) return errc::invalid_argument;
-    const std::string full = record_key(table, prefix);
-    const std::size_t strip = table.size() + 1;
-    std::vector<std::pair<std::string, std::string>> out;
-    ReadTxn t(m_env.get());
-    if (t.rc != 0) return fail(t.rc);
-    lmdb::Cursor cursor;
-    if (int rc = cursor.open(t.get(), m_records); rc != 0) return fail(rc);
-    MDB_val k = lmdb::val(full);
-    MDB_val v;
-    int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE);
-    for (; rc == 0 && starts_with(lmdb::view(k), full);
-         rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT)) {
-        out.emplace_back(std::string(lmdb::view(k).substr(strip)), std::string(lmdb::view(v)));
-    }
-    if (rc != 0 && rc != MDB_NOTFOUND) return fail(rc);
-    return out;
+    return m_tables.list_records(table, prefix);
 }
 
 Usage LmdbBlobStore::usage() {
@@ -607,20 +293,35 @@ Usage LmdbBlobStore::usage() {
     u.map_bytes = info.me_mapsize;
     u.blobs = m_blob_count.load();
     u.blob_bytes = m_blob_bytes.load();
-    ReadTxn t(m_env.get());
+    lmdb::ReadTxn t(m_env.get());
     if (t.rc != 0) return u;
     // Pages reachable from the current meta page: two meta pages plus every tree's branch,
     // leaf and overflow pages (the free list's own tree included). Free pages are excluded:
     // LMDB reuses them, so they are room, not usage.
     std::uint64_t pages = 2;
-    for (MDB_dbi dbi : {MDB_dbi{0}, MDB_dbi{1}, m_blobs, m_chunks, m_tags, m_refs, m_records}) {
+    for (MDB_dbi dbi : {MDB_dbi{0}, MDB_dbi{1}, m_env.dbs().blobs, m_env.dbs().chunks,
+                        m_env.dbs().tags, m_env.dbs().refs, m_env.dbs().records}) {
         MDB_stat st;
         if (mdb_stat(t.get(), dbi, &st) == 0) {
             pages += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
         }
     }
-    u.used_bytes = pages * m_page_size;
+    u.used_bytes = pages * m_env.page_size();
     return u;
+}
+
+std::uint64_t LmdbBlobStore::max_uncommitted_bytes() const {
+    // Chunks appended but not committed: the queue's bound, the batch the writer is applying
+    // (one commit), and the one the writer is filling or blocked pushing.
+    const std::uint64_t chunks = m_queue->max_queued_chunks() + m_queue->batch_chunks() + 1;
+    // Each takes at most a raw chunk's overflow run (a chunk is stored compressed only when
+    // that is smaller). The margin: 4 pages per chunk for the tree pages its commit copies or
+    // adds -- the chunks leaf and branches above it, the blob's record, free-list entries --
+    // where a commit of one chunk needs about 3 and a batch shares them.
+    constexpr std::uint64_t k_margin_pages_per_chunk = 4;
+    const std::uint64_t page = m_env.page_size();
+    return chunks * (lmdb_page::overflow_pages(k_chunk_size, page) + k_margin_pages_per_chunk) *
+           page;
 }
 
 result<void> LmdbBlobStore::for_each_blob(
@@ -631,10 +332,10 @@ result<void> LmdbBlobStore::for_each_blob(
     for (;;) {
         std::vector<std::pair<Digest, BlobInfo>> batch;
         {
-            ReadTxn t(m_env.get());
+            lmdb::ReadTxn t(m_env.get());
             if (t.rc != 0) return fail(t.rc);
             lmdb::Cursor cursor;
-            if (int rc = cursor.open(t.get(), m_blobs); rc != 0) return fail(rc);
+            if (int rc = cursor.open(t.get(), m_env.dbs().blobs); rc != 0) return fail(rc);
             MDB_val k, v;
             int rc = 0;
             if (after) {
@@ -666,19 +367,7 @@ result<void> LmdbBlobStore::for_each_blob(
 
 result<void> LmdbBlobStore::flush() {
     // Queues the touches still waiting for their interval, then waits for everything queued.
-    bool queue = false;
-    {
-        std::lock_guard lock(m_mutex);
-        if (!m_touches.empty() && !m_touch_queued) {
-            m_touch_queued = true;
-            m_touch_last_queued = std::chrono::steady_clock::now();
-            queue = true;
-        }
-    }
-    if (queue) {
-        m_queue->push(WriteOp{[this](MDB_txn* txn) { return apply_touches(txn); },
-                              [this](int) { m_touch_inflight.clear(); }, false});
-    }
+    if (m_touches.flush_due(TouchBatch::Clock::now())) queue_touches();
     return write([](MDB_txn*) { return 0; });
 }
 

@@ -1,16 +1,22 @@
 #pragma once
-// The LMDB implementation of BlobStore. See records.hpp for the on-disk layout.
+// The LMDB implementation of BlobStore. See records.hpp for the on-disk layout. Its parts:
+// StoreEnv and recover() open it, ChunkReader reads chunk payloads, TouchBatch holds hits until
+// they are committed, RecordTables serves tags, refs and records, and every write goes through
+// the WriteQueue's thread.
 
 #include <atomic>
-#include <chrono>
 #include <memory>
 #include <mutex>
-#include <unordered_map>
 #include <unordered_set>
 
 #include "store/blob_store.hpp"
+#include "store/chunk_reader.hpp"
 #include "store/lmdb.hpp"
+#include "store/record_tables.hpp"
 #include "store/records.hpp"
+#include "store/recovery.hpp"
+#include "store/store_env.hpp"
+#include "store/touch_batch.hpp"
 #include "store/write_queue.hpp"
 
 namespace store {
@@ -18,7 +24,7 @@ namespace store {
 class LmdbBlobStore final : public BlobStore {
   public:
     // Opens (creating if needed) and recovers; see BlobStore::open. The map is
-    // Options::map_size, or 2 x max_size (at least 64 MiB) when that is 0.
+    // map_size_for(options).
     static result<std::unique_ptr<LmdbBlobStore>> create(const Options& options,
                                                          RecoveryReport* report);
     // Applies every queued write, then closes the environment. Every BlobWriter must have
@@ -33,6 +39,7 @@ class LmdbBlobStore final : public BlobStore {
     result<std::unique_ptr<BlobWriter>> begin(const Digest& digest,
                                               std::string media_type) override;
     result<void> remove(const Digest& digest) override;
+    void set_removal_listener(std::function<void(const Digest&)> listener) override;
     result<void> put_tag(const TagKey& key, const TagRecord& record) override;
     result<std::optional<TagRecord>> get_tag(const TagKey& key) override;
     result<std::vector<std::string>> list_tags(const std::string& upstream,
@@ -47,6 +54,7 @@ class LmdbBlobStore final : public BlobStore {
     result<std::vector<std::pair<std::string, std::string>>> list_records(
         std::string_view table, std::string_view prefix) override;
     Usage usage() override;
+    std::uint64_t max_uncommitted_bytes() const override;
     result<void> for_each_blob(
         const std::function<void(const Digest&, const BlobInfo&)>& fn) override;
     result<void> flush() override;
@@ -59,9 +67,9 @@ class LmdbBlobStore final : public BlobStore {
 
     // For the writer (same translation unit family; not part of the public API).
     const Options& options() const { return m_options; }
-    MDB_dbi blobs_dbi() const { return m_blobs; }
-    MDB_dbi chunks_dbi() const { return m_chunks; }
-    std::uint64_t page_size() const { return m_page_size; }
+    MDB_dbi blobs_dbi() const { return m_env.dbs().blobs; }
+    MDB_dbi chunks_dbi() const { return m_env.dbs().chunks; }
+    std::uint64_t page_size() const { return m_env.page_size(); }
     WriteQueue& queue() { return *m_queue; }
     // Deletes everything of a blob that is not complete; falls back to one chunk per
     // transaction when the map is full. Blocks until done.
@@ -70,47 +78,27 @@ class LmdbBlobStore final : public BlobStore {
     void writer_done(const Digest& digest, std::optional<std::uint64_t> committed_size);
 
   private:
-    explicit LmdbBlobStore(const Options& options) : m_options(options) {}
-    result<void> open(RecoveryReport* report);
+    LmdbBlobStore(const Options& options, StoreEnv env, ChunkReader reader,
+                  const Recovery& recovered);
     result<void> write(std::function<int(MDB_txn*)> apply);
     void queue_removal(const Digest& digest);
-    int apply_touches(MDB_txn* txn);
-    boost::system::error_code read_payload(const MDB_val& value, const ChunkEntry& entry,
-                                           std::size_t expected, std::string& out);
-
-    struct Touch {
-        std::int64_t last_access = 0;
-        std::uint64_t hits = 0;
-    };
+    void queue_touches();
 
     Options m_options;
-    lmdb::Env m_env;
-    MDB_dbi m_blobs = 0;
-    MDB_dbi m_chunks = 0;
-    MDB_dbi m_tags = 0;
-    MDB_dbi m_refs = 0;
-    MDB_dbi m_records = 0;
-    std::uint64_t m_page_size = 4096;
-    std::size_t m_max_key = 511;
-    // The data file: large chunk payloads are copied with pread at their offset in it instead
-    // of through the map (see read_payload).
-    int m_fd = -1;
+    StoreEnv m_env;
+    ChunkReader m_reader;
+    std::function<void(const Digest&)> m_removal_listener;  // set before concurrent use
 
     std::atomic<std::uint64_t> m_blob_count{0};
     std::atomic<std::uint64_t> m_blob_bytes{0};
 
-    std::mutex m_mutex;  // guards m_writing, m_touches, m_touch_queued
+    std::mutex m_mutex;  // guards m_writing
     std::unordered_set<Digest, DigestHash> m_writing;
-    std::unordered_map<Digest, Touch, DigestHash> m_touches;
-    bool m_touch_queued = false;
-    // Touches are committed at most once per k_touch_interval, so a read-mostly load does not
-    // make the writer commit (and fdatasync) for every hit; flush() commits pending ones.
-    static constexpr std::chrono::milliseconds k_touch_interval{1000};
-    std::chrono::steady_clock::time_point m_touch_last_queued{};
-    std::unordered_map<Digest, Touch, DigestHash> m_touch_inflight;  // writer thread only
+    TouchBatch m_touches;
 
     std::function<void(const Digest&)> m_removal_listener;
     std::unique_ptr<WriteQueue> m_queue;  // reset first in the destructor
+    RecordTables m_tables;                // writes through *m_queue
 };
 
 }  // namespace store

@@ -7,6 +7,7 @@
 #include "store/errors.hpp"
 #include "store/lmdb.hpp"
 #include "store/lmdb_blob_store.hpp"
+#include "store/lmdb_page.hpp"
 
 namespace store {
 namespace {
@@ -21,9 +22,10 @@ std::int64_t now_seconds() {
 // page minus the node header and key) go to their own run of overflow pages; small ones share
 // a leaf page and are counted as none.
 std::uint64_t chunk_pages(std::size_t payload, std::uint64_t page_size) {
-    const std::uint64_t node_max = ((page_size - 16) / 2 & ~std::uint64_t{1}) - 2;
-    const std::uint64_t node = 8 + 36 + payload;  // node header + key + data
-    return node > node_max ? overflow_pages(payload, page_size) : 0;
+    constexpr std::size_t k_chunk_key_size = 32 + 4;  // digest, index (records.hpp)
+    const std::uint64_t node = lmdb_page::k_node_header_size + k_chunk_key_size + payload;
+    return node > lmdb_page::node_max(page_size) ? lmdb_page::overflow_pages(payload, page_size)
+                                                 : 0;
 }
 
 // More than the writer queue holds at once is never needed.

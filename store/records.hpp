@@ -59,9 +59,4 @@ std::optional<std::vector<Digest>> decode_refs(std::string_view v);
 
 std::string record_key(std::string_view table, std::string_view key);
 
-// LMDB overflow pages taken by a value of `bytes` bytes (16-byte page header, then data).
-inline std::uint64_t overflow_pages(std::uint64_t bytes, std::uint64_t page_size) {
-    return (bytes + 16 + page_size - 1) / page_size;
-}
-
 }  // namespace store

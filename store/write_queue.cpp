@@ -1,15 +1,19 @@
 #include "store/write_queue.hpp"
 
 #include <future>
+#include <system_error>
+#include <utility>
 
 #include "store/lmdb.hpp"
 
 namespace store {
 
-WriteQueue::WriteQueue(MDB_env* env, unsigned batch_chunks, std::size_t max_queued_chunks)
+WriteQueue::WriteQueue(MDB_env* env, unsigned batch_chunks, std::size_t max_queued_chunks,
+                       CommitHooks hooks)
     : m_env(env),
       m_batch_chunks(batch_chunks == 0 ? 1 : batch_chunks),
       m_max_queued_chunks(max_queued_chunks == 0 ? 1 : max_queued_chunks),
+      m_hooks(std::move(hooks)),
       m_thread([this] { loop(); }) {}
 
 WriteQueue::~WriteQueue() {
@@ -71,7 +75,10 @@ void WriteQueue::run_batch(std::deque<WriteOp>& ops) {
                 rc = op.apply(txn.get());
                 if (rc != 0) break;
             }
-            if (rc == 0) rc = txn.commit();
+            if (rc == 0) {
+                before_commit();
+                rc = txn.commit();
+            }
         }
     }
     if (rc == 0) {
@@ -88,10 +95,23 @@ void WriteQueue::run_batch(std::deque<WriteOp>& ops) {
         lmdb::Txn txn;
         int one = txn.begin(m_env, 0);
         if (one == 0) one = op.apply(txn.get());
-        if (one == 0) one = txn.commit();
+        if (one == 0) {
+            before_commit();
+            one = txn.commit();
+        }
         txn.abort();
         op.done(one);
     }
+}
+
+void WriteQueue::before_commit() const {
+    if (m_hooks.delay.count() > 0) std::this_thread::sleep_for(m_hooks.delay);
+    if (m_hooks.gate.empty()) return;
+    constexpr std::chrono::milliseconds k_poll{10};
+    const auto give_up = std::chrono::steady_clock::now() + m_hooks.gate_timeout;
+    std::error_code ec;  // a file that cannot be checked counts as gone
+    while (std::filesystem::exists(m_hooks.gate, ec) && std::chrono::steady_clock::now() < give_up)
+        std::this_thread::sleep_for(k_poll);
 }
 
 }  // namespace store

@@ -3,9 +3,11 @@
 // batched LMDB write transactions. Chunk operations count against a bound, so producers block
 // (back-pressure) while the disk is slower than the network.
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <filesystem>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -26,9 +28,18 @@ struct WriteOp {
     bool is_chunk = false;  // counts against the queue bound
 };
 
+// What the writer thread does before every commit: test hooks that make the disk look slow
+// (Options::test_commit_delay and test_commit_gate).
+struct CommitHooks {
+    std::chrono::milliseconds delay{0};  // sleep this long
+    std::filesystem::path gate;          // then, if set, wait while this file exists...
+    std::chrono::milliseconds gate_timeout{std::chrono::seconds(120)};  // ...at most this long
+};
+
 class WriteQueue {
   public:
-    WriteQueue(MDB_env* env, unsigned batch_chunks, std::size_t max_queued_chunks);
+    WriteQueue(MDB_env* env, unsigned batch_chunks, std::size_t max_queued_chunks,
+               CommitHooks hooks = {});
     ~WriteQueue();  // applies everything queued, then joins the thread
     WriteQueue(const WriteQueue&) = delete;
     WriteQueue& operator=(const WriteQueue&) = delete;
@@ -38,13 +49,20 @@ class WriteQueue {
     // Queues `apply` and waits for its outcome (0 or the LMDB code).
     int run(std::function<int(MDB_txn*)> apply);
 
+    // Chunk operations applied in one transaction at most (batch_chunks, at least 1).
+    unsigned batch_chunks() const { return m_batch_chunks; }
+    // Chunk operations queued at most (max_queued_chunks, at least 1).
+    std::size_t max_queued_chunks() const { return m_max_queued_chunks; }
+
   private:
     void loop();
     void run_batch(std::deque<WriteOp>& ops);
+    void before_commit() const;
 
     MDB_env* m_env;
     unsigned m_batch_chunks;
     std::size_t m_max_queued_chunks;
+    CommitHooks m_hooks;
 
     std::mutex m_mutex;
     std::condition_variable m_work;   // the writer waits for operations

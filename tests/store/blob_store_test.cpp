@@ -1,9 +1,14 @@
 #include "store/blob_store.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <future>
 #include <iterator>
+#include <memory>
+#include <mutex>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -23,6 +28,24 @@ constexpr std::size_t k = k_chunk_size;
 std::uint32_t chunks_for(std::uint64_t size) {
     return static_cast<std::uint32_t>((size + k - 1) / k);
 }
+
+// Removes a commit gate file (Options::test_commit_gate) at the latest when it goes out of
+// scope. Declared after the future of a gated call, so that a failing test opens the gate before
+// the future's destructor waits for the call, instead of leaving it to the gate's timeout.
+class GateOpener {
+  public:
+    explicit GateOpener(std::filesystem::path path) : m_path(std::move(path)) {}
+    ~GateOpener() { open(); }
+    GateOpener(const GateOpener&) = delete;
+    GateOpener& operator=(const GateOpener&) = delete;
+    void open() {
+        std::error_code ec;
+        std::filesystem::remove(m_path, ec);
+    }
+
+  private:
+    std::filesystem::path m_path;
+};
 
 }  // namespace
 
@@ -368,6 +391,57 @@ TEST_CASE("a corrupted chunk is detected, never served, and its blob removed", "
     CHECK(store->usage().blobs == 0);
 }
 
+TEST_CASE("the removal listener hears once of a blob removed because a read found it corrupt",
+          "[store]") {
+    TempDir dir;
+    const auto options = options_for(dir);
+    const std::string data = random_bytes(3 * k, 24);
+    const std::string other = text_bytes(2 * k, 25);
+    const Digest d = digest_of(data);
+    const Digest o = digest_of(other);
+    {
+        auto store = open_store(options);
+        put_blob(*store, data);
+        put_blob(*store, other);
+    }
+    {
+        RawEnv raw(options.path);
+        raw.flip_chunk_byte(d, 1, 777);
+    }
+    auto store = open_store(options);
+    struct Heard {
+        Digest digest;
+        std::thread::id thread;
+        bool gone = false;  // the blob was already deleted when the listener ran
+    };
+    std::mutex mutex;
+    std::vector<Heard> heard;
+    store->set_removal_listener([&](const Digest& removed) {
+        const bool gone = !store->stat(removed)->has_value();
+        std::lock_guard lock(mutex);
+        heard.push_back({removed, std::this_thread::get_id(), gone});
+    });
+    std::string out;
+    CHECK(store->read_chunk(d, 1, out).error() == errc::corrupt);
+    CHECK(store->read_chunk(d, 1, out).error() != boost::system::error_code());
+    CHECK_FALSE(read_all(*store, d).has_value());
+    REQUIRE(store->flush());
+    {
+        std::lock_guard lock(mutex);
+        REQUIRE(heard.size() == 1);
+        CHECK(heard[0].digest == d);
+        CHECK(heard[0].thread != std::this_thread::get_id());
+        CHECK(heard[0].gone);
+    }
+    CHECK_FALSE(store->stat(d)->has_value());
+    CHECK(store->usage().blobs == 1);
+
+    REQUIRE(store->remove(o));
+    REQUIRE(store->flush());
+    std::lock_guard lock(mutex);
+    CHECK(heard.size() == 1);  // remove() is the caller's own doing: not reported
+}
+
 TEST_CASE("a large chunk whose page header is not as expected is read through the map", "[store]") {
     // Large chunks are copied with pread at the file offset their overflow page header names,
     // after the first bytes are checked against the map. Point that header at another page: the
@@ -408,6 +482,22 @@ TEST_CASE("a large chunk whose page header is not as expected is read through th
     CHECK(store->stat(d)->has_value());
 }
 
+TEST_CASE("opening reports the read path its self-check chose and leaves no probe", "[store]") {
+    TempDir dir;
+    const auto options = options_for(dir);
+    RecoveryReport report;
+    {
+        auto store = open_store(options, &report);
+        CHECK(report.read_path == "pread");  // Linux, LMDB 0.9: the layout the fast path needs
+        const std::string data = random_bytes(2 * k, 22);
+        const Digest d = put_blob(*store, data);
+        CHECK(read_all(*store, d) == data);
+        REQUIRE(store->remove(d));
+    }
+    RawEnv raw(options.path);
+    CHECK(raw.entries("chunks") == 0);
+}
+
 TEST_CASE("remove deletes a blob and its usage, and removing a missing blob succeeds", "[store]") {
     TempDir dir;
     auto store = open_store(options_for(dir));
@@ -427,6 +517,48 @@ TEST_CASE("remove deletes a blob and its usage, and removing a missing blob succ
     CHECK(after.used_bytes + 2 * 256 * 4096 <= full.used_bytes);
     CHECK(store->remove(d).has_value());
     CHECK(store->remove(digest_of("never")).has_value());
+}
+
+TEST_CASE("max_uncommitted_bytes is the writer queue, one commit batch and one chunk, in pages",
+          "[store]") {
+    REQUIRE(sysconf(_SC_PAGESIZE) == 4096);
+    // A raw chunk fills 256 pages; 4 more per chunk are the stated margin for tree pages.
+    constexpr std::uint64_t k_per_chunk = (256 + 4) * 4096;
+    TempDir dir;
+    auto options = options_for(dir);
+    SECTION("the defaults: 8 queued and 32 per commit") {
+        auto store = open_store(options);
+        CHECK(store->max_uncommitted_bytes() == (8 + 32 + 1) * k_per_chunk);
+    }
+    SECTION("other bounds") {
+        options.queue_chunks = 3;
+        options.commit_every_chunks = 5;
+        auto store = open_store(options);
+        CHECK(store->max_uncommitted_bytes() == (3 + 5 + 1) * k_per_chunk);
+        CHECK(store->max_uncommitted_bytes() >= (3 + 5 + 1) * std::uint64_t{k});
+    }
+    SECTION("zero bounds, which the writer takes as one") {
+        options.queue_chunks = 0;
+        options.commit_every_chunks = 0;
+        auto store = open_store(options);
+        CHECK(store->max_uncommitted_bytes() == 3 * k_per_chunk);
+    }
+}
+
+TEST_CASE("the bytes of a queue and a batch of chunks, once committed, fit max_uncommitted_bytes",
+          "[store]") {
+    TempDir dir;
+    auto options = options_for(dir);
+    options.queue_chunks = 2;
+    options.commit_every_chunks = 3;
+    auto store = open_store(options);
+    REQUIRE(store->flush());
+    const std::uint64_t before = store->usage().used_bytes;
+    put_blob(*store, random_bytes((2 + 3 + 1) * k, 23));  // raw: the most pages a chunk takes
+    REQUIRE(store->flush());
+    const std::uint64_t grown = store->usage().used_bytes - before;
+    CHECK(grown >= (2 + 3 + 1) * 256 * 4096);
+    CHECK(grown <= store->max_uncommitted_bytes());
 }
 
 TEST_CASE("for_each_blob lists every complete blob and only those", "[store]") {
@@ -551,4 +683,63 @@ TEST_CASE("a layer that turns compressible after incompressible chunks is compre
     CHECK((*info)->stored_bytes > 2 * k);
     CHECK((*info)->stored_bytes < 2 * k + 2 * k);
     CHECK(read_all(*store, d) == data);
+}
+
+TEST_CASE("with the commit gate in place a write does not complete until it is removed",
+          "[store]") {
+    using namespace std::chrono_literals;
+    TempDir dir;
+    auto options = options_for(dir);
+    options.test_commit_gate = dir.path() / "commit-gate";
+    auto store = open_store(options);
+    const TagKey key{"docker.io", "library/alpine", "3.19"};
+    const Digest d = digest_of("manifest");
+    std::atomic<bool> opened{false};
+    dir.write("commit-gate", "");
+    SECTION("put_tag") {
+        auto put = std::async(std::launch::async, [&] {
+            auto r = store->put_tag(key, {d, "m", 1});
+            return std::pair{r.has_value(), opened.load()};
+        });
+        GateOpener gate(options.test_commit_gate);
+        CHECK(put.wait_for(200ms) == std::future_status::timeout);
+        CHECK_FALSE(store->get_tag(key)->has_value());  // not committed
+        opened = true;
+        gate.open();
+        REQUIRE(put.wait_for(30s) == std::future_status::ready);
+        const auto [ok, after_opening] = put.get();
+        CHECK(ok);
+        CHECK(after_opening);
+        CHECK(store->get_tag(key)->has_value());
+    }
+    SECTION("flush from another thread") {
+        auto flushed = std::async(std::launch::async, [&] {
+            auto r = store->flush();
+            return std::pair{r.has_value(), opened.load()};
+        });
+        GateOpener gate(options.test_commit_gate);
+        CHECK(flushed.wait_for(200ms) == std::future_status::timeout);
+        opened = true;
+        gate.open();
+        REQUIRE(flushed.wait_for(30s) == std::future_status::ready);
+        const auto [ok, after_opening] = flushed.get();
+        CHECK(ok);
+        CHECK(after_opening);
+    }
+}
+
+TEST_CASE("with a commit delay every write takes at least that long", "[store]") {
+    using namespace std::chrono_literals;
+    TempDir dir;
+    auto options = options_for(dir);
+    options.test_commit_delay = 150ms;
+    auto store = open_store(options);
+    const auto start = std::chrono::steady_clock::now();
+    REQUIRE(store->put_tag({"u", "r", "a"}, {digest_of("a"), "m", 1}));
+    const auto one = std::chrono::steady_clock::now() - start;
+    REQUIRE(store->put_record("envs", "k", "v"));
+    const auto two = std::chrono::steady_clock::now() - start;
+    CHECK(one >= 150ms);
+    CHECK(two >= 300ms);
+    CHECK(store->get_tag({"u", "r", "a"})->has_value());
 }

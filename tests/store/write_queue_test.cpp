@@ -1,0 +1,86 @@
+#include "store/write_queue.hpp"
+
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <string>
+
+#include <catch2/catch.hpp>
+#include <lmdb.h>
+
+#include "store/lmdb.hpp"
+#include "store/store_env.hpp"
+#include "store_test_util.hpp"
+
+using namespace store;
+using namespace store::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+StoreEnv open_env(const TempDir& dir) {
+    auto env = StoreEnv::open(options_for(dir));
+    REQUIRE(env.has_value());
+    return std::move(*env);
+}
+
+// Puts key -> value in `dbi`; an LMDB code.
+int put(MDB_txn* txn, MDB_dbi dbi, const std::string& key, const std::string& value) {
+    MDB_val k = lmdb::val(key);
+    MDB_val v = lmdb::val(value);
+    return mdb_put(txn, dbi, &k, &v, 0);
+}
+
+}  // namespace
+
+TEST_CASE("a commit gate left in place is waited for at most its timeout", "[store]") {
+    TempDir dir;
+    const StoreEnv env = open_env(dir);
+    const auto gate = dir.write("gate", "");
+    WriteQueue queue(env.get(), 32, 8, CommitHooks{0ms, gate, 50ms});
+    const auto start = std::chrono::steady_clock::now();
+    auto committed = std::async(std::launch::async, [&] {
+        return queue.run([&](MDB_txn* txn) { return put(txn, env.dbs().tags, "k", "v"); });
+    });
+    REQUIRE(committed.wait_for(30s) == std::future_status::ready);
+    CHECK(committed.get() == 0);
+    CHECK(std::chrono::steady_clock::now() - start >= 50ms);
+    CHECK(std::filesystem::exists(gate));  // committed anyway
+    lmdb::ReadTxn t(env.get());
+    MDB_val v;
+    CHECK(lmdb::get(t.get(), env.dbs().tags, "k", v) == 0);
+}
+
+TEST_CASE("the commit delay is slept before every commit, a replayed one's too", "[store]") {
+    TempDir dir;
+    const StoreEnv env = open_env(dir);
+    WriteQueue queue(env.get(), 32, 8, CommitHooks{100ms, {}, 0ms});
+    // A batch with a failing operation never reaches its commit; the replay then commits the
+    // others one by one (a delay each) and aborts the failing one (none).
+    std::promise<int> first;
+    std::promise<int> second;
+    const auto start = std::chrono::steady_clock::now();
+    {
+        // Hold the writer so both operations land in one batch.
+        std::promise<void> release;
+        auto held = release.get_future().share();
+        queue.push(WriteOp{[held](MDB_txn*) {
+                               held.wait();
+                               return 0;
+                           },
+                           [](int) {}, false});
+        queue.push(WriteOp{[&](MDB_txn* txn) { return put(txn, env.dbs().tags, "a", "1"); },
+                           [&](int rc) { first.set_value(rc); }, false});
+        queue.push(WriteOp{[](MDB_txn*) { return MDB_BAD_VALSIZE; },
+                           [&](int rc) { second.set_value(rc); }, false});
+        release.set_value();
+    }
+    auto first_done = first.get_future();
+    auto second_done = second.get_future();
+    REQUIRE(first_done.wait_for(30s) == std::future_status::ready);
+    REQUIRE(second_done.wait_for(30s) == std::future_status::ready);
+    CHECK(first_done.get() == 0);
+    CHECK(second_done.get() == MDB_BAD_VALSIZE);
+    // Whether the holding operation was batched alone or with the others, two commits ran.
+    CHECK(std::chrono::steady_clock::now() - start >= 200ms);
+}
