@@ -160,13 +160,6 @@ class BlobStore {
         const std::function<void(const Digest&, const BlobInfo&)>& fn) = 0;
     // Waits until every queued write (including touches) is committed.
     virtual result<void> flush() = 0;
-
-    // Bytes a writer may have appended that are not yet counted in usage().used_bytes: the
-    // writer queue plus one commit batch.
-    virtual std::uint64_t max_uncommitted_bytes() const = 0;
-    // Called (on the writer thread, no lock held) after a complete blob that the store removed on
-    // its own (a read found it corrupt) is gone; not for remove(). Set once before use.
-    virtual void set_removal_listener(std::function<void(const Digest&)> listener) = 0;
 };
 
 }  // namespace store

@@ -58,12 +58,6 @@ class LmdbBlobStore final : public BlobStore {
     result<void> for_each_blob(
         const std::function<void(const Digest&, const BlobInfo&)>& fn) override;
     result<void> flush() override;
-    std::uint64_t max_uncommitted_bytes() const override {
-        return (m_options.queue_chunks + m_options.commit_every_chunks + 24) * k_chunk_size;
-    }
-    void set_removal_listener(std::function<void(const Digest&)> listener) override {
-        m_removal_listener = std::move(listener);
-    }
 
     // For the writer (same translation unit family; not part of the public API).
     const Options& options() const { return m_options; }
@@ -96,7 +90,6 @@ class LmdbBlobStore final : public BlobStore {
     std::unordered_set<Digest, DigestHash> m_writing;
     TouchBatch m_touches;
 
-    std::function<void(const Digest&)> m_removal_listener;
     std::unique_ptr<WriteQueue> m_queue;  // reset first in the destructor
     RecordTables m_tables;                // writes through *m_queue
 };
