@@ -14,6 +14,9 @@ BUILD_PACKAGES := g++ cmake make pkg-config ccache \
 TEST_PACKAGES := docker-registry skopeo python3 openssl curl containerd podman
 BENCH_PACKAGES := docker-registry nginx-light wrk skopeo python3 curl
 
+# Paths relative to the checkout in ccache's keys: a fresh clone elsewhere reuses the cache.
+export CCACHE_BASEDIR ?= $(CURDIR)
+
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Installs only the packages that are missing, so a prepared machine never touches apt.

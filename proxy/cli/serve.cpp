@@ -100,7 +100,8 @@ int serve(Args args) {
     std::unique_ptr<store::BlobStore> opened = open_configured_store(config, recovery);
     if (!opened) return 1;
     log_line("store " + config.storage.path.string() + ": " + std::to_string(recovery.blobs) +
-             " blobs, " + std::to_string(recovery.partial_removed) + " partial removed");
+             " blobs, " + std::to_string(recovery.partial_removed) + " partial removed, " +
+             "large chunks read by " + recovery.read_path);
 
     cache::Cache::Options cache_options;
     cache_options.evictor.limits = cache::limits_from_config(config.storage, config.eviction);

@@ -1,6 +1,9 @@
 #include "proxy/cli/store_setup.hpp"
 
+#include <charconv>
+#include <cstdlib>
 #include <iostream>
+#include <string_view>
 
 namespace proxy::cli {
 
@@ -19,6 +22,16 @@ std::unique_ptr<store::BlobStore> open_configured_store(const config::Config& co
     options.max_size = config.storage.max_size;
     options.zstd_level = config.storage.compression.level;
     options.min_saving = config.storage.compression.min_saving;
+    // Test hooks for a slow disk (store::Options); never set in production, absent from the
+    // config file on purpose.
+    if (const char* delay = std::getenv("ENVCACHE_TEST_COMMIT_DELAY_MS")) {
+        unsigned ms = 0;
+        const std::string_view text(delay);
+        if (std::from_chars(text.data(), text.data() + text.size(), ms).ec == std::errc{})
+            options.test_commit_delay = std::chrono::milliseconds(ms);
+    }
+    if (const char* gate = std::getenv("ENVCACHE_TEST_COMMIT_GATE"))
+        options.test_commit_gate = gate;
     auto opened = store::BlobStore::open(options, &recovery);
     if (!opened) {
         std::cerr << "envcache: cannot open the store at " << options.path << ": "
