@@ -5,9 +5,12 @@
 #include <string>
 #include <variant>
 
+#include <boost/beast/http/error.hpp>
+
 #include "environment/image_reference.hpp"
 #include "proxy/registry/media_types.hpp"
 #include "proxy/registry/route.hpp"
+#include "proxy/upstream/small_answer.hpp"
 #include "store/sha256.hpp"
 
 namespace proxy::environments {
@@ -19,7 +22,6 @@ namespace net = boost::asio;
 using boost::system::result;
 
 // Manifests are small; an upstream answering more than this is not sending a manifest.
-constexpr std::size_t k_max_manifest_bytes = 4 * 1024 * 1024;
 
 boost::system::error_code bad_answer() {
     return make_error_code(boost::system::errc::protocol_error);
@@ -68,34 +70,29 @@ net::awaitable<result<ResolvedImage>> resolve_one(
         request.target = "/v2/" + chosen.repo + "/manifests/" + ref;
         request.scope = "repository:" + chosen.repo + ":pull";
         request.headers.set(http::field::accept, registry::all_manifest_types());
-        auto response = co_await client.send(std::move(request));
-        if (!response) co_return result<ResolvedImage>(response.error());
-        auto& r = **response;
-        if (r.status() == 404)
+        auto fetching =
+            upstream::fetch_small(client, std::move(request), upstream::k_max_manifest_bytes);
+        auto answer = co_await std::move(fetching);
+        if (!answer) {
+            if (answer.error() == http::error::body_limit)
+                co_return result<ResolvedImage>(bad_answer());
+            co_return result<ResolvedImage>(answer.error());
+        }
+        if (answer->status == 404)
             co_return result<ResolvedImage>(make_error_code(resolve_errc::not_found));
-        if (r.status() != 200) co_return result<ResolvedImage>(bad_answer());
-        out.media_type = bare_media_type(field(r.headers(), http::field::content_type));
+        if (answer->status != 200) co_return result<ResolvedImage>(bad_answer());
+        out.media_type = bare_media_type(field(answer->headers, http::field::content_type));
         if (method == http::verb::head) {
-            const auto it = r.headers().find("Docker-Content-Digest");
-            std::string digest = it == r.headers().end() ? std::string() : std::string(it->value());
+            const auto it = answer->headers.find("Docker-Content-Digest");
+            std::string digest =
+                it == answer->headers.end() ? std::string() : std::string(it->value());
             if (environment::is_sha256_digest(digest)) {
                 out.digest = std::move(digest);
                 co_return out;
             }
             continue;  // no usable digest header: hash the body instead
         }
-        store::Sha256 sha;
-        std::array<char, 16384> buffer{};
-        std::size_t total = 0;
-        while (true) {
-            auto [ec, n] = co_await r.read_some(net::buffer(buffer));
-            if (ec) co_return result<ResolvedImage>(ec);
-            if (n == 0) break;
-            total += n;
-            if (total > k_max_manifest_bytes) co_return result<ResolvedImage>(bad_answer());
-            sha.update(std::span<const char>(buffer.data(), n));
-        }
-        out.digest = sha.finish().str();
+        out.digest = store::Sha256::of(answer->body).str();
         if (!reference->digest.empty() && out.digest != reference->digest)
             co_return result<ResolvedImage>(bad_answer());
         co_return out;
