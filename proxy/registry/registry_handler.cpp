@@ -7,9 +7,11 @@
 #include <boost/json.hpp>
 
 #include "proxy/log.hpp"
+#include "proxy/registry/blob_response.hpp"
 #include "proxy/registry/media_types.hpp"
 #include "proxy/registry/reference.hpp"
-#include "store/sha256.hpp"
+#include "proxy/registry/tags_page.hpp"
+#include "proxy/upstream/small_answer.hpp"
 
 namespace proxy::registry {
 
@@ -22,12 +24,6 @@ constexpr std::size_t k_stream_buffer = 256 * 1024;
 constexpr std::string_view k_empty_index =
     R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]})";
 
-std::int64_t now_seconds() {
-    return std::chrono::duration_cast<std::chrono::seconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 std::string header(const http::fields& fields, http::field name) {
     std::string out;
     for (auto [it, end] = fields.equal_range(name); it != end; ++it) {
@@ -35,42 +31,6 @@ std::string header(const http::fields& fields, http::field name) {
         out += std::string(it->value());
     }
     return out;
-}
-
-std::string quoted(const std::string& s) {
-    return "\"" + s + "\"";
-}
-
-// An upstream answer read whole (small bodies only).
-struct Answer {
-    unsigned status = 0;
-    http::fields headers;
-    std::string body;
-};
-
-// Sends `request` and reads up to `cap` bytes of body. An error means no usable answer: the
-// upstream is unreachable, the body broke off or was larger than `cap`.
-net::awaitable<boost::system::result<Answer>> call(upstream::Client& client,
-                                                   const upstream::Request& request,
-                                                   std::size_t cap) {
-    const bool head = request.method == http::verb::head;
-    upstream::Request copy = request;
-    auto sent = co_await client.send(std::move(copy));
-    if (!sent) co_return sent.error();
-    upstream::Response& response = **sent;
-    Answer answer;
-    answer.status = response.status();
-    answer.headers = response.headers();
-    if (head) co_return answer;
-    std::string buffer(16 * 1024, '\0');
-    for (;;) {
-        auto [ec, n] = co_await response.read_some(net::buffer(buffer));
-        if (ec) co_return ec;
-        if (n == 0) break;
-        if (answer.body.size() + n > cap) co_return make_error_code(http::error::body_limit);
-        answer.body.append(buffer.data(), n);
-    }
-    co_return answer;
 }
 
 upstream::Request make_request(http::verb method, const UpstreamTarget& target,
@@ -86,10 +46,6 @@ bool is_server_error(unsigned status) {
     return status >= 500 || status == 429;
 }
 
-std::string range_error_body() {
-    return error_body({416, "BLOB_UNKNOWN", "requested range not satisfiable", ""});
-}
-
 }  // namespace
 
 RegistryHandler::RegistryHandler(const config::Config& config, cache::Cache& cache,
@@ -99,7 +55,8 @@ RegistryHandler::RegistryHandler(const config::Config& config, cache::Cache& cac
       m_cache(cache),
       m_clients(std::move(clients)),
       m_fetcher(fetcher),
-      m_metrics(metrics) {}
+      m_metrics(metrics),
+      m_manifests(config, cache, m_clients, fetcher, metrics) {}
 
 net::awaitable<void> RegistryHandler::handle(Exchange& ex) {
     const std::string_view target = ex.request.target();
@@ -164,295 +121,31 @@ net::awaitable<void> RegistryHandler::handle(Exchange& ex) {
 
 // ---- manifests ----
 
-std::optional<RegistryHandler::Manifest> RegistryHandler::load_manifest(
-    const store::Digest& digest) {
-    {
-        std::lock_guard lock(m_manifest_cache_mutex);
-        if (const Manifest* cached = m_manifest_cache.find(digest)) {
-            m_cache.record_hit(digest);
-            return *cached;
-        }
-    }
-    auto info = m_cache.stat(digest);
-    if (!info) {
-        bump(m_metrics.total().store_errors);
-        return std::nullopt;
-    }
-    if (!*info || (*info)->size > k_max_manifest_bytes) return std::nullopt;
-    Manifest manifest{{}, (*info)->media_type, digest};
-    manifest.body.reserve((*info)->size);
-    auto read = m_cache.read_range(digest, 0, (*info)->size, [&](std::span<const char> piece) {
-        manifest.body.append(piece.data(), piece.size());
-        return true;
-    });
-    if (!read || manifest.body.size() != (*info)->size) {
-        bump(m_metrics.total().store_errors);
-        return std::nullopt;
-    }
-    m_cache.record_hit(digest);
-    {
-        std::lock_guard lock(m_manifest_cache_mutex);
-        m_manifest_cache.put(digest, manifest);
-    }
-    return manifest;
-}
-
-net::awaitable<void> RegistryHandler::store_manifest(const UpstreamTarget& target,
-                                                     const Manifest& manifest) {
-    const auto existing = m_cache.stat(manifest.digest);
-    if (!existing || !*existing) {
-        auto putting = m_cache.put_blob(manifest.digest, manifest.media_type, manifest.body);
-        if (auto put = co_await std::move(putting); !put) {
-            m_metrics.add(target.index, &Counters::store_errors);
-            log_line("manifest " + manifest.digest.str() +
-                     ": not stored: " + put.error().message());
-        }
-    }
-    const auto refs = parse_manifest_refs(manifest.body);
-    if (!refs) co_return;
-    if (!refs->children.empty()) {
-        auto putting = m_cache.put_refs(manifest.digest, refs->children);
-        if (auto put = co_await std::move(putting); !put)
-            m_metrics.add(target.index, &Counters::store_errors);
-    }
-    if (m_config.prefetch && !refs->is_index) {
-        for (const auto& blob : refs->blobs)
-            m_fetcher.prefetch(blob, {m_clients[target.index], target.index, target.repo});
-    }
-}
-
-namespace {
-
-// What makes two manifest requests the same request to the upstream.
-std::string flight_key(const UpstreamTarget& target, const std::string& reference,
-                       const std::string& accept) {
-    return std::to_string(target.index) + ' ' + target.repo + ' ' + reference + ' ' + accept;
-}
-
-}  // namespace
-
-OciError RegistryHandler::fetch_error(const ManifestFetch& fetched) {
-    switch (fetched.kind) {
-        case ManifestFetch::Kind::status:
-            return fetched.status == 404 ? manifest_unknown()
-                                         : from_upstream_status(fetched.status);
-        case ManifestFetch::Kind::invalid:
-            return from_upstream_status(502, "upstream manifest does not match its digest");
-        case ManifestFetch::Kind::ok:
-        case ManifestFetch::Kind::unreachable:
-            break;
-    }
-    return upstream_unavailable();
-}
-
-net::awaitable<RegistryHandler::ManifestFetch> RegistryHandler::fetch_for(
-    Exchange& ex, const UpstreamTarget& target, std::string reference, std::string accept,
-    std::optional<store::Digest> expected, std::optional<store::TagKey> tag) {
-    // A caller that joins is counted as coalesced when it joins (as for blobs), so the count
-    // shows a burst while it waits.
-    auto fetch_op = [this, target, reference, accept, expected, tag = std::move(tag)] {
-        return fetch_manifest(target, reference, accept, expected, tag);
-    };
-    auto count_join = [this, up = target.index] { m_metrics.add(up, &Counters::coalesced); };
-    auto running =
-        m_manifest_fetches.run(flight_key(target, reference, accept), fetch_op, count_join);
-    auto outcome = co_await std::move(running);
-    ex.outcome = outcome.coalesced ? "coalesced" : "miss";
-    if (!outcome.coalesced) m_metrics.add(target.index, &Counters::misses);
-    co_return std::move(outcome.value);
-}
-
-net::awaitable<RegistryHandler::TagCheck> RegistryHandler::check_tag(const UpstreamTarget& target,
-                                                                     std::string reference,
-                                                                     std::string accept,
-                                                                     store::TagKey key,
-                                                                     store::TagRecord stored) {
-    auto request = make_request(http::verb::head, target, "manifests/" + reference);
-    request.headers.set(http::field::accept, accept.empty() ? all_manifest_types() : accept);
-    auto calling = call(*m_clients[target.index], request, 0);
-    auto answer = co_await std::move(calling);
-    if (!answer || is_server_error(answer->status)) {
-        m_metrics.add(target.index, &Counters::upstream_errors);
-        co_return TagCheck::unreachable;
-    }
-    if (answer->status == 404) co_return TagCheck::gone;
-    if (answer->status != 200) co_return TagCheck::other;
-    const auto it = answer->headers.find("Docker-Content-Digest");
-    const auto current =
-        it == answer->headers.end() ? std::nullopt : store::Digest::parse(std::string(it->value()));
-    if (!current || *current != stored.digest) co_return TagCheck::other;
-    stored.fetched_at = now_seconds();
-    auto putting = m_cache.put_tag(key, stored);
-    if (auto put = co_await std::move(putting); !put)
-        m_metrics.add(target.index, &Counters::store_errors);
-    co_return TagCheck::same;
-}
-
-net::awaitable<RegistryHandler::ManifestFetch> RegistryHandler::fetch_manifest(
-    const UpstreamTarget& target, std::string reference, std::string accept,
-    std::optional<store::Digest> expected, std::optional<store::TagKey> tag) {
-    ManifestFetch result;
-    auto request = make_request(http::verb::get, target, "manifests/" + reference);
-    request.headers.set(http::field::accept, accept.empty() ? all_manifest_types() : accept);
-    auto calling = call(*m_clients[target.index], request, k_max_manifest_bytes);
-    auto answer = co_await std::move(calling);
-    if (!answer) {
-        m_metrics.add(target.index, &Counters::upstream_errors);
-        co_return result;
-    }
-    if (answer->status != 200) {
-        if (is_server_error(answer->status))
-            m_metrics.add(target.index, &Counters::upstream_errors);
-        result.kind = ManifestFetch::Kind::status;
-        result.status = answer->status;
-        co_return result;
-    }
-    const store::Digest digest = store::Sha256::of(answer->body);
-    const std::string claimed_text = [&] {
-        const auto it = answer->headers.find("Docker-Content-Digest");
-        return it == answer->headers.end() ? std::string{} : std::string(it->value());
-    }();
-    const auto claimed_digest = store::Digest::parse(claimed_text);
-    if ((expected && digest != *expected) || (claimed_digest && *claimed_digest != digest)) {
-        m_metrics.add(target.index, &Counters::digest_mismatch);
-        log_line("manifest " + target.repo + ":" + reference +
-                 ": upstream content does not match its digest; not stored");
-        result.kind = ManifestFetch::Kind::invalid;
-        co_return result;
-    }
-    std::string media_type = header(answer->headers, http::field::content_type);
-    media_type = media_type.substr(0, media_type.find(';'));
-    if (media_type.empty() || media_type == "application/json" || media_type == "text/plain") {
-        const auto refs = parse_manifest_refs(answer->body);
-        media_type =
-            refs && !refs->media_type.empty() ? refs->media_type : std::string(k_oci_manifest);
-    }
-    result.kind = ManifestFetch::Kind::ok;
-    result.manifest = Manifest{std::move(answer->body), std::move(media_type), digest};
-    m_metrics.add(target.index, &Counters::bytes_from_upstream, result.manifest.body.size());
-    auto storing = store_manifest(target, result.manifest);
-    co_await std::move(storing);
-    if (tag) {
-        auto putting = m_cache.put_tag(
-            *tag, {result.manifest.digest, result.manifest.media_type, now_seconds()});
-        if (auto put = co_await std::move(putting); !put)
-            m_metrics.add(target.index, &Counters::store_errors);
-    }
-    co_return result;
-}
-
 net::awaitable<void> RegistryHandler::send_manifest(Exchange& ex, const Manifest& manifest) {
     http::fields headers;
     headers.set(http::field::content_type, manifest.media_type);
     headers.set("Docker-Content-Digest", manifest.digest.str());
-    headers.set(http::field::etag, quoted(manifest.digest.str()));
+    headers.set(http::field::etag, "\"" + manifest.digest.str() + "\"");
     co_await server::send_response(ex, http::status::ok, headers, manifest.body);
 }
 
 net::awaitable<void> RegistryHandler::handle_manifest(Exchange& ex, const Route& route,
                                                       const UpstreamTarget& target) {
-    const std::string accept = header(ex.request, http::field::accept);
-    const std::size_t up = target.index;
-
+    std::string accept = header(ex.request, http::field::accept);
+    ManifestAnswer answer;
     if (route.reference_is_digest) {
-        const auto digest = store::Digest::parse(route.reference);
-        // Content by digest is immutable: a stored copy answers whatever the Accept says.
-        if (auto stored = load_manifest(*digest)) {
-            ex.outcome = "hit";
-            m_metrics.add(up, &Counters::hits);
-            m_metrics.add(up, &Counters::bytes_from_cache, stored->body.size());
-            co_await send_manifest(ex, *stored);
-            co_return;
-        }
-        auto fetching = fetch_for(ex, target, route.reference, accept, digest, std::nullopt);
-        const ManifestFetch fetched = co_await std::move(fetching);
-        if (fetched.kind == ManifestFetch::Kind::ok) {
-            co_await send_manifest(ex, fetched.manifest);
-            co_return;
-        }
-        {
-            const OciError oci_error = fetch_error(fetched);
-            co_await server::send_error(ex, oci_error);
-        }
-        co_return;
+        auto answering =
+            m_manifests.by_digest(target, *store::Digest::parse(route.reference), accept);
+        answer = co_await std::move(answering);
+    } else {
+        auto answering = m_manifests.by_tag(target, route.reference, accept);
+        answer = co_await std::move(answering);
     }
-
-    // By tag: the tag record decides while fresh; after tag_ttl the upstream is asked.
-    const store::TagKey key{m_config.upstreams[up].name, target.repo, route.reference};
-    std::optional<Manifest> stored;
-    std::int64_t fetched_at = 0;
-    if (auto record = m_cache.get_tag(key); !record) {
-        m_metrics.add(up, &Counters::store_errors);
-    } else if (*record) {
-        stored = load_manifest((*record)->digest);
-        fetched_at = (*record)->fetched_at;
-    }
-    const bool acceptable = stored && accepts(accept, stored->media_type);
-    const auto ttl = m_config.upstreams[up].tag_ttl.count();
-    const auto serve_cached = [&](const char* outcome) -> net::awaitable<void> {
-        ex.outcome = outcome;
-        if (ex.outcome == "stale")
-            m_metrics.add(up, &Counters::stale);
-        else
-            m_metrics.add(up, &Counters::hits);
-        m_metrics.add(up, &Counters::bytes_from_cache, stored->body.size());
-        co_await send_manifest(ex, *stored);
-    };
-
-    if (acceptable && now_seconds() - fetched_at < ttl) {
-        co_await serve_cached("hit");
-        co_return;
-    }
-    if (acceptable) {
-        auto checking =
-            m_tag_checks.run("HEAD " + flight_key(target, route.reference, accept),
-                             [this, target, reference = route.reference, accept, key,
-                              record = store::TagRecord{stored->digest, stored->media_type, 0}] {
-                                 return check_tag(target, reference, accept, key, record);
-                             });
-        const auto check = co_await std::move(checking);
-        switch (check.value) {
-            case TagCheck::same:
-                co_await serve_cached("hit");
-                co_return;
-            case TagCheck::unreachable:
-                log_line("manifest " + target.repo + ":" + route.reference +
-                         ": upstream unavailable, serving the stale copy");
-                co_await serve_cached("stale");
-                co_return;
-            case TagCheck::gone: {
-                const OciError oci_error = manifest_unknown();
-                co_await server::send_error(ex, oci_error);
-            }
-                co_return;
-            case TagCheck::other:
-                break;
-        }
-    }
-
-    auto fetching = fetch_for(ex, target, route.reference, accept, std::nullopt, key);
-    const ManifestFetch fetched = co_await std::move(fetching);
-    if (fetched.kind == ManifestFetch::Kind::ok) {
-        co_await send_manifest(ex, fetched.manifest);
-        co_return;
-    }
-    const bool upstream_down =
-        fetched.kind == ManifestFetch::Kind::unreachable ||
-        (fetched.kind == ManifestFetch::Kind::status && is_server_error(fetched.status));
-    if (!upstream_down) {
-        {
-            const OciError oci_error = fetch_error(fetched);
-            co_await server::send_error(ex, oci_error);
-        }
-        co_return;
-    }
-    if (stored) {  // offline: the stale copy is better than nothing
-        co_await serve_cached("stale");
-        co_return;
-    }
-    {
-        const OciError oci_error = upstream_unavailable();
-        co_await server::send_error(ex, oci_error);
+    ex.outcome = answer.outcome;
+    if (answer.manifest) {
+        co_await send_manifest(ex, *answer.manifest);
+    } else {
+        co_await server::send_error(ex, answer.error);
     }
 }
 
@@ -461,12 +154,7 @@ net::awaitable<void> RegistryHandler::handle_manifest(Exchange& ex, const Route&
 net::awaitable<void> RegistryHandler::serve_stored_blob(Exchange& ex, const store::Digest& digest,
                                                         const store::BlobInfo& info,
                                                         std::size_t up) {
-    http::fields headers;
-    headers.set(http::field::content_type,
-                info.media_type.empty() ? "application/octet-stream" : info.media_type);
-    headers.set("Docker-Content-Digest", digest.str());
-    headers.set(http::field::etag, quoted(digest.str()));
-    headers.set(http::field::accept_ranges, "bytes");
+    http::fields headers = blob_headers(digest, info.media_type);
     ex.outcome = "hit";
     m_metrics.add(up, &Counters::hits);
     m_cache.record_hit(digest);
@@ -474,31 +162,19 @@ net::awaitable<void> RegistryHandler::serve_stored_blob(Exchange& ex, const stor
         co_await server::send_head(ex, http::status::ok, headers, info.size);
         co_return;
     }
-    RangeRequest range;
-    if (const auto it = ex.request.find(http::field::range); it != ex.request.end())
-        range = parse_range(it->value(), info.size);
-    if (range.kind == RangeKind::unsatisfiable) {
-        headers.set(http::field::content_range, "bytes */" + std::to_string(info.size));
-        headers.set(http::field::content_type, "application/json");
+    const BlobSlice slice = slice_for(ex.request[http::field::range], info.size, headers);
+    if (slice.status == http::status::range_not_satisfiable) {
         const std::string body = range_error_body();
-        co_await server::send_response(ex, http::status::range_not_satisfiable, headers, body);
+        co_await server::send_response(ex, slice.status, headers, body);
         co_return;
     }
-    ByteRange bytes{0, info.size == 0 ? 0 : info.size - 1};
-    auto status = http::status::ok;
-    if (range.kind == RangeKind::satisfiable) {
-        bytes = range.range;
-        status = http::status::partial_content;
-        headers.set(http::field::content_range, "bytes " + std::to_string(bytes.first) + "-" +
-                                                    std::to_string(bytes.last) + "/" +
-                                                    std::to_string(info.size));
-    }
-    const std::uint64_t length = info.size == 0 ? 0 : bytes.length();
+    const std::uint64_t length = *slice.length;
+    const auto status = slice.status;
     server::BodyWriter writer(ex, status, headers, length);
     if (!co_await writer.write_header()) co_return;
     std::string chunk;
-    std::uint64_t offset = bytes.first;
-    const std::uint64_t end = bytes.first + length;
+    std::uint64_t offset = slice.offset;
+    const std::uint64_t end = slice.offset + length;
     while (offset < end) {
         const auto index = static_cast<std::uint32_t>(offset / store::k_chunk_size);
         const std::uint64_t chunk_start = std::uint64_t{index} * store::k_chunk_size;
@@ -539,39 +215,18 @@ net::awaitable<void> RegistryHandler::serve_fetch(Exchange& ex, const store::Dig
         }
         co_return;
     }
-    http::fields headers;
-    headers.set(http::field::content_type, status.media_type);
-    headers.set("Docker-Content-Digest", digest.str());
-    headers.set(http::field::etag, quoted(digest.str()));
-    headers.set(http::field::accept_ranges, "bytes");
-
-    std::uint64_t offset = 0;
-    std::optional<std::uint64_t> end = status.size;  // exclusive
-    auto code = http::status::ok;
-    if (status.size) {
-        if (const auto it = ex.request.find(http::field::range); it != ex.request.end()) {
-            const auto range = parse_range(it->value(), *status.size);
-            if (range.kind == RangeKind::unsatisfiable) {
-                headers.set(http::field::content_range, "bytes */" + std::to_string(*status.size));
-                headers.set(http::field::content_type, "application/json");
-                const std::string body = range_error_body();
-                co_await server::send_response(ex, http::status::range_not_satisfiable, headers,
-                                               body);
-                co_return;
-            }
-            if (range.kind == RangeKind::satisfiable) {
-                offset = range.range.first;
-                end = range.range.last + 1;
-                code = http::status::partial_content;
-                headers.set(http::field::content_range, "bytes " +
-                                                            std::to_string(range.range.first) +
-                                                            "-" + std::to_string(range.range.last) +
-                                                            "/" + std::to_string(*status.size));
-            }
-        }
+    http::fields headers = blob_headers(digest, status.media_type);
+    const BlobSlice slice = slice_for(ex.request[http::field::range], status.size, headers);
+    if (slice.status == http::status::range_not_satisfiable) {
+        const std::string body = range_error_body();
+        co_await server::send_response(ex, slice.status, headers, body);
+        co_return;
     }
-    const std::optional<std::uint64_t> length =
-        end ? std::optional<std::uint64_t>(*end - offset) : std::nullopt;
+    std::uint64_t offset = slice.offset;
+    const std::optional<std::uint64_t> length = slice.length;
+    const std::optional<std::uint64_t> end =
+        length ? std::optional<std::uint64_t>(offset + *length) : std::nullopt;  // exclusive
+    const auto code = slice.status;
     server::BodyWriter writer(ex, code, headers, length);
     if (!co_await writer.write_header()) co_return;
     std::vector<char> buffer(k_stream_buffer);
@@ -618,7 +273,7 @@ net::awaitable<void> RegistryHandler::handle_blob(Exchange& ex, const Route& rou
     if (ex.is_head()) {
         // A HEAD of a missing blob asks upstream without downloading it.
         const auto request = make_request(http::verb::head, target, "blobs/" + route.reference);
-        auto answer = co_await call(*m_clients[up], request, 0);
+        auto answer = co_await upstream::fetch_small(*m_clients[up], request, 0);
         if (!answer) {
             m_metrics.add(up, &Counters::upstream_errors);
             {
@@ -636,12 +291,8 @@ net::awaitable<void> RegistryHandler::handle_blob(Exchange& ex, const Route& rou
             co_return;
         }
         ex.outcome = "miss";
-        http::fields headers;
-        const std::string type = header(answer->headers, http::field::content_type);
-        headers.set(http::field::content_type, type.empty() ? "application/octet-stream" : type);
-        headers.set("Docker-Content-Digest", digest.str());
-        headers.set(http::field::etag, quoted(digest.str()));
-        headers.set(http::field::accept_ranges, "bytes");
+        const http::fields headers =
+            blob_headers(digest, header(answer->headers, http::field::content_type));
         std::uint64_t length = 0;
         const std::string cl = header(answer->headers, http::field::content_length);
         if (!cl.empty()) length = std::strtoull(cl.c_str(), nullptr, 10);
@@ -673,61 +324,6 @@ net::awaitable<void> RegistryHandler::handle_blob(Exchange& ex, const Route& rou
 
 // ---- tags and referrers ----
 
-namespace {
-
-// The OCI tag list body: tags sorted, those after `last` only, at most `n` of them.
-std::string tags_page(const std::string& name, std::vector<std::string> tags,
-                      const std::optional<std::string>& n, const std::optional<std::string>& last) {
-    std::sort(tags.begin(), tags.end());
-    tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
-    const std::size_t limit =
-        n ? static_cast<std::size_t>(std::strtoull(n->c_str(), nullptr, 10)) : tags.size();
-    boost::json::array list;
-    for (const auto& tag : tags) {
-        if (last && !last->empty() && tag <= *last) continue;
-        if (list.size() >= limit) break;
-        list.emplace_back(tag);
-    }
-    boost::json::object body;
-    body["name"] = name;
-    body["tags"] = std::move(list);
-    return boost::json::serialize(body);
-}
-
-// Percent-encodes everything but unreserved characters and `keep`, for a query value.
-std::string query_escape(std::string_view value, std::string_view keep) {
-    std::string encoded;
-    for (const char c : value) {
-        if (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' ||
-            c == '~' || keep.find(c) != std::string_view::npos) {
-            encoded.push_back(c);
-        } else {
-            char hex[4];
-            std::snprintf(hex, sizeof hex, "%%%02X", static_cast<unsigned char>(c));
-            encoded += hex;
-        }
-    }
-    return encoded;
-}
-
-// The Link header for the next page when a page was asked for and came back full; else "".
-// It keeps the request's `ns`, so the next page comes from the same upstream.
-std::string next_tags_link(const std::string& name, const std::string& page,
-                           const std::optional<std::string>& n,
-                           const std::optional<std::string>& ns) {
-    if (!n) return {};
-    const auto limit = std::strtoull(n->c_str(), nullptr, 10);
-    const boost::json::value parsed = boost::json::parse(page);
-    const auto& tags = parsed.as_object().at("tags").as_array();
-    if (limit == 0 || tags.size() < limit) return {};
-    std::string link = "</v2/" + name + "/tags/list?n=" + *n +
-                       "&last=" + query_escape(tags.back().as_string(), "");
-    if (ns && !ns->empty()) link += "&ns=" + query_escape(*ns, ":[]");
-    return link + ">; rel=\"next\"";
-}
-
-}  // namespace
-
 net::awaitable<void> RegistryHandler::handle_tags(Exchange& ex, const Route& route,
                                                   const UpstreamTarget& target,
                                                   std::string_view query) {
@@ -752,7 +348,8 @@ net::awaitable<void> RegistryHandler::handle_tags(Exchange& ex, const Route& rou
     // Upstreams differ in whether they sort and page (docker-registry does neither), so the
     // whole list is asked for and sorted and paged here, as the spec says a registry does.
     const auto request = make_request(http::verb::get, target, "tags/list");
-    auto answer = co_await call(*m_clients[target.index], request, k_max_manifest_bytes);
+    auto answer = co_await upstream::fetch_small(*m_clients[target.index], request,
+                                                 upstream::k_max_manifest_bytes);
     if (answer && answer->status == 200) {
         std::vector<std::string> upstream_tags;
         boost::system::error_code parse_ec;
@@ -806,7 +403,8 @@ net::awaitable<void> RegistryHandler::handle_referrers(Exchange& ex, const Route
     if (const auto type = query_param(query, "artifactType"); type && !type->empty())
         path += "?artifactType=" + query_escape(*type, "/+");
     const auto request = make_request(http::verb::get, target, path);
-    auto answer = co_await call(*m_clients[target.index], request, k_max_manifest_bytes);
+    auto answer = co_await upstream::fetch_small(*m_clients[target.index], request,
+                                                 upstream::k_max_manifest_bytes);
     http::fields headers;
     if (answer && answer->status == 200) {
         const std::string type = header(answer->headers, http::field::content_type);

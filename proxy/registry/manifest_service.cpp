@@ -1,0 +1,313 @@
+#include "proxy/registry/manifest_service.hpp"
+
+#include <chrono>
+
+#include "proxy/log.hpp"
+#include "proxy/registry/media_types.hpp"
+#include "proxy/upstream/small_answer.hpp"
+#include "store/sha256.hpp"
+
+namespace proxy::registry {
+
+namespace http = boost::beast::http;
+
+namespace {
+
+std::int64_t now_seconds() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string header(const http::fields& fields, http::field name) {
+    std::string out;
+    for (auto [it, end] = fields.equal_range(name); it != end; ++it) {
+        if (!out.empty()) out += ", ";
+        out += std::string(it->value());
+    }
+    return out;
+}
+
+upstream::Request manifest_request(http::verb method, const UpstreamTarget& target,
+                                   const std::string& reference, const std::string& accept) {
+    upstream::Request request;
+    request.method = method;
+    request.target = "/v2/" + target.repo + "/manifests/" + reference;
+    request.scope = "repository:" + target.repo + ":pull";
+    request.headers.set(http::field::accept, accept.empty() ? all_manifest_types() : accept);
+    return request;
+}
+
+bool is_server_error(unsigned status) {
+    return status >= 500 || status == 429;
+}
+
+// What makes two manifest requests the same request to the upstream.
+std::string flight_key(const UpstreamTarget& target, const std::string& reference,
+                       const std::string& accept) {
+    return std::to_string(target.index) + ' ' + target.repo + ' ' + reference + ' ' + accept;
+}
+
+ManifestAnswer failure(OciError error, std::string outcome) {
+    ManifestAnswer answer;
+    answer.error = std::move(error);
+    answer.outcome = std::move(outcome);
+    return answer;
+}
+
+}  // namespace
+
+ManifestService::ManifestService(const config::Config& config, cache::Cache& cache,
+                                 std::vector<upstream::Client*> clients, fetch::Fetcher& fetcher,
+                                 Metrics& metrics)
+    : m_config(config),
+      m_cache(cache),
+      m_clients(std::move(clients)),
+      m_fetcher(fetcher),
+      m_metrics(metrics) {}
+
+std::optional<Manifest> ManifestService::load(const store::Digest& digest) {
+    {
+        std::lock_guard lock(m_copies_mutex);
+        if (const Manifest* copy = m_copies.find(digest)) {
+            m_cache.record_hit(digest);
+            return *copy;
+        }
+    }
+    auto info = m_cache.stat(digest);
+    if (!info) {
+        bump(m_metrics.total().store_errors);
+        return std::nullopt;
+    }
+    if (!*info || (*info)->size > upstream::k_max_manifest_bytes) return std::nullopt;
+    Manifest manifest{{}, (*info)->media_type, digest};
+    manifest.body.reserve((*info)->size);
+    auto read = m_cache.read_range(digest, 0, (*info)->size, [&](std::span<const char> piece) {
+        manifest.body.append(piece.data(), piece.size());
+        return true;
+    });
+    if (!read || manifest.body.size() != (*info)->size) {
+        bump(m_metrics.total().store_errors);
+        return std::nullopt;
+    }
+    m_cache.record_hit(digest);
+    {
+        std::lock_guard lock(m_copies_mutex);
+        m_copies.put(digest, manifest);
+    }
+    return manifest;
+}
+
+net::awaitable<void> ManifestService::store_manifest(const UpstreamTarget& target,
+                                                     const Manifest& manifest) {
+    const auto existing = m_cache.stat(manifest.digest);
+    if (!existing || !*existing) {
+        auto putting = m_cache.put_blob(manifest.digest, manifest.media_type, manifest.body);
+        if (auto put = co_await std::move(putting); !put) {
+            m_metrics.add(target.index, &Counters::store_errors);
+            log_line("manifest " + manifest.digest.str() +
+                     ": not stored: " + put.error().message());
+        }
+    }
+    const auto refs = parse_manifest_refs(manifest.body);
+    if (!refs) co_return;
+    if (!refs->children.empty()) {
+        auto putting = m_cache.put_refs(manifest.digest, refs->children);
+        if (auto put = co_await std::move(putting); !put)
+            m_metrics.add(target.index, &Counters::store_errors);
+    }
+    if (m_config.prefetch && !refs->is_index) {
+        for (const auto& blob : refs->blobs)
+            m_fetcher.prefetch(blob, {m_clients[target.index], target.index, target.repo});
+    }
+}
+
+OciError ManifestService::fetch_error(const ManifestFetch& fetched) {
+    switch (fetched.kind) {
+        case ManifestFetch::Kind::status:
+            return fetched.status == 404 ? manifest_unknown()
+                                         : from_upstream_status(fetched.status);
+        case ManifestFetch::Kind::invalid:
+            return from_upstream_status(502, "upstream manifest does not match its digest");
+        case ManifestFetch::Kind::ok:
+        case ManifestFetch::Kind::unreachable:
+            break;
+    }
+    return upstream_unavailable();
+}
+
+net::awaitable<ManifestService::ManifestFetch> ManifestService::fetch_once(
+    UpstreamTarget target, std::string reference, std::string accept,
+    std::optional<store::Digest> expected, std::optional<store::TagKey> tag, std::string& outcome) {
+    // A caller that joins is counted as coalesced when it joins (as for blobs), so the count
+    // shows a burst while it waits.
+    auto fetch_op = [this, target, reference, accept, expected, tag = std::move(tag)] {
+        return fetch(target, reference, accept, expected, tag);
+    };
+    auto count_join = [this, up = target.index] { m_metrics.add(up, &Counters::coalesced); };
+    auto running = m_fetches.run(flight_key(target, reference, accept), fetch_op, count_join);
+    auto result = co_await std::move(running);
+    outcome = result.coalesced ? "coalesced" : "miss";
+    if (!result.coalesced) m_metrics.add(target.index, &Counters::misses);
+    co_return std::move(result.value);
+}
+
+net::awaitable<ManifestService::TagCheck> ManifestService::check_tag(UpstreamTarget target,
+                                                                     std::string reference,
+                                                                     std::string accept,
+                                                                     store::TagKey key,
+                                                                     store::TagRecord stored) {
+    auto calling = upstream::fetch_small(
+        *m_clients[target.index], manifest_request(http::verb::head, target, reference, accept), 0);
+    auto answer = co_await std::move(calling);
+    if (!answer || is_server_error(answer->status)) {
+        m_metrics.add(target.index, &Counters::upstream_errors);
+        co_return TagCheck::unreachable;
+    }
+    if (answer->status == 404) co_return TagCheck::gone;
+    if (answer->status != 200) co_return TagCheck::other;
+    const auto it = answer->headers.find("Docker-Content-Digest");
+    const auto current =
+        it == answer->headers.end() ? std::nullopt : store::Digest::parse(std::string(it->value()));
+    if (!current || *current != stored.digest) co_return TagCheck::other;
+    stored.fetched_at = now_seconds();
+    auto putting = m_cache.put_tag(key, stored);
+    if (auto put = co_await std::move(putting); !put)
+        m_metrics.add(target.index, &Counters::store_errors);
+    co_return TagCheck::same;
+}
+
+net::awaitable<ManifestService::ManifestFetch> ManifestService::fetch(
+    UpstreamTarget target, std::string reference, std::string accept,
+    std::optional<store::Digest> expected, std::optional<store::TagKey> tag) {
+    ManifestFetch result;
+    auto calling = upstream::fetch_small(
+        *m_clients[target.index], manifest_request(http::verb::get, target, reference, accept),
+        upstream::k_max_manifest_bytes);
+    auto answer = co_await std::move(calling);
+    if (!answer) {
+        m_metrics.add(target.index, &Counters::upstream_errors);
+        co_return result;
+    }
+    if (answer->status != 200) {
+        if (is_server_error(answer->status))
+            m_metrics.add(target.index, &Counters::upstream_errors);
+        result.kind = ManifestFetch::Kind::status;
+        result.status = answer->status;
+        co_return result;
+    }
+    const store::Digest digest = store::Sha256::of(answer->body);
+    const auto claimed_it = answer->headers.find("Docker-Content-Digest");
+    const auto claimed_digest = claimed_it == answer->headers.end()
+                                    ? std::nullopt
+                                    : store::Digest::parse(std::string(claimed_it->value()));
+    if ((expected && digest != *expected) || (claimed_digest && *claimed_digest != digest)) {
+        m_metrics.add(target.index, &Counters::digest_mismatch);
+        log_line("manifest " + target.repo + ":" + reference +
+                 ": upstream content does not match its digest; not stored");
+        result.kind = ManifestFetch::Kind::invalid;
+        co_return result;
+    }
+    std::string media_type = header(answer->headers, http::field::content_type);
+    media_type = media_type.substr(0, media_type.find(';'));
+    if (media_type.empty() || media_type == "application/json" || media_type == "text/plain") {
+        const auto refs = parse_manifest_refs(answer->body);
+        media_type =
+            refs && !refs->media_type.empty() ? refs->media_type : std::string(k_oci_manifest);
+    }
+    result.kind = ManifestFetch::Kind::ok;
+    result.manifest = Manifest{std::move(answer->body), std::move(media_type), digest};
+    m_metrics.add(target.index, &Counters::bytes_from_upstream, result.manifest.body.size());
+    auto storing = store_manifest(target, result.manifest);
+    co_await std::move(storing);
+    if (tag) {
+        auto putting = m_cache.put_tag(
+            *tag, {result.manifest.digest, result.manifest.media_type, now_seconds()});
+        if (auto put = co_await std::move(putting); !put)
+            m_metrics.add(target.index, &Counters::store_errors);
+    }
+    co_return result;
+}
+
+ManifestAnswer ManifestService::cached(const UpstreamTarget& target, Manifest manifest,
+                                       const char* outcome) {
+    const std::string_view kind(outcome);
+    m_metrics.add(target.index, kind == "stale" ? &Counters::stale : &Counters::hits);
+    m_metrics.add(target.index, &Counters::bytes_from_cache, manifest.body.size());
+    ManifestAnswer answer;
+    answer.manifest = std::move(manifest);
+    answer.outcome = outcome;
+    return answer;
+}
+
+net::awaitable<ManifestAnswer> ManifestService::by_digest(UpstreamTarget target,
+                                                          store::Digest digest,
+                                                          std::string accept) {
+    if (auto stored = load(digest)) co_return cached(target, std::move(*stored), "hit");
+    std::string outcome;
+    auto fetching = fetch_once(target, digest.str(), accept, digest, std::nullopt, outcome);
+    ManifestFetch fetched = co_await std::move(fetching);
+    if (fetched.kind != ManifestFetch::Kind::ok) co_return failure(fetch_error(fetched), outcome);
+    ManifestAnswer answer;
+    answer.manifest = std::move(fetched.manifest);
+    answer.outcome = outcome;
+    co_return answer;
+}
+
+net::awaitable<ManifestAnswer> ManifestService::by_tag(UpstreamTarget target, std::string tag,
+                                                       std::string accept) {
+    const std::size_t up = target.index;
+    const store::TagKey key{m_config.upstreams[up].name, target.repo, tag};
+    std::optional<Manifest> stored;
+    std::int64_t fetched_at = 0;
+    if (auto record = m_cache.get_tag(key); !record) {
+        m_metrics.add(up, &Counters::store_errors);
+    } else if (*record) {
+        stored = load((*record)->digest);
+        fetched_at = (*record)->fetched_at;
+    }
+    const bool acceptable = stored && accepts(accept, stored->media_type);
+    const auto ttl = m_config.upstreams[up].tag_ttl.count();
+    if (acceptable && now_seconds() - fetched_at < ttl)
+        co_return cached(target, std::move(*stored), "hit");
+    if (acceptable) {
+        auto checking =
+            m_tag_checks.run("HEAD " + flight_key(target, tag, accept),
+                             [this, target, tag, accept, key,
+                              record = store::TagRecord{stored->digest, stored->media_type, 0}] {
+                                 return check_tag(target, tag, accept, key, record);
+                             });
+        const auto check = co_await std::move(checking);
+        switch (check.value) {
+            case TagCheck::same:
+                co_return cached(target, std::move(*stored), "hit");
+            case TagCheck::unreachable:
+                log_line("manifest " + target.repo + ":" + tag +
+                         ": upstream unavailable, serving the stale copy");
+                co_return cached(target, std::move(*stored), "stale");
+            case TagCheck::gone:
+                co_return failure(manifest_unknown(), "-");
+            case TagCheck::other:
+                break;
+        }
+    }
+
+    std::string outcome;
+    auto fetching = fetch_once(target, tag, accept, std::nullopt, key, outcome);
+    ManifestFetch fetched = co_await std::move(fetching);
+    if (fetched.kind == ManifestFetch::Kind::ok) {
+        ManifestAnswer answer;
+        answer.manifest = std::move(fetched.manifest);
+        answer.outcome = outcome;
+        co_return answer;
+    }
+    const bool upstream_down =
+        fetched.kind == ManifestFetch::Kind::unreachable ||
+        (fetched.kind == ManifestFetch::Kind::status && is_server_error(fetched.status));
+    if (!upstream_down) co_return failure(fetch_error(fetched), outcome);
+    // Offline: the stale copy is better than nothing.
+    if (stored) co_return cached(target, std::move(*stored), "stale");
+    co_return failure(upstream_unavailable(), outcome);
+}
+
+}  // namespace proxy::registry

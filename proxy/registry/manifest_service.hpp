@@ -1,0 +1,112 @@
+#pragma once
+// Manifests for the pull API, decided as values: from the in-memory copies, the store, or the
+// upstream (one request per distinct manifest however many callers ask at once), stored with
+// their refs and tags. The registry handler only sends what this returns.
+
+#include <cstddef>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "cache/cache.hpp"
+#include "config/config.hpp"
+#include "proxy/fetch/fetcher.hpp"
+#include "proxy/fetch/single_flight.hpp"
+#include "proxy/metrics.hpp"
+#include "proxy/registry/lru_cache.hpp"
+#include "proxy/registry/oci_error.hpp"
+#include "proxy/registry/route.hpp"
+#include "proxy/upstream/upstream_client.hpp"
+
+namespace proxy::registry {
+
+namespace net = boost::asio;
+
+struct Manifest {
+    std::string body;
+    std::string media_type;
+    store::Digest digest;
+};
+
+// What a manifest request gets: the manifest to send, or the error to send instead.
+struct ManifestAnswer {
+    std::optional<Manifest> manifest;
+    OciError error;
+    std::string outcome = "-";  // hit | miss | stale | coalesced (the access log's)
+};
+
+class ManifestService {
+  public:
+    // `clients[i]` talks to config.upstreams[i]. Everything passed must outlive the service.
+    ManifestService(const config::Config& config, cache::Cache& cache,
+                    std::vector<upstream::Client*> clients, fetch::Fetcher& fetcher,
+                    Metrics& metrics);
+
+    // Content by digest is immutable: a stored copy answers whatever `accept` says.
+    net::awaitable<ManifestAnswer> by_digest(UpstreamTarget target, store::Digest digest,
+                                             std::string accept);
+    // The tag record decides while it is younger than tag_ttl; after that the upstream is
+    // asked (HEAD), and an unreachable upstream gets the stale copy.
+    net::awaitable<ManifestAnswer> by_tag(UpstreamTarget target, std::string tag,
+                                          std::string accept);
+
+  private:
+    struct ManifestFetch {
+        enum class Kind { ok, status, unreachable, invalid } kind = Kind::unreachable;
+        unsigned status = 0;
+        Manifest manifest;
+    };
+    // The upstream's answer to a HEAD of a tag whose stored manifest is past tag_ttl.
+    enum class TagCheck {
+        same,         // still the stored digest (the tag record was refreshed)
+        gone,         // 404
+        other,        // another digest, or an answer that says nothing: fetch the manifest
+        unreachable,  // no answer or a server error: serve the stale copy
+    };
+
+    // The stored manifest, from the in-memory copies or the store; a found one counts as a hit.
+    std::optional<Manifest> load(const store::Digest& digest);
+    // Fetches a manifest, stores it and, given `tag`, points that tag at it.
+    net::awaitable<ManifestFetch> fetch(UpstreamTarget target, std::string reference,
+                                        std::string accept, std::optional<store::Digest> expected,
+                                        std::optional<store::TagKey> tag);
+    // fetch() through the single flight; `outcome` is set to miss or coalesced.
+    net::awaitable<ManifestFetch> fetch_once(UpstreamTarget target, std::string reference,
+                                             std::string accept,
+                                             std::optional<store::Digest> expected,
+                                             std::optional<store::TagKey> tag,
+                                             std::string& outcome);
+    net::awaitable<TagCheck> check_tag(UpstreamTarget target, std::string reference,
+                                       std::string accept, store::TagKey key,
+                                       store::TagRecord stored);
+    net::awaitable<void> store_manifest(const UpstreamTarget& target, const Manifest& manifest);
+    // The answer to a manifest fetch that did not succeed.
+    static OciError fetch_error(const ManifestFetch& fetched);
+    // A stored copy served, counted as `outcome` (hit or stale).
+    ManifestAnswer cached(const UpstreamTarget& target, Manifest manifest, const char* outcome);
+
+    const config::Config& m_config;
+    cache::Cache& m_cache;
+    std::vector<upstream::Client*> m_clients;
+    fetch::Fetcher& m_fetcher;
+    Metrics& m_metrics;
+
+    // A burst of pulls of one image (a job starting on many nodes) asks for the same manifests
+    // at once; each distinct request goes upstream once.
+    fetch::SingleFlight<ManifestFetch> m_fetches;
+    fetch::SingleFlight<TagCheck> m_tag_checks;
+
+    // Manifests are small and immutable by digest, and a manifest by tag is the most frequent
+    // request: decoded copies are kept here so a hit costs one tag lookup. The least recently
+    // used go when the bytes pass k_manifest_cache_bytes (the store still has them). Every hit
+    // on a copy reaches the cache core like a hit on the store.
+    static constexpr std::size_t k_manifest_cache_bytes = 16 * 1024 * 1024;
+    std::mutex m_copies_mutex;
+    LruCache<store::Digest, Manifest, store::DigestHash> m_copies{
+        k_manifest_cache_bytes, [](const Manifest& m) { return m.body.size(); }};
+};
+
+}  // namespace proxy::registry
