@@ -1,9 +1,6 @@
 #include "proxy/fetch/fetch.hpp"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 namespace proxy::fetch {
 
@@ -24,16 +21,13 @@ FetchStatus Fetch::status() const {
 net::awaitable<FetchStatus> Fetch::wait(std::uint64_t offset) {
     const auto executor = co_await net::this_coro::executor;
     for (;;) {
-        std::shared_ptr<net::steady_timer> timer;
+        std::optional<WakeList::Waiting> waiting;
         {
             const std::lock_guard lock(m_mutex);
             if (m_status.done() || m_status.sendable() > offset) co_return m_status;
-            timer =
-                std::make_shared<net::steady_timer>(executor, net::steady_timer::time_point::max());
-            m_waiters.push_back({executor, timer});
+            waiting = m_waiters.add(executor);
         }
-        // The wake-up is posted to this same executor, so it runs after this wait began.
-        std::ignore = co_await timer->async_wait(net::as_tuple(net::use_awaitable));
+        co_await waiting->wait();
     }
 }
 
@@ -42,15 +36,15 @@ boost::system::result<std::size_t> Fetch::read(std::uint64_t offset, std::span<c
 }
 
 void Fetch::start_streaming(std::optional<std::uint64_t> size, std::string media_type) {
-    std::vector<Waiter> waiters;
+    WakeList waiters;
     {
         const std::lock_guard lock(m_mutex);
         m_status.state = FetchState::streaming;
         m_status.size = size;
         m_status.media_type = std::move(media_type);
-        waiters.swap(m_waiters);
+        waiters = m_waiters.take();
     }
-    notify(std::move(waiters));
+    waiters.wake();
 }
 
 boost::system::result<void> Fetch::append(std::span<const char> bytes) {
@@ -63,40 +57,35 @@ boost::system::result<void> Fetch::append(std::span<const char> bytes) {
     // `written`, so they never see a half-written piece.
     auto written = m_spool.write_at(offset, bytes);
     if (!written) return written;
-    std::vector<Waiter> waiters;
+    WakeList waiters;
     {
         const std::lock_guard lock(m_mutex);
         m_status.written = offset + bytes.size();
-        waiters.swap(m_waiters);
+        waiters = m_waiters.take();
     }
-    notify(std::move(waiters));
+    waiters.wake();
     return {};
 }
 
 void Fetch::complete() {
-    std::vector<Waiter> waiters;
+    WakeList waiters;
     {
         const std::lock_guard lock(m_mutex);
         m_status.state = FetchState::complete;
-        waiters.swap(m_waiters);
+        waiters = m_waiters.take();
     }
-    notify(std::move(waiters));
+    waiters.wake();
 }
 
 void Fetch::fail(unsigned upstream_status) {
-    std::vector<Waiter> waiters;
+    WakeList waiters;
     {
         const std::lock_guard lock(m_mutex);
         m_status.state = FetchState::failed;
         m_status.upstream_status = upstream_status;
-        waiters.swap(m_waiters);
+        waiters = m_waiters.take();
     }
-    notify(std::move(waiters));
-}
-
-void Fetch::notify(std::vector<Waiter> waiters) {
-    for (auto& w : waiters)
-        net::post(w.executor, [timer = std::move(w.timer)] { timer->cancel(); });
+    waiters.wake();
 }
 
 }  // namespace proxy::fetch

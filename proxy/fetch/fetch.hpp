@@ -14,10 +14,10 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/system/result.hpp>
 
 #include "proxy/fetch/spool_file.hpp"
+#include "proxy/fetch/wake_list.hpp"
 #include "store/digest.hpp"
 
 namespace proxy::fetch {
@@ -65,19 +65,11 @@ class Fetch {
     void fail(unsigned upstream_status);
 
   private:
-    struct Waiter {
-        net::any_io_executor executor;
-        std::shared_ptr<net::steady_timer> timer;
-    };
-
-    // Wakes every waiter; called after a change of state, without the lock held.
-    void notify(std::vector<Waiter> waiters);
-
     const store::Digest m_digest;
     SpoolFile m_spool;
     mutable std::mutex m_mutex;
     FetchStatus m_status;
-    std::vector<Waiter> m_waiters;
+    WakeList m_waiters;
 };
 
 }  // namespace proxy::fetch

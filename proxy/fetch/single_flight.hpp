@@ -15,12 +15,11 @@
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+
+#include "proxy/fetch/wake_list.hpp"
 
 namespace proxy::fetch {
 
@@ -83,15 +82,11 @@ class SingleFlight {
     }
 
   private:
-    struct Waiter {
-        net::any_io_executor executor;
-        std::shared_ptr<net::steady_timer> timer;
-    };
     struct Flight {
         std::mutex mutex;
         bool done = false;
         std::optional<T> result;  // empty when the operation threw
-        std::vector<Waiter> waiters;
+        WakeList waiters;
     };
 
     void finish(const std::string& key, Flight& flight, const std::optional<T>& result) {
@@ -100,31 +95,27 @@ class SingleFlight {
             const std::lock_guard lock(m_mutex);
             m_flights.erase(key);
         }
-        std::vector<Waiter> waiters;
+        WakeList waiters;
         {
             const std::lock_guard lock(flight.mutex);
             flight.done = true;
             flight.result = result;
-            waiters.swap(flight.waiters);
+            waiters = flight.waiters.take();
         }
-        for (auto& w : waiters)
-            net::post(w.executor, [timer = std::move(w.timer)] { timer->cancel(); });
+        waiters.wake();
     }
 
     // The flight's result once it is done; empty if its operation threw.
     static net::awaitable<std::optional<T>> wait(Flight& flight) {
         const auto executor = co_await net::this_coro::executor;
         for (;;) {
-            std::shared_ptr<net::steady_timer> timer;
+            std::optional<WakeList::Waiting> waiting;
             {
                 const std::lock_guard lock(flight.mutex);
                 if (flight.done) co_return flight.result;
-                timer = std::make_shared<net::steady_timer>(executor,
-                                                            net::steady_timer::time_point::max());
-                flight.waiters.push_back({executor, timer});
+                waiting = flight.waiters.add(executor);
             }
-            // The wake-up is posted to this same executor, so it runs after this wait began.
-            std::ignore = co_await timer->async_wait(net::as_tuple(net::use_awaitable));
+            co_await waiting->wait();
         }
     }
 
