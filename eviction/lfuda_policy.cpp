@@ -115,11 +115,6 @@ std::uint64_t LfudaPolicy::priority(Key key) const {
     return i == k_nil ? 0 : m_pool[i].priority;
 }
 
-std::optional<Key> LfudaPolicy::next_victim(const Evictable& evictable) {
-    return spare_newest(m_newest, size(), evictable,
-                        [this](const Evictable& e) { return find_victim(e); });
-}
-
 std::optional<Key> LfudaPolicy::find_victim(const Evictable& evictable) {
     if (m_heap.empty()) return std::nullopt;
     if (!evictable || evictable(m_pool[m_heap[0]].key)) return m_pool[m_heap[0]].key;

@@ -26,11 +26,6 @@ void LruPolicy::on_remove(Key key) {
     m_pool.erase(i);
 }
 
-std::optional<Key> LruPolicy::next_victim(const Evictable& evictable) {
-    return spare_newest(m_newest, size(), evictable,
-                        [this](const Evictable& e) { return find_victim(e); });
-}
-
 std::optional<Key> LruPolicy::find_victim(const Evictable& evictable) {
     for (std::uint32_t i = m_list.back(); i != k_nil; i = m_pool[i].prev) {
         if (!evictable || evictable(m_pool[i].key)) return m_pool[i].key;

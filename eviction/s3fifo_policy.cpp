@@ -140,11 +140,6 @@ std::optional<Key> S3FifoPolicy::evict_main(const Evictable& evictable) {
     return std::nullopt;
 }
 
-std::optional<Key> S3FifoPolicy::next_victim(const Evictable& evictable) {
-    return spare_newest(m_newest, size(), evictable,
-                        [this](const Evictable& e) { return find_victim(e); });
-}
-
 std::optional<Key> S3FifoPolicy::find_victim(const Evictable& evictable) {
     if (m_small.bytes() > m_small_capacity || m_main.empty()) {
         if (auto key = evict_small(evictable)) return key;

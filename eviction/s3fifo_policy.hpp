@@ -6,7 +6,7 @@
 
 #include "eviction/entry_list.hpp"
 #include "eviction/entry_pool.hpp"
-#include "eviction/policy.hpp"
+#include "eviction/pooled_policy.hpp"
 
 namespace eviction {
 
@@ -17,21 +17,18 @@ namespace eviction {
 // cleared), otherwise it leaves and its key enters the ghost. Evicting from the main FIFO: an
 // object with frequency > 0 is reinserted at the head with frequency - 1, otherwise it leaves.
 // The small FIFO is evicted from while it holds more than its share, the main FIFO otherwise.
-class S3FifoPolicy final : public Policy {
+class S3FifoPolicy final : public PooledPolicy {
   public:
-    explicit S3FifoPolicy(std::uint64_t capacity_bytes) { set_capacity(capacity_bytes); }
+    explicit S3FifoPolicy(std::uint64_t capacity_bytes) : PooledPolicy(0) {
+        set_capacity(capacity_bytes);
+    }
 
     std::string_view name() const override { return "s3fifo"; }
     void set_capacity(std::uint64_t bytes) override;
-    std::uint64_t capacity() const override { return m_capacity; }
     void on_insert(Key key, std::uint64_t bytes) override;
     void on_hit(Key key) override;
     void on_remove(Key key) override;
     void on_evict(Key key) override;
-    std::optional<Key> next_victim(const Evictable& evictable) override;
-    bool contains(Key key) const override { return m_pool.contains(key); }
-    std::uint64_t bytes() const override { return m_pool.bytes(); }
-    std::size_t size() const override { return m_pool.size(); }
 
     // For tests and statistics.
     bool in_small(Key key) const;
@@ -40,7 +37,7 @@ class S3FifoPolicy final : public Policy {
     std::size_t ghost_size() const { return m_ghost_index.size(); }
 
   private:
-    std::optional<Key> find_victim(const Evictable& evictable);
+    std::optional<Key> find_victim(const Evictable& evictable) override;
 
     static constexpr std::uint8_t k_small = 1;
     static constexpr std::uint8_t k_main = 2;
@@ -52,10 +49,7 @@ class S3FifoPolicy final : public Policy {
     void ghost_trim();
     void forget(std::uint32_t i);
 
-    std::uint64_t m_capacity = 0;
     std::uint64_t m_small_capacity = 0;
-    EntryPool m_pool;
-    std::optional<Key> m_newest;  // spared by next_victim(), see spare_newest()
     EntryList m_small;
     EntryList m_main;
     // Ghost FIFO: (key, sequence) in insertion order; a queue element is live while the index

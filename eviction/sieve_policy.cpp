@@ -28,11 +28,6 @@ void SievePolicy::on_remove(Key key) {
     m_pool.erase(i);
 }
 
-std::optional<Key> SievePolicy::next_victim(const Evictable& evictable) {
-    return spare_newest(m_newest, size(), evictable,
-                        [this](const Evictable& e) { return find_victim(e); });
-}
-
 std::optional<Key> SievePolicy::find_victim(const Evictable& evictable) {
     if (m_queue.empty()) return std::nullopt;
     std::uint32_t i = m_hand != k_nil ? m_hand : m_queue.back();
