@@ -115,6 +115,8 @@ class Cache {
     // Room for a write of `bytes`: at once when it fits, else after evicting on the cache's
     // threads. Empty when it cannot fit even after eviction (stream it without storing).
     net::awaitable<Evictor::Reservation> reserve(std::uint64_t bytes);
+    // The same for a download's spool file under storage.path (Evictor::make_room).
+    net::awaitable<Evictor::Reservation> reserve_spool(std::uint64_t bytes);
 
     // Bytes a writer may have appended that usage() does not count yet; a reservation keeps
     // this much beyond what is still to come.

@@ -323,6 +323,15 @@ Evictor::Reservation Evictor::try_reserve(std::uint64_t bytes) {
 }
 
 Evictor::Reservation Evictor::reserve(std::uint64_t bytes) {
+    auto reservation = make_room(bytes);
+    if (!reservation) {
+        std::lock_guard lock(m_mutex);
+        ++m_reserve_refused;
+    }
+    return reservation;
+}
+
+Evictor::Reservation Evictor::make_room(std::uint64_t bytes) {
     if (auto now = try_reserve(bytes)) return now;
     std::uint64_t max_size = 0;
     std::uint64_t reserved = 0;
@@ -340,9 +349,7 @@ Evictor::Reservation Evictor::reserve(std::uint64_t bytes) {
     }
     const std::uint64_t used = used_bytes();
     std::lock_guard lock(m_mutex);
-    auto reservation = reserve_locked(used, bytes);
-    if (!reservation) ++m_reserve_refused;
-    return reservation;
+    return reserve_locked(used, bytes);
 }
 
 void Evictor::refresh_protected() {

@@ -16,6 +16,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/system/result.hpp>
 
+#include "cache/evictor.hpp"
 #include "proxy/fetch/spool_file.hpp"
 #include "proxy/fetch/wake_list.hpp"
 #include "store/digest.hpp"
@@ -58,6 +59,10 @@ class Fetch {
     // Reads spooled bytes; fewer than out.size() only past what was written.
     boost::system::result<std::size_t> read(std::uint64_t offset, std::span<char> out) const;
 
+    // Room for the spool's bytes in the store's limits, held until the last client has let go
+    // of this fetch (and so of the unlinked spool file).
+    void hold_spool_room(cache::Evictor::Reservation room) { m_spool_room = std::move(room); }
+
     // Producer side, called by the download only.
     void start_streaming(std::optional<std::uint64_t> size, std::string media_type);
     boost::system::result<void> append(std::span<const char> bytes);
@@ -67,6 +72,7 @@ class Fetch {
   private:
     const store::Digest m_digest;
     SpoolFile m_spool;
+    cache::Evictor::Reservation m_spool_room;  // set once, before streaming starts
     mutable std::mutex m_mutex;
     FetchStatus m_status;
     WakeList m_waiters;

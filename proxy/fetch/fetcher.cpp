@@ -194,6 +194,17 @@ net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source sour
         }
     }
     const std::uint64_t uncommitted = m_cache.max_uncommitted_bytes();
+    // The spool under storage.path holds the blob too while clients read it: it counts against
+    // max_size as well (eviction makes room for it), best effort, since the clients need it
+    // either way.
+    if (size) {
+        auto reserving = m_cache.reserve_spool(*size);
+        auto spool_room = co_await std::move(reserving);
+        if (!spool_room)
+            log_line("fetch " + digest + ": no room for the spool's " + std::to_string(*size) +
+                     " bytes within max_size; spooled anyway");
+        fetch->hold_spool_room(std::move(spool_room));
+    }
     fetch->start_streaming(size, media_type);
 
     // The digest is checked once: by the store writer while there is one (its commit fails on
@@ -209,6 +220,13 @@ net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source sour
     std::size_t filled = 0;
     bool end = false;
     while (!end) {
+        // A cancellation that came while no cancellable operation was awaited (a store call on
+        // the cache's threads) is seen here.
+        if ((co_await net::this_coro::cancellation_state).cancelled() !=
+            net::cancellation_type::none) {
+            failure = "cancelled (shutting down)";
+            break;
+        }
         auto [ec, n] = co_await response.read_some(
             net::buffer(buffer.data() + filled, buffer.size() - filled));
         if (ec) {
