@@ -1,24 +1,36 @@
 // `envcache admin ...`: stats, limits, pins and eviction on a running server, as tables.
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <iomanip>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include <boost/beast/http/verb.hpp>
 #include <boost/json.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 
 #include "config/units.hpp"
-#include "proxy/admin/admin_client.hpp"
 #include "proxy/cli/commands.hpp"
+#include "proxy/cli/http_client.hpp"
 
 namespace proxy::cli {
 
 namespace {
 
 namespace json = boost::json;
+namespace http = boost::beast::http;
+
+constexpr std::string_view k_base = "/api/v1/admin";
+// Evicting down to a target can take the server a while; the replies are small tables, but a
+// server with many pins or upstreams may list a few MiB.
+constexpr std::chrono::seconds k_timeout{60};
+constexpr std::size_t k_body_limit = 64 * 1024 * 1024;
 
 constexpr std::string_view k_admin_usage =
     "usage: envcache admin <command> [options] --server URL\n"
@@ -261,21 +273,6 @@ void print_eviction(const json::object& o) {
         std::cout << "target not reached: the rest is pinned or in use\n";
 }
 
-std::string percent_encode(std::string_view text) {
-    static constexpr char k_hex[] = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : text) {
-        if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += k_hex[c >> 4];
-            out += k_hex[c & 15];
-        }
-    }
-    return out;
-}
-
 // "max_size=10GiB" -> {"max_size": "10GiB"}; watermarks as numbers.
 std::optional<std::string> set_body(const std::vector<std::string>& sets, json::object& out) {
     for (const auto& s : sets) {
@@ -354,17 +351,41 @@ std::optional<AdminOptions> parse(Args args, std::string& problem) {
     return o;
 }
 
-int finish(const AdminReply& reply, bool as_json, void (*print)(const json::object&)) {
-    if (!reply.failure.empty() || reply.status < 200 || reply.status >= 300) {
-        std::cerr << "envcache admin: " << error_message(reply) << '\n';
-        return 1;
+// Sends one request to the admin API. Returns a 2xx reply; anything else is printed on stderr
+// (without the token) and gives nullopt.
+std::optional<HttpReply> send(const AdminOptions& o, http::verb method, std::string_view target,
+                              std::string_view body = {}) {
+    HttpClientOptions options;
+    options.timeout = k_timeout;
+    options.body_limit = k_body_limit;
+    options.user_agent = "envcache-admin";
+    options.bearer_token = o.token;
+    const auto client = HttpClient::for_server(o.server, std::move(options));
+    if (!client) {
+        std::cerr << "envcache admin: " << client.error().message << '\n';
+        return std::nullopt;
     }
+    auto reply = client->call(method, std::string(k_base) + std::string(target), body);
+    if (!reply) {
+        std::cerr << "envcache admin: " << reply.error().message << '\n';
+        return std::nullopt;
+    }
+    if (reply->status < 200 || reply->status >= 300) {
+        std::cerr << "envcache admin: " << client->error_message(*reply) << '\n';
+        return std::nullopt;
+    }
+    return std::move(*reply);
+}
+
+// Prints a 2xx reply with `print`, or as the server's JSON; the exit code.
+int show(const std::optional<HttpReply>& reply, bool as_json, void (*print)(const json::object&)) {
+    if (!reply) return 1;
     if (as_json) {
-        std::cout << reply.body << '\n';
+        std::cout << reply->body << '\n';
         return 0;
     }
     boost::system::error_code ec;
-    auto value = json::parse(reply.body, ec);
+    auto value = json::parse(reply->body, ec);
     if (ec || !value.is_object()) {
         std::cerr << "envcache admin: the server's reply is not a JSON object\n";
         return 1;
@@ -380,7 +401,6 @@ int admin(Args args) {
     auto parsed = parse(args, problem);
     if (!parsed) return usage_error(problem);
     const AdminOptions& o = *parsed;
-    const std::string base = "/api/v1/admin";
 
     if (o.command == "help") {
         std::cout << k_admin_usage;
@@ -388,42 +408,34 @@ int admin(Args args) {
     }
     if (o.command == "stats") {
         if (!o.words.empty()) return usage_error("stats takes no arguments");
-        return finish(admin_call(o.server, "GET", base + "/stats", {}, o.token), o.json,
-                      print_stats);
+        return show(send(o, http::verb::get, "/stats"), o.json, print_stats);
     }
     if (o.command == "limits") {
         if (!o.words.empty()) return usage_error("limits takes --set KEY=VALUE or --reset");
         if (o.reset && !o.sets.empty()) return usage_error("--reset and --set exclude each other");
-        if (o.reset)
-            return finish(admin_call(o.server, "DELETE", base + "/limits", {}, o.token), o.json,
-                          print_limits);
-        if (o.sets.empty())
-            return finish(admin_call(o.server, "GET", base + "/limits", {}, o.token), o.json,
-                          print_limits);
+        if (o.reset) return show(send(o, http::verb::delete_, "/limits"), o.json, print_limits);
+        if (o.sets.empty()) return show(send(o, http::verb::get, "/limits"), o.json, print_limits);
         json::object body;
         if (auto bad = set_body(o.sets, body)) return usage_error(*bad);
-        return finish(admin_call(o.server, "PUT", base + "/limits", json::serialize(body), o.token),
-                      o.json, print_limits);
+        return show(send(o, http::verb::put, "/limits", json::serialize(body)), o.json,
+                    print_limits);
     }
     if (o.command == "pins") {
-        if (o.words.empty())
-            return finish(admin_call(o.server, "GET", base + "/pins", {}, o.token), o.json,
-                          print_pins);
+        if (o.words.empty()) return show(send(o, http::verb::get, "/pins"), o.json, print_pins);
         if (o.words.size() != 2 || (o.words[0] != "add" && o.words[0] != "rm"))
             return usage_error("pins wants nothing, add PIN or rm PIN");
-        AdminReply reply;
+        std::optional<HttpReply> reply;
         if (o.words[0] == "add") {
             json::object body;
             body["pin"] = o.words[1];
-            reply = admin_call(o.server, "POST", base + "/pins", json::serialize(body), o.token);
+            reply = send(o, http::verb::post, "/pins", json::serialize(body));
         } else {
-            reply = admin_call(o.server, "DELETE", base + "/pins/" + percent_encode(o.words[1]), {},
-                               o.token);
+            reply = send(o, http::verb::delete_,
+                         "/pins/" + boost::urls::encode(o.words[1], boost::urls::unreserved_chars));
         }
-        if (!reply.failure.empty() || reply.status < 200 || reply.status >= 300)
-            return finish(reply, o.json, print_pins);
+        if (!reply) return 1;
         if (o.json) {
-            std::cout << reply.body << '\n';
+            std::cout << reply->body << '\n';
             return 0;
         }
         std::cout << (o.words[0] == "add" ? "pinned " : "unpinned ") << o.words[1] << '\n';
@@ -442,8 +454,8 @@ int admin(Args args) {
             body["digest"] = o.digest;
         }
         if (o.dry_run) body["dry_run"] = true;
-        return finish(admin_call(o.server, "POST", base + "/evict", json::serialize(body), o.token),
-                      o.json, print_eviction);
+        return show(send(o, http::verb::post, "/evict", json::serialize(body)), o.json,
+                    print_eviction);
     }
     if (o.command.empty()) return usage_error("which command?");
     return usage_error("unknown command \"" + o.command + "\"");

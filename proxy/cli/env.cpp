@@ -7,19 +7,8 @@
 #include <optional>
 #include <string>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/beast/http/verb.hpp>
 #include <boost/json.hpp>
-#include <boost/url/parse.hpp>
 
 #include "environment/bundle.hpp"
 #include "environment/environment_hash.hpp"
@@ -28,6 +17,7 @@
 #include "environment/render.hpp"
 #include "environment/spec.hpp"
 #include "proxy/cli/commands.hpp"
+#include "proxy/cli/http_client.hpp"
 
 namespace proxy::cli {
 
@@ -144,94 +134,19 @@ bool write_file(const std::filesystem::path& path, const std::string& text) {
     return true;
 }
 
-namespace net = boost::asio;
 namespace http = boost::beast::http;
 
-constexpr auto k_token = net::as_tuple(net::use_awaitable);
+// A resolve may wait for the server to look the base image up upstream. The replies are a
+// hash, a canonical text and an image reference: small.
 constexpr std::chrono::seconds k_http_timeout{60};
 constexpr std::size_t k_max_reply_bytes = 16 * 1024 * 1024;
 
-struct HttpCall {
-    std::string host;
-    std::string port;
-    http::request<http::string_body> request;
-};
-
-struct HttpReply {
-    unsigned status = 0;
-    std::string body;
-    std::string failure;  // what went wrong before a reply arrived; empty on success
-};
-
-net::awaitable<void> run_call(HttpCall call, HttpReply* reply) {
-    const auto executor = co_await net::this_coro::executor;
-    net::ip::tcp::resolver resolver(executor);
-    auto [rec, endpoints] = co_await resolver.async_resolve(call.host, call.port, k_token);
-    if (rec) {
-        reply->failure = "resolve " + call.host + ": " + rec.message();
-        co_return;
-    }
-    boost::beast::tcp_stream stream(executor);
-    stream.expires_after(k_http_timeout);
-    auto [cec, endpoint] = co_await stream.async_connect(endpoints, k_token);
-    if (cec) {
-        reply->failure = "connect " + call.host + ":" + call.port + ": " + cec.message();
-        co_return;
-    }
-    stream.expires_after(k_http_timeout);
-    auto [wec, written] = co_await http::async_write(stream, call.request, k_token);
-    if (wec) {
-        reply->failure = "write: " + wec.message();
-        co_return;
-    }
-    boost::beast::flat_buffer buffer;
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(k_max_reply_bytes);
-    stream.expires_after(k_http_timeout);
-    auto [rdec, read] = co_await http::async_read(stream, buffer, parser, k_token);
-    if (rdec) {
-        reply->failure = "read: " + rdec.message();
-        co_return;
-    }
-    reply->status = parser.get().result_int();
-    reply->body = std::move(parser.get().body());
-    boost::system::error_code ignored;
-    stream.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);  // best effort
-}
-
-// One JSON request to `server` (an http:// URL, optionally with a path prefix).
-HttpReply http_json(const std::string& server, http::verb method, const std::string& target,
-                    const boost::json::value& body) {
-    HttpReply reply;
-    auto url = boost::urls::parse_uri(server);
-    if (!url) {
-        reply.failure = "bad server URL '" + server + "'";
-        return reply;
-    }
-    if (url->scheme() != "http") {
-        reply.failure = "only http:// server URLs are supported";
-        return reply;
-    }
-    HttpCall call;
-    call.host = std::string(url->host());
-    call.port = url->has_port() ? std::string(url->port()) : "80";
-    std::string prefix(url->encoded_path());
-    while (!prefix.empty() && prefix.back() == '/')
-        prefix.pop_back();
-    call.request = {method, prefix + target, 11};
-    call.request.set(http::field::host, call.host);
-    call.request.set(http::field::user_agent, "envcache-cli");
-    call.request.set(http::field::accept, "application/json");
-    call.request.set(http::field::content_type, "application/json");
-    call.request.body() = boost::json::serialize(body);
-    call.request.prepare_payload();
-
-    net::io_context ioc;
-    net::co_spawn(ioc, run_call(std::move(call), &reply), [&reply](std::exception_ptr e) {
-        if (e) reply.failure = "request failed unexpectedly";
-    });
-    ioc.run();
-    return reply;
+HttpResult<HttpClient> client_for(const std::string& server) {
+    HttpClientOptions options;
+    options.timeout = k_http_timeout;
+    options.body_limit = k_max_reply_bytes;
+    options.user_agent = "envcache-cli";
+    return HttpClient::for_server(server, std::move(options));
 }
 
 // The server's answer to POST /api/v1/environments/resolve.
@@ -242,25 +157,25 @@ struct ServerResolve {
     std::optional<std::string> image;  // "reference@digest" on a hit
 };
 
-std::optional<ServerResolve> server_resolve(const std::string& server,
+std::optional<ServerResolve> server_resolve(const HttpClient& client,
                                             const environment::Bundle& bundle) {
-    const auto reply = http_json(server, http::verb::post, "/api/v1/environments/resolve",
-                                 environment::bundle_to_json(bundle));
-    if (!reply.failure.empty()) {
-        std::cerr << "envcache env: " << server << ": " << reply.failure << "\n";
+    const auto reply = client.call(http::verb::post, "/api/v1/environments/resolve",
+                                   boost::json::serialize(environment::bundle_to_json(bundle)));
+    if (!reply) {
+        std::cerr << "envcache env: " << reply.error().message << "\n";
         return std::nullopt;
     }
-    if (reply.status != 200) {
-        std::cerr << "envcache env: " << server << " answered " << reply.status << ": "
-                  << reply.body << "\n";
+    if (reply->status != 200) {
+        std::cerr << "envcache env: " << client.server() << ": " << client.error_message(*reply)
+                  << "\n";
         return std::nullopt;
     }
     boost::system::error_code ec;
-    const auto json = boost::json::parse(reply.body, ec);
+    const auto json = boost::json::parse(reply->body, ec);
     const auto* o = json.if_object();
     if (ec || o == nullptr || !o->contains("hash") || !o->at("hash").is_string() ||
         !o->contains("canonical") || !o->at("canonical").is_string()) {
-        std::cerr << "envcache env: " << server << " sent an unexpected resolve answer\n";
+        std::cerr << "envcache env: " << client.server() << " sent an unexpected resolve answer\n";
         return std::nullopt;
     }
     ServerResolve out;
@@ -300,28 +215,27 @@ int check_register_options(const EnvOptions& o) {
     return 0;
 }
 
-int register_environment(const EnvOptions& o, const environment::Bundle& bundle,
-                         const std::string& hash) {
-    const auto mapped = http_json(o.server, http::verb::put, "/api/v1/environments/by-hash/" + hash,
-                                  boost::json::object{{"image", o.image}});
-    if (!mapped.failure.empty() || (mapped.status != 200 && mapped.status != 201)) {
+int register_environment(const HttpClient& client, const EnvOptions& o,
+                         const environment::Bundle& bundle, const std::string& hash) {
+    const auto mapped =
+        client.call(http::verb::put, "/api/v1/environments/by-hash/" + hash,
+                    boost::json::serialize(boost::json::object{{"image", o.image}}));
+    if (!mapped || (mapped->status != 200 && mapped->status != 201)) {
         std::cerr << "envcache env: mapping " << hash << " to " << o.image << " failed: "
-                  << (mapped.failure.empty() ? std::to_string(mapped.status) + " " + mapped.body
-                                             : mapped.failure)
-                  << "\n";
+                  << (mapped ? client.error_message(*mapped) : mapped.error().message) << "\n";
         return 2;
     }
     std::cout << hash << "\n"
               << "image " << o.image << "\n";
     if (o.name.empty()) return 0;
-    const auto named = http_json(o.server, http::verb::put,
-                                 "/api/v1/environments/" + o.name + "/versions/" + o.version,
-                                 environment::bundle_to_json(bundle));
-    if (!named.failure.empty()) {
-        std::cerr << "envcache env: " << named.failure << "\n";
+    const auto named =
+        client.call(http::verb::put, "/api/v1/environments/" + o.name + "/versions/" + o.version,
+                    boost::json::serialize(environment::bundle_to_json(bundle)));
+    if (!named) {
+        std::cerr << "envcache env: " << named.error().message << "\n";
         return 2;
     }
-    switch (named.status) {
+    switch (named->status) {
         case 201:
             std::cout << o.name << ":" << o.version << " registered\n";
             return 0;
@@ -334,7 +248,7 @@ int register_environment(const EnvOptions& o, const environment::Bundle& bundle,
             return 1;
         default:
             std::cerr << "envcache env: registering " << o.name << ":" << o.version
-                      << " failed: " << named.status << " " << named.body << "\n";
+                      << " failed: " << client.error_message(*named) << "\n";
             return 2;
     }
 }
@@ -360,6 +274,15 @@ int env(Args args) {
     if (o.command == "register") {
         if (const int rc = check_register_options(o); rc != 0) return rc;
     }
+    std::optional<HttpClient> client;
+    if (!o.server.empty()) {
+        auto made = client_for(o.server);
+        if (!made) {
+            std::cerr << "envcache env: " << made.error().message << "\n";
+            return 2;
+        }
+        client.emplace(std::move(*made));
+    }
 
     auto bundle = environment::load_bundle(o.file, o.requirements);
     if (!bundle) {
@@ -376,8 +299,8 @@ int env(Args args) {
     // and the local hash over that digest must agree.
     std::optional<ServerResolve> remote;
     environment::ResolveImage resolve;
-    if (!o.server.empty()) {
-        remote = server_resolve(o.server, *bundle);
+    if (client) {
+        remote = server_resolve(*client, *bundle);
         if (!remote) return 2;
         if (!environment::is_sha256_digest(remote->base_digest)) {
             std::cerr << "envcache env: the server did not resolve the base image\n";
@@ -411,7 +334,7 @@ int env(Args args) {
         std::cout << "miss: no image registered for this environment; build it\n";
         return 1;
     }
-    if (o.command == "register") return register_environment(o, *bundle, hash);
+    if (o.command == "register") return register_environment(*client, o, *bundle, hash);
 
     if (o.command == "hash") {
         if (o.json) {

@@ -1,20 +1,18 @@
+#include <cstdlib>
 #include <iostream>
 #include <sstream>
-#include <thread>
 
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 #include <catch2/catch.hpp>
 
 #include "proxy/admin/admin_api.hpp"
-#include "proxy/admin/admin_client.hpp"
 #include "proxy/cli/commands.hpp"
+#include "proxy/cli/http_client.hpp"
 #include "tests/cache/evictor_test_util.hpp"
+#include "tests/proxy/http_result_string.hpp"
+#include "tests/proxy/loopback_server.hpp"
 
 using namespace proxy;
+using namespace proxy::test;
 using namespace cache::test;
 using namespace cache;
 namespace net = boost::asio;
@@ -22,49 +20,23 @@ namespace http = boost::beast::http;
 
 namespace {
 
-// Serves exactly `requests` admin requests on a loopback port, one per connection.
+// Serves `api` on a loopback port, one request per connection.
 class AdminServer {
   public:
-    AdminServer(AdminApi& api, int requests)
-        : m_api(api), m_acceptor(m_ioc, {net::ip::make_address("127.0.0.1"), 0}) {
-        m_thread = std::thread([this, requests] {
-            for (int i = 0; i < requests; ++i)
-                serve_one();
-        });
-    }
-    ~AdminServer() { m_thread.join(); }
+    explicit AdminServer(AdminApi& api)
+        : m_server(serve_http([&api](const Request& req, const net::ip::address& peer) {
+              const AdminResponse r = api.handle({req.method_string(), req.target(), req.body(),
+                                                  peer, req[http::field::authorization]});
+              Response res = response(r.status, r.body, r.content_type);
+              for (const auto& [k, v] : r.headers)
+                  res.set(k, v);
+              return res;
+          })) {}
 
-    std::string url() const {
-        return "http://127.0.0.1:" + std::to_string(m_acceptor.local_endpoint().port());
-    }
+    std::string url() const { return m_server.url(); }
 
   private:
-    void serve_one() {
-        boost::system::error_code ec;
-        net::ip::tcp::socket socket(m_ioc);
-        m_acceptor.accept(socket, ec);
-        if (ec) return;
-        boost::beast::flat_buffer buffer;
-        http::request<http::string_body> req;
-        http::read(socket, buffer, req, ec);
-        if (ec) return;
-        auto auth = req[http::field::authorization];
-        const AdminResponse r = m_api.handle({req.method_string(), req.target(), req.body(),
-                                              socket.remote_endpoint().address(), auth});
-        http::response<http::string_body> res{static_cast<http::status>(r.status), 11};
-        res.set(http::field::content_type, r.content_type);
-        for (const auto& [k, v] : r.headers)
-            res.set(k, v);
-        res.body() = r.body;
-        res.prepare_payload();
-        http::write(socket, res, ec);
-        socket.shutdown(net::ip::tcp::socket::shutdown_both, ec);
-    }
-
-    AdminApi& m_api;
-    net::io_context m_ioc;
-    net::ip::tcp::acceptor m_acceptor;
-    std::thread m_thread;
+    LoopbackServer m_server;
 };
 
 struct Output {
@@ -87,19 +59,57 @@ Output run_cli(std::vector<std::string> words) {
 
 }  // namespace
 
-TEST_CASE("the admin client reaches the admin API over loopback", "[admin]") {
+TEST_CASE("the CLI's client reaches the admin API over loopback with its token", "[admin][cli]") {
     EvictorFixture f;
     AdminApi api(f.evictor(), "tok", {});
-    AdminServer server(api, 2);
+    AdminServer server(api);
+    auto client_with = [&](std::string token) {
+        cli::HttpClientOptions options;
+        options.bearer_token = std::move(token);
+        auto client = cli::HttpClient::for_server(server.url(), std::move(options));
+        REQUIRE(client);
+        return std::move(*client);
+    };
 
-    auto ok = admin_call(server.url(), "GET", "/api/v1/admin/limits", {}, "tok");
-    CHECK(ok.failure.empty());
-    CHECK(ok.status == 200);
-    CHECK(ok.body.find("\"policy\":\"lru\"") != std::string::npos);
+    auto ok = client_with("tok").call(http::verb::get, "/api/v1/admin/limits");
+    REQUIRE(ok);
+    CHECK(ok->status == 200);
+    CHECK(ok->body.find("\"policy\":\"lru\"") != std::string::npos);
 
-    auto denied = admin_call(server.url(), "GET", "/api/v1/admin/limits", {}, "nope");
-    CHECK(denied.status == 401);
-    CHECK(error_message(denied) == "a valid admin bearer token is required");
+    const auto nope = client_with("nope");
+    auto denied = nope.call(http::verb::get, "/api/v1/admin/limits");
+    REQUIRE(denied);
+    CHECK(denied->status == 401);
+    CHECK(nope.error_message(*denied) == "a valid admin bearer token is required");
+}
+
+TEST_CASE("envcache admin sends the token from --token-env and never prints it", "[admin][cli]") {
+    EvictorFixture f;
+    AdminApi api(f.evictor(), "right-token", {});
+    AdminServer server(api);
+    ::setenv("ENVCACHE_TEST_ADMIN_TOKEN", "wrong-token", 1);
+
+    auto denied =
+        run_cli({"limits", "--token-env", "ENVCACHE_TEST_ADMIN_TOKEN", "--server", server.url()});
+    CHECK(denied.code == 1);
+    CHECK(denied.err == "envcache admin: a valid admin bearer token is required\n");
+
+    ::setenv("ENVCACHE_TEST_ADMIN_TOKEN", "right-token", 1);
+    auto limits =
+        run_cli({"limits", "--token-env", "ENVCACHE_TEST_ADMIN_TOKEN", "--server", server.url()});
+    CHECK(limits.code == 0);
+    CHECK(limits.out.find("policy          lru") != std::string::npos);
+
+    auto down = run_cli({"stats", "--token-env", "ENVCACHE_TEST_ADMIN_TOKEN", "--server",
+                         "http://127.0.0.1:" + std::to_string(closed_port())});
+    CHECK(down.code == 1);
+    CHECK(down.err.find("right-token") == std::string::npos);
+    ::unsetenv("ENVCACHE_TEST_ADMIN_TOKEN");
+
+    auto unset =
+        run_cli({"stats", "--token-env", "ENVCACHE_TEST_ADMIN_TOKEN", "--server", server.url()});
+    CHECK(unset.code == 2);
+    CHECK(unset.err.find("ENVCACHE_TEST_ADMIN_TOKEN is not set") != std::string::npos);
 }
 
 TEST_CASE("envcache admin sets limits, lists pins and evicts, printing tables", "[admin]") {
@@ -109,7 +119,7 @@ TEST_CASE("envcache admin sets limits, lists pins and evicts, printing tables", 
         f.clock.now += 1;
     }
     AdminApi api(f.evictor(), {}, {});
-    AdminServer server(api, 5);
+    AdminServer server(api);
 
     auto limits = run_cli(
         {"limits", "--set", "max_size=32MiB", "--set", "policy=sieve", "--server", server.url()});
@@ -133,6 +143,12 @@ TEST_CASE("envcache admin sets limits, lists pins and evicts, printing tables", 
     CHECK(evict.code == 0);
     CHECK(evict.out.find("would remove 4 blobs") != std::string::npos);
     CHECK(f.evictor().stats().tracked_blobs == 4);
+
+    // The pin goes into the path percent-encoded, and comes out whole.
+    auto rm = run_cli({"pins", "rm", "docker.io/library/python:3.12", "--server", server.url()});
+    CHECK(rm.code == 0);
+    CHECK(rm.out == "unpinned docker.io/library/python:3.12\n");
+    CHECK(run_cli({"pins", "--server", server.url()}).out == "no pins\n");
 }
 
 TEST_CASE("envcache admin stats prints usage, traffic, evictions and upstreams", "[admin]") {
@@ -148,7 +164,7 @@ TEST_CASE("envcache admin stats prints usage, traffic, evictions and upstreams",
         t.upstreams["docker.io"] = {{"requests", 40}, {"bytes_from_upstream", 1ull << 20}};
         return t;
     });
-    AdminServer server(api, 1);
+    AdminServer server(api);
 
     auto stats = run_cli({"stats", "--server", server.url()});
 
@@ -168,5 +184,10 @@ TEST_CASE("envcache admin reports usage errors and unreachable servers", "[admin
     auto down = run_cli({"stats", "--server", "http://127.0.0.1:1"});
     CHECK(down.code == 1);
     CHECK(down.err.find("cannot connect") != std::string::npos);
-    CHECK(run_cli({"stats", "--server", "https://example.invalid"}).code == 1);
+    auto https = run_cli({"stats", "--server", "https://example.invalid"});
+    CHECK(https.code == 1);
+    CHECK(https.err == "envcache admin: only http:// server URLs are supported\n");
+    auto secret = run_cli({"stats", "--server", "http://admin:s3cret@127.0.0.1:1"});
+    CHECK(secret.code == 1);
+    CHECK(secret.err.find("s3cret") == std::string::npos);
 }
