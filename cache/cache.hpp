@@ -126,10 +126,7 @@ class Cache {
     // admin and environment APIs' store writes) and resumes the caller with its result.
     template <class F>
     auto on_records(F fn) -> net::awaitable<std::invoke_result_t<F&>> {
-        using R = std::invoke_result_t<F&>;
-        auto run = [fn = std::move(fn)]() mutable -> net::awaitable<R> { co_return fn(); };
-        auto spawned = net::co_spawn(m_record_pool, std::move(run), net::use_awaitable);
-        co_return co_await std::move(spawned);
+        return run_on(m_record_pool, std::move(fn));
     }
     net::any_io_executor records_executor() { return m_record_pool.get_executor(); }
 
@@ -146,9 +143,14 @@ class Cache {
 
     template <class F>
     auto on_blobs(F fn) -> net::awaitable<std::invoke_result_t<F&>> {
+        return run_on(m_blob_pool, std::move(fn));
+    }
+    // Runs `fn` on `pool` and resumes the caller, on its own executor, with the result.
+    template <class F>
+    static auto run_on(net::thread_pool& pool, F fn) -> net::awaitable<std::invoke_result_t<F&>> {
         using R = std::invoke_result_t<F&>;
         auto run = [fn = std::move(fn)]() mutable -> net::awaitable<R> { co_return fn(); };
-        auto spawned = net::co_spawn(m_blob_pool, std::move(run), net::use_awaitable);
+        auto spawned = net::co_spawn(pool, std::move(run), net::use_awaitable);
         co_return co_await std::move(spawned);
     }
     // Destroys an abandoned store writer on the blob threads (its destructor waits for the

@@ -19,15 +19,6 @@ std::int64_t now_seconds() {
         .count();
 }
 
-std::string header(const http::fields& fields, http::field name) {
-    std::string out;
-    for (auto [it, end] = fields.equal_range(name); it != end; ++it) {
-        if (!out.empty()) out += ", ";
-        out += std::string(it->value());
-    }
-    return out;
-}
-
 upstream::Request manifest_request(http::verb method, const UpstreamTarget& target,
                                    const std::string& reference, const std::string& accept) {
     upstream::Request request;
@@ -36,10 +27,6 @@ upstream::Request manifest_request(http::verb method, const UpstreamTarget& targ
     request.scope = "repository:" + target.repo + ":pull";
     request.headers.set(http::field::accept, accept.empty() ? all_manifest_types() : accept);
     return request;
-}
-
-bool is_server_error(unsigned status) {
-    return status >= 500 || status == 429;
 }
 
 // What makes two manifest requests the same request to the upstream.
@@ -160,7 +147,7 @@ net::awaitable<ManifestService::TagCheck> ManifestService::check_tag(UpstreamTar
     auto calling = upstream::fetch_small(
         *m_clients[target.index], manifest_request(http::verb::head, target, reference, accept), 0);
     auto answer = co_await std::move(calling);
-    if (!answer || is_server_error(answer->status)) {
+    if (!answer || upstream::is_server_error(answer->status)) {
         m_metrics.add(target.index, &Counters::upstream_errors);
         co_return TagCheck::unreachable;
     }
@@ -190,7 +177,7 @@ net::awaitable<ManifestService::ManifestFetch> ManifestService::fetch(
         co_return result;
     }
     if (answer->status != 200) {
-        if (is_server_error(answer->status))
+        if (upstream::is_server_error(answer->status))
             m_metrics.add(target.index, &Counters::upstream_errors);
         result.kind = ManifestFetch::Kind::status;
         result.status = answer->status;
@@ -208,7 +195,7 @@ net::awaitable<ManifestService::ManifestFetch> ManifestService::fetch(
         result.kind = ManifestFetch::Kind::invalid;
         co_return result;
     }
-    std::string media_type = header(answer->headers, http::field::content_type);
+    std::string media_type = upstream::joined_header(answer->headers, http::field::content_type);
     media_type = media_type.substr(0, media_type.find(';'));
     if (media_type.empty() || media_type == "application/json" || media_type == "text/plain") {
         const auto refs = parse_manifest_refs(answer->body);
@@ -303,7 +290,7 @@ net::awaitable<ManifestAnswer> ManifestService::by_tag(UpstreamTarget target, st
     }
     const bool upstream_down =
         fetched.kind == ManifestFetch::Kind::unreachable ||
-        (fetched.kind == ManifestFetch::Kind::status && is_server_error(fetched.status));
+        (fetched.kind == ManifestFetch::Kind::status && upstream::is_server_error(fetched.status));
     if (!upstream_down) co_return failure(fetch_error(fetched), outcome);
     // Offline: the stale copy is better than nothing.
     if (stored) co_return cached(target, std::move(*stored), "stale");

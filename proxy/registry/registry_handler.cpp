@@ -24,15 +24,6 @@ constexpr std::size_t k_stream_buffer = 256 * 1024;
 constexpr std::string_view k_empty_index =
     R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]})";
 
-std::string header(const http::fields& fields, http::field name) {
-    std::string out;
-    for (auto [it, end] = fields.equal_range(name); it != end; ++it) {
-        if (!out.empty()) out += ", ";
-        out += std::string(it->value());
-    }
-    return out;
-}
-
 upstream::Request make_request(http::verb method, const UpstreamTarget& target,
                                std::string path_and_query) {
     upstream::Request request;
@@ -40,10 +31,6 @@ upstream::Request make_request(http::verb method, const UpstreamTarget& target,
     request.target = "/v2/" + target.repo + "/" + path_and_query;
     request.scope = "repository:" + target.repo + ":pull";
     return request;
-}
-
-bool is_server_error(unsigned status) {
-    return status >= 500 || status == 429;
 }
 
 }  // namespace
@@ -131,7 +118,7 @@ net::awaitable<void> RegistryHandler::send_manifest(Exchange& ex, const Manifest
 
 net::awaitable<void> RegistryHandler::handle_manifest(Exchange& ex, const Route& route,
                                                       const UpstreamTarget& target) {
-    std::string accept = header(ex.request, http::field::accept);
+    std::string accept = upstream::joined_header(ex.request, http::field::accept);
     ManifestAnswer answer;
     if (route.reference_is_digest) {
         auto answering =
@@ -291,10 +278,11 @@ net::awaitable<void> RegistryHandler::handle_blob(Exchange& ex, const Route& rou
             co_return;
         }
         ex.outcome = "miss";
-        const http::fields headers =
-            blob_headers(digest, header(answer->headers, http::field::content_type));
+        const http::fields headers = blob_headers(
+            digest, upstream::joined_header(answer->headers, http::field::content_type));
         std::uint64_t length = 0;
-        const std::string cl = header(answer->headers, http::field::content_length);
+        const std::string cl =
+            upstream::joined_header(answer->headers, http::field::content_length);
         if (!cl.empty()) length = std::strtoull(cl.c_str(), nullptr, 10);
         co_await server::send_head(ex, http::status::ok, headers, length);
         co_return;
@@ -369,7 +357,7 @@ net::awaitable<void> RegistryHandler::handle_tags(Exchange& ex, const Route& rou
         co_await server::send_response(ex, http::status::ok, headers, serialized);
         co_return;
     }
-    if (answer && !is_server_error(answer->status)) {
+    if (answer && !upstream::is_server_error(answer->status)) {
         {
             const OciError oci_error =
                 answer->status == 404 ? name_unknown() : from_upstream_status(answer->status);
@@ -407,7 +395,8 @@ net::awaitable<void> RegistryHandler::handle_referrers(Exchange& ex, const Route
                                                  upstream::k_max_manifest_bytes);
     http::fields headers;
     if (answer && answer->status == 200) {
-        const std::string type = header(answer->headers, http::field::content_type);
+        const std::string type =
+            upstream::joined_header(answer->headers, http::field::content_type);
         headers.set(http::field::content_type, type.empty() ? std::string(k_oci_index) : type);
         const auto filters = answer->headers.find("OCI-Filters-Applied");
         if (filters != answer->headers.end())

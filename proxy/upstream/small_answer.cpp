@@ -5,6 +5,15 @@
 
 namespace proxy::upstream {
 
+std::string joined_header(const http::fields& fields, http::field name) {
+    std::string out;
+    for (auto [it, end] = fields.equal_range(name); it != end; ++it) {
+        if (!out.empty()) out += ", ";
+        out += std::string(it->value());
+    }
+    return out;
+}
+
 net::awaitable<boost::system::result<SmallAnswer>> fetch_small(Client& client, Request request,
                                                                std::size_t cap) {
     const bool head = request.method == http::verb::head;

@@ -22,6 +22,15 @@ struct SmallAnswer {
     std::string body;  // empty for a HEAD
 };
 
+// Every value of header `name`, joined with ", " (the list form of RFC 9110).
+std::string joined_header(const http::fields& fields, http::field name);
+
+// An answer that says the upstream is failing (5xx) or shedding load (429), not that the
+// content is missing or refused.
+inline bool is_server_error(unsigned status) {
+    return status >= 500 || status == 429;
+}
+
 // Sends `request` and reads its whole body, up to `cap` bytes. An error means no usable answer:
 // the upstream is unreachable, the body broke off (`http::error::partial_message` and the like)
 // or was larger than `cap` (`http::error::body_limit`).
