@@ -43,6 +43,11 @@ boost::system::result<Location> to_location(boost::urls::url_view url) {
     } else {
         location.origin.port = location.origin.default_port();
     }
+    // Boost.URL 1.81 ends an authority at the first character it cannot hold and takes the rest
+    // as the path ("http://host:8x" is port 8, path "x"); a real path here starts with '/'.
+    if (!url.encoded_path().empty() && !url.encoded_path().starts_with('/')) {
+        return make_error_code(Error::bad_url);
+    }
     location.target = url.encoded_path().empty() ? "/" : std::string(url.encoded_path());
     if (url.has_query()) {
         location.target += '?';

@@ -14,8 +14,8 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
-#include <boost/url/parse.hpp>
 
+#include "config/url.hpp"
 #include "proxy/upstream/authenticator.hpp"
 #include "proxy/upstream/connector.hpp"
 #include "proxy/upstream/location.hpp"
@@ -67,17 +67,14 @@ class UpstreamClient final : public Client {
           m_connector(std::move(executor), config),
           m_pool(std::make_shared<Pool>()),
           m_auth(config) {
-        const auto parsed = boost::urls::parse_uri(m_config.url);
-        auto location = parsed ? to_location(*parsed) : result<Location>(parsed.error());
-        if (!location) {
+        // The loader has checked a configured url already; a Config built in code may hold any.
+        const auto url = config::parse_upstream_url(m_config.url);
+        if (!url) {
             m_setup_error = make_error_code(Error::bad_url);
-            warn(m_config.name + ": url is not an http or https URL");
+            warn(m_config.name + ": url " + url.error().message);
         } else {
-            m_origin = location->origin;
-            m_base_path = std::string(parsed->encoded_path());
-            while (!m_base_path.empty() && m_base_path.back() == '/') {
-                m_base_path.pop_back();
-            }
+            m_origin = Origin{url->tls, url->host, url->port};
+            m_base_path = url->path;
         }
     }
 
@@ -279,7 +276,7 @@ class UpstreamClient final : public Client {
     std::shared_ptr<Pool> m_pool;
     Authenticator m_auth;
     Origin m_origin;
-    std::string m_base_path;  // from the configured url, without a trailing '/'
+    std::string m_base_path;  // the configured url's path, without a trailing '/'
     error_code m_setup_error;
 };
 

@@ -40,7 +40,8 @@ TEST_CASE("a URL's location has its origin, a default port, and path and query a
 
 TEST_CASE("only http and https URLs with a host and a nonzero port are locations",
           "[upstream][location]") {
-    for (const char* text : {"ftp://host/x", "http:///x", "http://host:0/", "mailto:a@b"}) {
+    for (const char* text :
+         {"ftp://host/x", "http:///x", "http://host:0/", "mailto:a@b", "http://host:8x/y"}) {
         INFO(text);
         const auto location = location_of(text);
         REQUIRE(location.has_error());
@@ -89,7 +90,8 @@ TEST_CASE("redirects resolve absolute, host-relative and path-relative reference
 
 TEST_CASE("a redirect to something that is not an http URL is bad_url", "[upstream][location]") {
     const Location from{{false, "registry.example", 80}, "/v2/"};
-    for (const char* target : {"ftp://files.example/x", "http://bad host/", "http://:80/"}) {
+    for (const char* target :
+         {"ftp://files.example/x", "http://bad host/", "http://:80/", "http://b.example:90x/"}) {
         INFO(target);
         const auto next = resolve_redirect(from, target);
         REQUIRE(next.has_error());
