@@ -2,8 +2,11 @@
 
 #include <charconv>
 
+#include <boost/url/encode.hpp>
 #include <boost/url/grammar/ci_string.hpp>
+#include <boost/url/grammar/lut_chars.hpp>
 #include <boost/url/parse.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <boost/url/url_view.hpp>
 
 namespace config {
@@ -123,6 +126,17 @@ std::string url_host(std::string_view url, bool with_port) {
     if (!parsed || !parsed->has_authority()) return {};
     return std::string(with_port ? parsed->encoded_host_and_port()
                                  : parsed->encoded_host_address());
+}
+
+std::string encode_query_value(std::string_view value, std::string_view keep) {
+    urls::grammar::lut_chars unencoded = urls::unreserved_chars;
+    for (const char c : keep) {
+        // Signed or not, bytes above 0x7e and below '!' fail this, as they should.
+        const bool visible = c > ' ' && c < 0x7f;
+        if (visible && c != '%' && c != '&' && c != '#')
+            unencoded = unencoded + urls::grammar::lut_chars(c);
+    }
+    return urls::encode(value, unencoded);
 }
 
 }  // namespace config

@@ -1,7 +1,8 @@
 #pragma once
-// Upstream URLs, parsed by Boost.URL. Shared by the config loader (which validates
-// `upstreams[].url`), the router (which matches `?ns=` against URL hosts) and the upstream client
-// (which connects to them), so all three read a URL the same way.
+// Upstream URLs and query values, parsed and encoded by Boost.URL. Shared by the config loader
+// (which validates `upstreams[].url`), the router (which matches `?ns=` against URL hosts), the
+// registry handler (which writes query values) and the upstream client (which connects to the
+// URLs), so all of them read and write a URL the same way.
 
 #include <cstdint>
 #include <string>
@@ -36,5 +37,15 @@ Parsed<UpstreamUrl> parse_upstream_url(std::string_view text);
 // as written ("[::1]:5000"): the forms a `?ns=` value names an upstream by. Userinfo, path and
 // query are ignored; "" when `url` is not an absolute URL with a host.
 std::string url_host(std::string_view url, bool with_port);
+
+// Percent-encodes `value` to stand as one value in a URL query (`?key=<value>`). Unreserved
+// characters (A-Z a-z 0-9 - . _ ~) and those listed in `keep` are copied; every other byte
+// becomes %XX with upper-case hex digits (a space is %20, never '+'). `keep` lets a caller leave
+// characters readable, e.g. ":[]" for a host[:port]; '%', '&', '#', and anything that is not
+// visible ASCII are encoded even when listed, so the result is always one well-formed value.
+// A kept '+' reads back as a space wherever the query is decoded form-style (Go's url.Query(),
+// and the registry handler's own query parsing): keep it only for a receiver that takes it
+// literally.
+std::string encode_query_value(std::string_view value, std::string_view keep = {});
 
 }  // namespace config

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+using config::encode_query_value;
 using config::parse_upstream_url;
 using config::url_host;
 
@@ -136,4 +137,26 @@ TEST_CASE("url_host gives the host, or host[:port] as written, of any absolute u
     CHECK(url_host("http://u:p@host:1?q#f", true) == "host:1");
     CHECK(url_host("registry-1.docker.io", false).empty());
     CHECK(url_host("not a url", true).empty());
+}
+
+TEST_CASE("a query value keeps unreserved characters and encodes the rest upper-case",
+          "[config][url]") {
+    CHECK(encode_query_value("AZaz09-._~") == "AZaz09-._~");
+    CHECK(encode_query_value("a b&c=d#e%f+g/h") == "a%20b%26c%3Dd%23e%25f%2Bg%2Fh");
+    CHECK(encode_query_value("[::1]:5000") == "%5B%3A%3A1%5D%3A5000");
+    CHECK(encode_query_value(std::string("\0\n\x7f\xc3\xa9", 5)) == "%00%0A%7F%C3%A9");
+    CHECK(encode_query_value("").empty());
+}
+
+TEST_CASE("a query value keeps the characters the caller lists", "[config][url]") {
+    CHECK(encode_query_value("application/vnd.oci.image.manifest.v1+json", "/+") ==
+          "application/vnd.oci.image.manifest.v1+json");
+    CHECK(encode_query_value("[::1]:5000", ":[]") == "[::1]:5000");
+    CHECK(encode_query_value("a/b:c", "/") == "a/b%3Ac");
+}
+
+TEST_CASE("a query value stays one value whatever the caller lists", "[config][url]") {
+    CHECK(encode_query_value("a%b&c#d e", "%&# ") == "a%25b%26c%23d%20e");
+    CHECK(encode_query_value(std::string("\xc3\xa9\n", 3), std::string("\xc3\xa9\n", 3)) ==
+          "%C3%A9%0A");
 }
