@@ -17,6 +17,7 @@
 
 #include "config/secret.hpp"
 #include "config/units.hpp"
+#include "config/url.hpp"
 
 namespace config {
 
@@ -176,67 +177,6 @@ std::string unknown_key_reason(std::string_view key, std::string_view section_pa
     for (const auto& k : allowed)
         list += (list.empty() ? "" : ", ") + std::string(k);
     return "unknown key (known here: " + list + ")";
-}
-
-// Why `url` is not a usable upstream URL, or nullopt. Removes a trailing '/' from `url`.
-// A URL with credentials is not echoed: they are a secret.
-std::optional<std::string> url_problem(std::string& url) {
-    const auto l = lower(url);
-    std::size_t scheme_end = 0;
-    if (l.starts_with("https://")) {
-        scheme_end = 8;
-    } else if (l.starts_with("http://")) {
-        scheme_end = 7;
-    } else {
-        return in_quotes(url) + " must start with http:// or https://";
-    }
-    const std::string_view rest = std::string_view(url).substr(scheme_end);
-    const auto authority = rest.substr(0, rest.find_first_of("/?#"));
-    if (authority.find('@') != std::string_view::npos)
-        return std::string(
-            "must not contain credentials; use username with password_env or password_file");
-    if (rest.find_first_of("?#") != std::string_view::npos)
-        return in_quotes(url) + " must not have a query or fragment";
-    if (rest.find_first_of(" \t") != std::string_view::npos)
-        return in_quotes(url) + " must not contain spaces";
-
-    std::string_view host = authority;
-    std::string_view port;
-    if (host.starts_with('[')) {
-        const auto close = host.find(']');
-        if (close == std::string_view::npos || close == 1)
-            return in_quotes(url) + " has an invalid IPv6 host";
-        const auto after = host.substr(close + 1);
-        if (!after.empty()) {
-            if (after.front() != ':') return in_quotes(url) + " has an invalid host";
-            port = after.substr(1);
-        }
-        host = host.substr(1, close - 1);
-    } else {
-        const auto colon = host.find(':');
-        if (colon != std::string_view::npos) {
-            port = host.substr(colon + 1);
-            host = host.substr(0, colon);
-        }
-        for (char c : host) {
-            if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_')
-                return in_quotes(url) + " has an invalid host";
-        }
-    }
-    if (host.empty()) return in_quotes(url) + " has no host";
-    if (authority.find(':') != std::string_view::npos && !authority.starts_with('[') &&
-        port.empty())
-        return in_quotes(url) + " has an empty port";
-    if (!port.empty()) {
-        unsigned value = 0;
-        const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-        if (ec != std::errc{} || end != port.data() + port.size() || value == 0 || value > 65535)
-            return in_quotes(url) + " has an invalid port";
-    }
-    url.replace(0, scheme_end, l.substr(0, scheme_end));  // HTTPS:// -> https://
-    while (url.size() > scheme_end && url.back() == '/')
-        url.pop_back();
-    return std::nullopt;
 }
 
 bool valid_upstream_name(std::string_view name) {
@@ -598,8 +538,10 @@ class Loader {
                                     "':'; no '/'), e.g. docker.io or localhost:5001");
                 name_at = child;
             } else if (key == "url") {
-                u.url = read_scalar(v, child, "a URL such as https://registry-1.docker.io");
-                if (auto problem = url_problem(u.url)) fail(child, *problem);
+                const auto url = parse_upstream_url(
+                    read_scalar(v, child, "a URL such as https://registry-1.docker.io"));
+                if (!url) fail(child, url.error().message);
+                u.url = url->text();
                 url_at = child;
             } else if (key == "default") {
                 u.is_default = read_bool(v, child);

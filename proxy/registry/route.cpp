@@ -39,25 +39,6 @@ bool is_docker_hub(const config::UpstreamConfig& u) {
 
 }  // namespace
 
-std::string url_host(std::string_view url, bool with_port) {
-    const std::size_t scheme = url.find("://");
-    if (scheme != std::string_view::npos) url.remove_prefix(scheme + 3);
-    const std::size_t end = url.find_first_of("/?#");
-    if (end != std::string_view::npos) url = url.substr(0, end);
-    const std::size_t at = url.rfind('@');
-    if (at != std::string_view::npos) url.remove_prefix(at + 1);
-    if (!with_port) {
-        if (url.starts_with('[')) {
-            const std::size_t close = url.find(']');
-            if (close != std::string_view::npos) url = url.substr(1, close - 1);
-        } else {
-            const std::size_t colon = url.rfind(':');
-            if (colon != std::string_view::npos) url = url.substr(0, colon);
-        }
-    }
-    return std::string(url);
-}
-
 std::variant<Route, OciError> parse_route(http::verb method, std::string_view path) {
     if (path == "/v2" || path == "/v2/") {
         if (!is_read(method)) return unsupported();

@@ -10,6 +10,7 @@
 #include <boost/beast/http/verb.hpp>
 
 #include "config/config.hpp"
+#include "config/url.hpp"
 #include "proxy/registry/oci_error.hpp"
 
 namespace proxy::registry {
@@ -50,6 +51,7 @@ std::variant<UpstreamTarget, OciError> select_upstream(
     std::string_view name);
 
 // "registry-1.docker.io" from "https://registry-1.docker.io:443/x"; with_port keeps ":443".
-std::string url_host(std::string_view url, bool with_port);
+// Named here too because `?ns=` matching is the router's; the one definition is config's.
+using config::url_host;
 
 }  // namespace proxy::registry

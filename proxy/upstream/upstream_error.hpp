@@ -14,6 +14,7 @@ enum class Error {
     token_refused,       // the token endpoint answered with something other than 200
     bad_token_response,  // the token endpoint's answer has no token
     body_too_large,      // a body the client reads itself (token, error) exceeded its limit
+    bad_challenge,       // a 401's WWW-Authenticate challenge the client cannot answer
 };
 
 const boost::system::error_category& error_category() noexcept;

@@ -861,6 +861,29 @@ TEST_CASE("a url that is not http or https is an error for every request", "[ups
     });
 }
 
+TEST_CASE("a url the config loader refuses is an error for every request, logged without secrets",
+          "[upstream]") {
+    StderrCapture capture;
+    {
+        net::io_context io;
+        auto with_credentials = proxy::upstream::make_client(
+            io.get_executor(), make_config("http://robot:pw-5ecret@127.0.0.1:1"));
+        auto with_query =
+            proxy::upstream::make_client(io.get_executor(), make_config("http://127.0.0.1:1/?x"));
+        run(io, [&]() -> net::awaitable<void> {
+            for (auto* client : {with_credentials.get(), with_query.get()}) {
+                auto response = co_await client->send(get("/v2/"));
+                REQUIRE_FALSE(response);
+                CHECK(response.error() == proxy::upstream::Error::bad_url);
+            }
+        });
+    }
+    const auto log = capture.text();
+    CHECK(log.find("must not contain credentials") != std::string::npos);
+    CHECK(log.find("must not have a query") != std::string::npos);
+    CHECK(log.find("5ecret") == std::string::npos);
+}
+
 TEST_CASE("credentials, tokens and query strings appear in no log line or error message",
           "[upstream]") {
     std::string realm;
