@@ -6,6 +6,7 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/json.hpp>
 
+#include "config/url.hpp"
 #include "proxy/log.hpp"
 #include "proxy/registry/blob_response.hpp"
 #include "proxy/registry/media_types.hpp"
@@ -389,7 +390,7 @@ net::awaitable<void> RegistryHandler::handle_referrers(Exchange& ex, const Route
                                                        std::string_view query) {
     std::string path = "referrers/" + route.reference;
     if (const auto type = query_param(query, "artifactType"); type && !type->empty())
-        path += "?artifactType=" + query_escape(*type, "/+");
+        path += "?artifactType=" + config::encode_query_value(*type, "/");
     const auto request = make_request(http::verb::get, target, path);
     auto answer = co_await upstream::fetch_small(*m_clients[target.index], request,
                                                  upstream::k_max_manifest_bytes);

@@ -1,11 +1,11 @@
 #include "proxy/registry/tags_page.hpp"
 
 #include <algorithm>
-#include <cctype>
-#include <cstdio>
 #include <cstdlib>
 
 #include <boost/json.hpp>
+
+#include "config/url.hpp"
 
 namespace proxy::registry {
 
@@ -28,22 +28,6 @@ std::string tags_page(const std::string& name, std::vector<std::string> tags,
     return boost::json::serialize(body);
 }
 
-// Percent-encodes everything but unreserved characters and `keep`, for a query value.
-std::string query_escape(std::string_view value, std::string_view keep) {
-    std::string encoded;
-    for (const char c : value) {
-        if (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' ||
-            c == '~' || keep.find(c) != std::string_view::npos) {
-            encoded.push_back(c);
-        } else {
-            char hex[4];
-            std::snprintf(hex, sizeof hex, "%%%02X", static_cast<unsigned char>(c));
-            encoded += hex;
-        }
-    }
-    return encoded;
-}
-
 // The Link header for the next page when a page was asked for and came back full; else "".
 // It keeps the request's `ns`, so the next page comes from the same upstream.
 std::string next_tags_link(const std::string& name, const std::string& page,
@@ -55,8 +39,8 @@ std::string next_tags_link(const std::string& name, const std::string& page,
     const auto& tags = parsed.as_object().at("tags").as_array();
     if (limit == 0 || tags.size() < limit) return {};
     std::string link = "</v2/" + name + "/tags/list?n=" + *n +
-                       "&last=" + query_escape(tags.back().as_string(), "");
-    if (ns && !ns->empty()) link += "&ns=" + query_escape(*ns, ":[]");
+                       "&last=" + config::encode_query_value(tags.back().as_string());
+    if (ns && !ns->empty()) link += "&ns=" + config::encode_query_value(*ns, ":[]");
     return link + ">; rel=\"next\"";
 }
 

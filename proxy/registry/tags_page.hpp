@@ -20,7 +20,4 @@ std::string next_tags_link(const std::string& name, const std::string& page,
                            const std::optional<std::string>& n,
                            const std::optional<std::string>& ns);
 
-// Percent-encodes everything but unreserved characters and `keep`, for a query value.
-std::string query_escape(std::string_view value, std::string_view keep);
-
 }  // namespace proxy::registry
