@@ -33,6 +33,8 @@ IMAGES = [
     ("bench/large", "v1", [("large-64", 64 * MiB), ("large-32", 32 * MiB)]),
     # The 1 GiB blob of the RSS test.
     ("bench/huge", "v1", [("huge-1g", 1 * GiB)]),
+    # Three 512 MiB blobs, downloaded cold while manifest hits are timed (p99 under downloads).
+    ("bench/cold512", "v1", [(f"cold512-{i}", 512 * MiB) for i in range(3)]),
 ] + [
     # The cold-pull set: five images sharing a 16 MiB base layer, each with its own layers.
     (f"bench/cold{i}", "v1",

@@ -4,12 +4,13 @@
 # machine, in one run, against one seeded upstream (Debian's docker-registry). See
 # bench/README.md.
 #
-#   bench/proxy/run.sh            full run (about 10 minutes on 2 cores)
-#   bench/proxy/run.sh --quick    short smoke run (3 s per wrk run, 1 cold round, 8 RSS clients)
+#   bench/proxy/run.sh            full run (about 20 minutes on 2 cores)
+#   bench/proxy/run.sh --quick    short smoke run (3 s per wrk run, 1 round each, 8 RSS clients)
 #
 # Environment: ENVCACHE (binary, default build/release/proxy/envcache), BENCH_WORK (scratch
-# directory, default build/bench-proxy; ~6 GiB), DURATION (seconds per wrk run, 10),
-# COLD_ROUNDS (3), RSS_CLIENTS (64), RSS_MAX_TIME (seconds an RSS client may take, 600).
+# directory, default build/bench-proxy; ~9 GiB), DURATION (seconds per wrk run, 10),
+# ROUNDS (rounds of the wrk and p99 tests, medians reported; 3), COLD_ROUNDS (3),
+# RSS_CLIENTS (64), RSS_MAX_TIME (seconds an RSS client may take, 600).
 # Needs docker-registry, nginx-light, wrk, skopeo, curl, python3. Every server binds
 # 127.0.0.1 only; every process this script starts is stopped on exit.
 set -euo pipefail
@@ -19,17 +20,19 @@ ROOT=$(cd "$HERE/../.." && pwd)
 ENVCACHE=${ENVCACHE:-$ROOT/build/release/proxy/envcache}
 WORK=${BENCH_WORK:-$ROOT/build/bench-proxy}
 DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
 COLD_ROUNDS=${COLD_ROUNDS:-3}
 RSS_CLIENTS=${RSS_CLIENTS:-64}
 RSS_MAX_TIME=${RSS_MAX_TIME:-600}
 if [[ ${1:-} == --quick ]]; then
-    DURATION=3 COLD_ROUNDS=1 RSS_CLIENTS=8
+    DURATION=3 ROUNDS=1 COLD_ROUNDS=1 RSS_CLIENTS=8
 elif [[ -n ${1:-} ]]; then
-    sed -n '2,14p' "$0" >&2
+    sed -n '2,15p' "$0" >&2
     exit 2
 fi
+# One wrk thread: on 2 cores the load generator takes one of them, as a new user's would.
 CONNECTIONS=32
-WRK_THREADS=2
+WRK_THREADS=1
 LIB=(python3 "$HERE/benchlib.py")
 RESULTS=$WORK/results
 MANIFEST_ACCEPT="application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json"
@@ -114,12 +117,12 @@ EOF
     "${LIB[@]}" wait "http://127.0.0.1:$port/v2/" 30 || { tail "$dir/log" >&2; exit 1; }
 }
 
-start_nginx() {
-    local port=$1 dir=$WORK/nginx
+start_nginx() { # start_nginx NAME PORT WORKERS
+    local name=$1 port=$2 workers=$3 dir=$WORK/$1
     mkdir -p "$dir/tmp"
     cat >"$dir/nginx.conf" <<EOF
 $([[ $(id -u) == 0 ]] && echo "user root;")
-worker_processes auto;
+worker_processes $workers;
 daemon off;
 pid $dir/nginx.pid;
 error_log $dir/error.log warn;
@@ -153,7 +156,7 @@ http {
 }
 EOF
     "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >"$dir/log" 2>&1 &
-    PIDS[nginx]=$!
+    PIDS[$name]=$!
     "${LIB[@]}" wait "http://127.0.0.1:$port/v2/" 30 || { cat "$dir/error.log" >&2; exit 1; }
 }
 
@@ -219,41 +222,81 @@ cat "$RESULTS/cold.txt" >&2
 rm -rf "$WORK/envcache-warm" "$WORK/registry-warm"
 start_envcache envcache "$EC" "$WORK/envcache-warm" "$UP"
 start_registry registry "$RP" "$WORK/registry-warm" "http://127.0.0.1:$UP"
-NG=$("${LIB[@]}" free-port)
-start_nginx "$NG"
-declare -A PORT=([nginx]=$NG [envcache]=$EC [registry]=$RP)
+# nginx with one worker is faster on blobs here, with two on manifests: each row is compared
+# with the better of the two.
+NG1=$("${LIB[@]}" free-port)
+start_nginx nginx1 "$NG1" 1
+NG2=$("${LIB[@]}" free-port)
+start_nginx nginx2 "$NG2" 2
+declare -A PORT=([nginx1]=$NG1 [nginx2]=$NG2 [envcache]=$EC [registry]=$RP)
 for c in envcache registry; do
     log "warming $c: pulling $(echo $WARM_REPOS | wc -w) images once"
     for repo in $WARM_REPOS; do skopeo_pull "${PORT[$c]}" "$repo" "$WORK/pull/warm"; done
 done
-for c in nginx envcache registry; do
+for c in nginx1 nginx2 envcache registry; do
     "${LIB[@]}" verify "http://127.0.0.1:${PORT[$c]}" "$URLS/manifests.txt" "$URLS/small.txt" \
         "$URLS/large.txt" >&2
 done
 
-run_wrk() { # run_wrk TEST CONTENDER LIST [wrk args...]
-    local test=$1 c=$2 list=$3
-    shift 3
-    local out=$RESULTS/wrk-$test-$c.txt
+run_wrk() { # run_wrk TEST CONTENDER ROUND LIST [wrk args...]
+    local test=$1 c=$2 round=$3 list=$4
+    shift 4
+    local out=$RESULTS/wrk-$test-$c-r$round.txt
     echo "# $(uptime)" >"$out"
     timeout $((DURATION + 60)) wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 30s \
         "$@" -s "$HERE/rotate.lua" "http://127.0.0.1:${PORT[$c]}" -- \
         $(awk '{print $1}' "$list") >>"$out" 2>&1 || true
-    log "$test $c: $(grep -E 'Requests/sec|Transfer/sec' "$out" | tr -s ' ' | tr '\n' ' ')"
+    log "$test $c round $round: $(grep -E 'Requests/sec|Transfer/sec' "$out" | tr -s ' ' | tr '\n' ' ')"
 }
 warm_log_lines=$(wc -l <"$WORK/envcache-warm/log")
-for c in nginx envcache registry; do
-    run_wrk manifests "$c" "$URLS/manifests.txt" -H "Accept: $MANIFEST_ACCEPT"
+for round in $(seq "$ROUNDS"); do
+    for c in nginx1 nginx2 envcache registry; do
+        run_wrk manifests "$c" "$round" "$URLS/manifests.txt" -H "Accept: $MANIFEST_ACCEPT"
+    done
+    for c in nginx1 nginx2 envcache registry; do run_wrk small "$c" "$round" "$URLS/small.txt"; done
+    for c in nginx1 nginx2 envcache registry; do run_wrk large "$c" "$round" "$URLS/large.txt"; done
 done
-for c in nginx envcache registry; do run_wrk small "$c" "$URLS/small.txt"; done
-for c in nginx envcache registry; do run_wrk large "$c" "$URLS/large.txt"; done
 # What envcache answered during the wrk runs (all should be hits: the cache was warm).
 tail -n +$((warm_log_lines + 1)) "$WORK/envcache-warm/log" | awk '$1 == "GET" {n[$NF]++}
     END {for (k in n) printf "%s=%d ", k, n[k]; print ""}' >"$RESULTS/envcache-outcomes.txt"
 log "envcache outcomes during the wrk runs: $(cat "$RESULTS/envcache-outcomes.txt")"
 stop registry
-stop nginx
+stop nginx1
+stop nginx2
 stop envcache
+
+# --- 4b. p99 of warm manifest hits alone, then while three cold 512 MiB blobs download -------
+# Each round starts a fresh store, warms the manifests, times them alone, then starts the three
+# downloads and times them again for as long as the downloads ran the first time (at least 2 s).
+p99_of() { awk '/^RESULT/ {for (i = 2; i <= NF; i++) if ($i ~ /^p99_us=/) print substr($i, 8)}' "$1"; }
+for round in $(seq "$ROUNDS"); do
+    start_envcache envcache "$EC" "$WORK/envcache-p99" "$UP"
+    "${LIB[@]}" verify "http://127.0.0.1:$EC" "$URLS/manifests.txt" >/dev/null
+    quiet=$RESULTS/p99-quiet-r$round.txt busy=$RESULTS/p99-busy-r$round.txt
+    window=${P99_WINDOW:-4}
+    timeout 60 wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${window}s" --timeout 30s \
+        -H "Accept: $MANIFEST_ACCEPT" -s "$HERE/rotate.lua" "http://127.0.0.1:$EC" -- \
+        $(awk '{print $1}' "$URLS/manifests.txt") >"$quiet" 2>&1 || true
+    CLIENT_PIDS=()
+    start=$(date +%s.%N)
+    while read -r path; do
+        curl -s --max-time 600 -o /dev/null "http://127.0.0.1:$EC$path" &
+        CLIENT_PIDS+=($!)
+    done <"$URLS/cold512.txt"
+    timeout 60 wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${window}s" --timeout 30s \
+        -H "Accept: $MANIFEST_ACCEPT" -s "$HERE/rotate.lua" "http://127.0.0.1:$EC" -- \
+        $(awk '{print $1}' "$URLS/manifests.txt") >"$busy" 2>&1 || true
+    busy_end=$(date +%s.%N)
+    for pid in "${CLIENT_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    CLIENT_PIDS=()
+    end=$(date +%s.%N)
+    echo "quiet_p99_us=$(p99_of "$quiet") busy_p99_us=$(p99_of "$busy") download_s=$(python3 -c "print(f'{$end - $start:.1f}')") window_s=$window" \
+        | tee -a "$RESULTS/p99.txt" >&2
+    # The downloads must outlast the timed window, or the busy figure is partly idle.
+    python3 -c "import sys; sys.exit(0 if $end - $start >= $busy_end - $start else 1)" \
+        || log "p99 round $round: the downloads ended before the timed window did"
+    stop envcache
+done
 
 # --- 5. envcache RSS while RSS_CLIENTS clients pull the 1 GiB blob (cold, then warm) --------
 HUGE=$(head -1 "$URLS/huge.txt")
