@@ -14,8 +14,10 @@ BUILD_PACKAGES := g++ cmake make pkg-config ccache \
 TEST_PACKAGES := docker-registry skopeo python3 openssl curl containerd podman
 BENCH_PACKAGES := docker-registry nginx-light wrk skopeo python3 curl
 
-# Paths relative to the checkout in ccache's keys: a fresh clone elsewhere reuses the cache.
+# Paths relative to the checkout in ccache's keys, and the build directory left out of them
+# (debug builds would hash it), so a fresh clone elsewhere reuses the cache.
 export CCACHE_BASEDIR ?= $(CURDIR)
+export CCACHE_NOHASHDIR ?= 1
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
