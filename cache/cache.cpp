@@ -160,11 +160,8 @@ net::awaitable<Evictor::Reservation> Cache::reserve(std::uint64_t bytes) {
     co_return co_await std::move(evicting);
 }
 
-net::awaitable<Evictor::Reservation> Cache::reserve_spool(std::uint64_t bytes) {
-    if (auto now = m_evictor->try_reserve(bytes)) co_return now;
-    Evictor* evictor = m_evictor.get();
-    auto evicting = on_blobs([evictor, bytes] { return evictor->make_room(bytes); });
-    co_return co_await std::move(evicting);
+Evictor::Reservation Cache::reserve_spool(std::uint64_t bytes) {
+    return m_evictor->try_reserve(bytes);
 }
 
 std::uint64_t Cache::max_uncommitted_bytes() const {

@@ -23,6 +23,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/result.hpp>
@@ -115,8 +116,10 @@ class Cache {
     // Room for a write of `bytes`: at once when it fits, else after evicting on the cache's
     // threads. Empty when it cannot fit even after eviction (stream it without storing).
     net::awaitable<Evictor::Reservation> reserve(std::uint64_t bytes);
-    // The same for a download's spool file under storage.path (Evictor::make_room).
-    net::awaitable<Evictor::Reservation> reserve_spool(std::uint64_t bytes);
+    // Room for a download's spool file under storage.path, when it fits under max_size now.
+    // Never evicts: the spool is a transient copy, and making room for it would evict hot
+    // content for bytes that are gone once the clients are done. Empty when it does not fit.
+    Evictor::Reservation reserve_spool(std::uint64_t bytes);
 
     // Bytes a writer may have appended that usage() does not count yet; a reservation keeps
     // this much beyond what is still to come.
@@ -149,7 +152,12 @@ class Cache {
     template <class F>
     static auto run_on(net::thread_pool& pool, F fn) -> net::awaitable<std::invoke_result_t<F&>> {
         using R = std::invoke_result_t<F&>;
-        auto run = [fn = std::move(fn)]() mutable -> net::awaitable<R> { co_return fn(); };
+        // A caller cancelled meanwhile (shutdown) gets the result all the same: without this,
+        // the spawned side would throw while handing it back, on a pool thread.
+        auto run = [fn = std::move(fn)]() mutable -> net::awaitable<R> {
+            co_await net::this_coro::throw_if_cancelled(false);
+            co_return fn();
+        };
         auto spawned = net::co_spawn(pool, std::move(run), net::use_awaitable);
         co_return co_await std::move(spawned);
     }

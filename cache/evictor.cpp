@@ -323,15 +323,6 @@ Evictor::Reservation Evictor::try_reserve(std::uint64_t bytes) {
 }
 
 Evictor::Reservation Evictor::reserve(std::uint64_t bytes) {
-    auto reservation = make_room(bytes);
-    if (!reservation) {
-        std::lock_guard lock(m_mutex);
-        ++m_reserve_refused;
-    }
-    return reservation;
-}
-
-Evictor::Reservation Evictor::make_room(std::uint64_t bytes) {
     if (auto now = try_reserve(bytes)) return now;
     std::uint64_t max_size = 0;
     std::uint64_t reserved = 0;
@@ -349,7 +340,9 @@ Evictor::Reservation Evictor::make_room(std::uint64_t bytes) {
     }
     const std::uint64_t used = used_bytes();
     std::lock_guard lock(m_mutex);
-    return reserve_locked(used, bytes);
+    auto reservation = reserve_locked(used, bytes);
+    if (!reservation) ++m_reserve_refused;
+    return reservation;
 }
 
 void Evictor::refresh_protected() {

@@ -155,9 +155,6 @@ class Evictor {
     // to take it under max_size). Fails if it cannot fit even after eviction. Usually returns
     // at once; it blocks only while the store is above max_size minus the write.
     Reservation reserve(std::uint64_t bytes);
-    // The same for room that is not a blob write (a download's spool): a refusal is not
-    // counted in reserve_refused.
-    Reservation make_room(std::uint64_t bytes);
     // The same without evicting, so it never blocks: empty when the write does not fit now
     // (then reserve() may still make room; this does not count as refused).
     Reservation try_reserve(std::uint64_t bytes);

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
@@ -33,8 +34,13 @@ net::awaitable<bool> serve_environment_api(server::Exchange& ex, EnvironmentCont
     if (!is_environment_path(target) && !is_curated_path(target)) co_return false;
     const EnvironmentRequest request{ex.request.method_string(), target, ex.request.body(),
                                      is_admin};
-    auto computing =
-        net::co_spawn(executor, handle_environments(request, context), net::use_awaitable);
+    // A cancelled caller (shutdown) ends what this awaits with errors, never by an exception
+    // thrown on the records thread.
+    auto compute = [&]() -> net::awaitable<EnvironmentResponse> {
+        co_await net::this_coro::throw_if_cancelled(false);
+        co_return co_await handle_environments(request, context);
+    };
+    auto computing = net::co_spawn(executor, compute, net::use_awaitable);
     const EnvironmentResponse response = co_await std::move(computing);
     co_await server::send_response(ex, response);
     co_return true;

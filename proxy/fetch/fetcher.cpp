@@ -194,17 +194,9 @@ net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source sour
         }
     }
     const std::uint64_t uncommitted = m_cache.max_uncommitted_bytes();
-    // The spool under storage.path holds the blob too while clients read it: it counts against
-    // max_size as well (eviction makes room for it), best effort, since the clients need it
-    // either way.
-    if (size) {
-        auto reserving = m_cache.reserve_spool(*size);
-        auto spool_room = co_await std::move(reserving);
-        if (!spool_room)
-            log_line("fetch " + digest + ": no room for the spool's " + std::to_string(*size) +
-                     " bytes within max_size; spooled anyway");
-        fetch->hold_spool_room(std::move(spool_room));
-    }
+    // The spool under storage.path holds the blob too while clients read it: its bytes count
+    // against max_size whenever they fit under it (see Cache::reserve_spool).
+    if (size) fetch->hold_spool_room(m_cache.reserve_spool(*size));
     fetch->start_streaming(size, media_type);
 
     // The digest is checked once: by the store writer while there is one (its commit fails on
