@@ -53,8 +53,10 @@ Cache::~Cache() {
     m_record_pool.join();
     m_evictor->stop();
     std::ignore = m_store->flush();
-    m_evictor.reset();
+    // Nothing is queued any more, so the writer thread calls the listener no more: it can go
+    // before the evictor it calls.
     m_store->set_removal_listener({});
+    m_evictor.reset();
     m_store.reset();
 }
 

@@ -21,10 +21,7 @@ std::int64_t now_seconds() {
 
 upstream::Request manifest_request(http::verb method, const UpstreamTarget& target,
                                    const std::string& reference, const std::string& accept) {
-    upstream::Request request;
-    request.method = method;
-    request.target = "/v2/" + target.repo + "/manifests/" + reference;
-    request.scope = "repository:" + target.repo + ":pull";
+    upstream::Request request = upstream_request(method, target, "manifests/" + reference);
     request.headers.set(http::field::accept, accept.empty() ? all_manifest_types() : accept);
     return request;
 }

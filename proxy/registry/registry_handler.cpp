@@ -25,15 +25,6 @@ constexpr std::size_t k_stream_buffer = 256 * 1024;
 constexpr std::string_view k_empty_index =
     R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]})";
 
-upstream::Request make_request(http::verb method, const UpstreamTarget& target,
-                               std::string path_and_query) {
-    upstream::Request request;
-    request.method = method;
-    request.target = "/v2/" + target.repo + "/" + path_and_query;
-    request.scope = "repository:" + target.repo + ":pull";
-    return request;
-}
-
 }  // namespace
 
 RegistryHandler::RegistryHandler(const config::Config& config, cache::Cache& cache,
@@ -260,7 +251,7 @@ net::awaitable<void> RegistryHandler::handle_blob(Exchange& ex, const Route& rou
     }
     if (ex.is_head()) {
         // A HEAD of a missing blob asks upstream without downloading it.
-        const auto request = make_request(http::verb::head, target, "blobs/" + route.reference);
+        const auto request = upstream_request(http::verb::head, target, "blobs/" + route.reference);
         auto answer = co_await upstream::fetch_small(*m_clients[up], request, 0);
         if (!answer) {
             m_metrics.add(up, &Counters::upstream_errors);
@@ -336,7 +327,7 @@ net::awaitable<void> RegistryHandler::handle_tags(Exchange& ex, const Route& rou
     }
     // Upstreams differ in whether they sort and page (docker-registry does neither), so the
     // whole list is asked for and sorted and paged here, as the spec says a registry does.
-    const auto request = make_request(http::verb::get, target, "tags/list");
+    const auto request = upstream_request(http::verb::get, target, "tags/list");
     auto answer = co_await upstream::fetch_small(*m_clients[target.index], request,
                                                  upstream::k_max_manifest_bytes);
     if (answer && answer->status == 200) {
@@ -391,7 +382,7 @@ net::awaitable<void> RegistryHandler::handle_referrers(Exchange& ex, const Route
     std::string path = "referrers/" + route.reference;
     if (const auto type = query_param(query, "artifactType"); type && !type->empty())
         path += "?artifactType=" + config::encode_query_value(*type, "/");
-    const auto request = make_request(http::verb::get, target, path);
+    const auto request = upstream_request(http::verb::get, target, path);
     auto answer = co_await upstream::fetch_small(*m_clients[target.index], request,
                                                  upstream::k_max_manifest_bytes);
     http::fields headers;

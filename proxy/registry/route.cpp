@@ -124,4 +124,13 @@ std::variant<UpstreamTarget, OciError> select_upstream(
     return UpstreamTarget{*chosen, std::move(repo)};
 }
 
+upstream::Request upstream_request(http::verb method, const UpstreamTarget& target,
+                                   std::string_view path_and_query) {
+    upstream::Request request;
+    request.method = method;
+    request.target = "/v2/" + target.repo + "/" + std::string(path_and_query);
+    request.scope = "repository:" + target.repo + ":pull";
+    return request;
+}
+
 }  // namespace proxy::registry

@@ -12,6 +12,7 @@
 #include "config/config.hpp"
 #include "config/url.hpp"
 #include "proxy/registry/oci_error.hpp"
+#include "proxy/upstream/upstream_client.hpp"
 
 namespace proxy::registry {
 
@@ -49,6 +50,11 @@ struct UpstreamTarget {
 std::variant<UpstreamTarget, OciError> select_upstream(
     const std::vector<config::UpstreamConfig>& upstreams, const std::optional<std::string>& ns,
     std::string_view name);
+
+// The upstream request for `path_and_query` under the target's repository
+// ("/v2/<repo>/<path_and_query>"), with the pull scope its token needs.
+upstream::Request upstream_request(boost::beast::http::verb method, const UpstreamTarget& target,
+                                   std::string_view path_and_query);
 
 // "registry-1.docker.io" from "https://registry-1.docker.io:443/x"; with_port keeps ":443".
 // Named here too because `?ns=` matching is the router's; the one definition is config's.
