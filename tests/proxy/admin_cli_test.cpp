@@ -8,6 +8,7 @@
 #include "proxy/cli/commands.hpp"
 #include "proxy/cli/http_client.hpp"
 #include "tests/cache/evictor_test_util.hpp"
+#include "tests/proxy/cli_test_util.hpp"
 #include "tests/proxy/http_result_string.hpp"
 #include "tests/proxy/loopback_server.hpp"
 
@@ -27,10 +28,7 @@ class AdminServer {
         : m_server(serve_http([&api](const Request& req, const net::ip::address& peer) {
               const AdminResponse r = api.handle({req.method_string(), req.target(), req.body(),
                                                   peer, req[http::field::authorization]});
-              Response res = response(r.status, r.body, r.content_type);
-              for (const auto& [k, v] : r.headers)
-                  res.set(k, v);
-              return res;
+              return to_response(r);
           })) {}
 
     std::string url() const { return m_server.url(); }
@@ -39,22 +37,8 @@ class AdminServer {
     LoopbackServer m_server;
 };
 
-struct Output {
-    int code = 0;
-    std::string out;
-    std::string err;
-};
-
 Output run_cli(std::vector<std::string> words) {
-    std::vector<std::string_view> args(words.begin(), words.end());
-    std::ostringstream out;
-    std::ostringstream err;
-    auto* old_out = std::cout.rdbuf(out.rdbuf());
-    auto* old_err = std::cerr.rdbuf(err.rdbuf());
-    const int code = cli::admin(args);
-    std::cout.rdbuf(old_out);
-    std::cerr.rdbuf(old_err);
-    return {code, out.str(), err.str()};
+    return run_command(cli::admin, std::move(words));
 }
 
 }  // namespace

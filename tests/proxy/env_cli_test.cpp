@@ -7,6 +7,7 @@
 
 #include "proxy/cli/commands.hpp"
 #include "tests/common/temp_dir.hpp"
+#include "tests/proxy/cli_test_util.hpp"
 #include "tests/proxy/environments_test_util.hpp"
 #include "tests/proxy/loopback_server.hpp"
 
@@ -24,10 +25,7 @@ class EnvServer {
     explicit EnvServer(EnvFixture& f)
         : m_server(serve_http([&f](const Request& req, const net::ip::address&) {
               const auto r = f.call(req.method_string(), req.target(), req.body());
-              Response res = response(r.status, r.body, r.content_type);
-              for (const auto& [k, v] : r.headers)
-                  res.set(k, v);
-              return res;
+              return to_response(r);
           })) {}
 
     std::string url() const { return m_server.url(); }
@@ -36,22 +34,8 @@ class EnvServer {
     LoopbackServer m_server;
 };
 
-struct Output {
-    int code = 0;
-    std::string out;
-    std::string err;
-};
-
 Output run_env(std::vector<std::string> words) {
-    std::vector<std::string_view> args(words.begin(), words.end());
-    std::ostringstream out;
-    std::ostringstream err;
-    auto* old_out = std::cout.rdbuf(out.rdbuf());
-    auto* old_err = std::cerr.rdbuf(err.rdbuf());
-    const int code = cli::env(args);
-    std::cout.rdbuf(old_out);
-    std::cerr.rdbuf(old_err);
-    return {code, out.str(), err.str()};
+    return run_command(cli::env, std::move(words));
 }
 
 std::string first_line(const std::string& text) {
