@@ -151,7 +151,7 @@ net::awaitable<void> RegistryHandler::serve_stored_blob(Exchange& ex, const stor
     const auto status = slice.status;
     server::BodyWriter writer(ex, status, headers, length);
     if (!co_await writer.write_header()) co_return;
-    std::string chunk;
+    store::ChunkBuffer chunk;
     std::uint64_t offset = slice.offset;
     const std::uint64_t end = slice.offset + length;
     while (offset < end) {
