@@ -11,13 +11,13 @@ namespace proxy::registry {
 
 namespace http = boost::beast::http;
 
-namespace {
-
 std::int64_t now_seconds() {
     return std::chrono::duration_cast<std::chrono::seconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
+
+namespace {
 
 upstream::Request manifest_request(http::verb method, const UpstreamTarget& target,
                                    const std::string& reference, const std::string& accept) {

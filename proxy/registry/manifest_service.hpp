@@ -25,6 +25,9 @@ namespace proxy::registry {
 
 namespace net = boost::asio;
 
+// Seconds since the epoch: the clock of the stored tag and referrers records.
+std::int64_t now_seconds();
+
 struct Manifest {
     std::string body;
     std::string media_type;
@@ -53,6 +56,12 @@ class ManifestService {
     net::awaitable<ManifestAnswer> by_tag(UpstreamTarget target, std::string tag,
                                           std::string accept);
 
+    // The stored manifest, from the in-memory copies or the store; a found one counts as a hit.
+    std::optional<Manifest> load(const store::Digest& digest);
+    // Stores a manifest (or index) and the refs to its children; failures are logged and
+    // counted, never the caller's.
+    net::awaitable<void> store_manifest(const UpstreamTarget& target, const Manifest& manifest);
+
   private:
     struct ManifestFetch {
         enum class Kind { ok, status, unreachable, invalid } kind = Kind::unreachable;
@@ -67,8 +76,6 @@ class ManifestService {
         unreachable,  // no answer or a server error: serve the stale copy
     };
 
-    // The stored manifest, from the in-memory copies or the store; a found one counts as a hit.
-    std::optional<Manifest> load(const store::Digest& digest);
     // Fetches a manifest, stores it and, given `tag`, points that tag at it.
     net::awaitable<ManifestFetch> fetch(UpstreamTarget target, std::string reference,
                                         std::string accept, std::optional<store::Digest> expected,
@@ -82,7 +89,6 @@ class ManifestService {
     net::awaitable<TagCheck> check_tag(UpstreamTarget target, std::string reference,
                                        std::string accept, store::TagKey key,
                                        store::TagRecord stored);
-    net::awaitable<void> store_manifest(const UpstreamTarget& target, const Manifest& manifest);
     // The answer to a manifest fetch that did not succeed.
     static OciError fetch_error(const ManifestFetch& fetched);
     // A stored copy served, counted as `outcome` (hit or stale).

@@ -26,6 +26,12 @@ OciError digest_invalid(std::string_view d) {
 OciError manifest_unknown(std::string_view d) {
     return make(404, "MANIFEST_UNKNOWN", "manifest unknown", d);
 }
+OciError tag_cannot_exist() {
+    return make(404, "MANIFEST_UNKNOWN",
+                "manifest unknown: the reference is not a tag ([a-zA-Z0-9_][a-zA-Z0-9._-]{0,127})"
+                " nor a digest",
+                {});
+}
 OciError blob_unknown(std::string_view d) {
     return make(404, "BLOB_UNKNOWN", "blob unknown to registry", d);
 }

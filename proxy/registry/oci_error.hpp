@@ -17,6 +17,9 @@ OciError name_unknown(std::string_view detail = {});
 OciError tag_invalid(std::string_view detail = {});
 OciError digest_invalid(std::string_view detail = {});
 OciError manifest_unknown(std::string_view detail = {});
+// A read of a tag outside the tag grammar: 404 MANIFEST_UNKNOWN (no manifest can have it, and
+// the spec keeps TAG_INVALID for pushes), with the grammar in the message.
+OciError tag_cannot_exist();
 OciError blob_unknown(std::string_view detail = {});
 OciError unsupported(std::string_view detail = {});
 OciError not_found(std::string_view detail = {});

@@ -6,7 +6,6 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/json.hpp>
 
-#include "config/url.hpp"
 #include "proxy/log.hpp"
 #include "proxy/registry/blob_response.hpp"
 #include "proxy/registry/media_types.hpp"
@@ -22,8 +21,6 @@ using server::Exchange;
 namespace {
 
 constexpr std::size_t k_stream_buffer = 256 * 1024;
-constexpr std::string_view k_empty_index =
-    R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]})";
 
 }  // namespace
 
@@ -35,7 +32,8 @@ RegistryHandler::RegistryHandler(const config::Config& config, cache::Cache& cac
       m_clients(std::move(clients)),
       m_fetcher(fetcher),
       m_metrics(metrics),
-      m_manifests(config, cache, m_clients, fetcher, metrics) {}
+      m_manifests(config, cache, m_clients, fetcher, metrics),
+      m_referrers(config, cache, m_clients, m_manifests, metrics) {}
 
 net::awaitable<void> RegistryHandler::handle(Exchange& ex) {
     const std::string_view target = ex.request.target();
@@ -379,27 +377,19 @@ net::awaitable<void> RegistryHandler::handle_tags(Exchange& ex, const Route& rou
 net::awaitable<void> RegistryHandler::handle_referrers(Exchange& ex, const Route& route,
                                                        const UpstreamTarget& target,
                                                        std::string_view query) {
-    std::string path = "referrers/" + route.reference;
-    if (const auto type = query_param(query, "artifactType"); type && !type->empty())
-        path += "?artifactType=" + config::encode_query_value(*type, "/");
-    const auto request = upstream_request(http::verb::get, target, path);
-    auto answer = co_await upstream::fetch_small(*m_clients[target.index], request,
-                                                 upstream::k_max_manifest_bytes);
-    http::fields headers;
-    if (answer && answer->status == 200) {
-        const std::string type =
-            upstream::joined_header(answer->headers, http::field::content_type);
-        headers.set(http::field::content_type, type.empty() ? std::string(k_oci_index) : type);
-        const auto filters = answer->headers.find("OCI-Filters-Applied");
-        if (filters != answer->headers.end())
-            headers.set("OCI-Filters-Applied", std::string(filters->value()));
-        co_await server::send_response(ex, http::status::ok, headers, answer->body);
+    const auto type = query_param(query, "artifactType");
+    auto listing = m_referrers.list(target, *store::Digest::parse(route.reference),
+                                    type ? *type : std::string());
+    const ReferrersAnswer answer = co_await std::move(listing);
+    ex.outcome = answer.outcome;
+    if (!answer.index) {
+        co_await server::send_error(ex, answer.error);
         co_return;
     }
-    if (!answer) m_metrics.add(target.index, &Counters::upstream_errors);
-    // An upstream without the referrers API (404) or out of reach: no known referrers.
+    http::fields headers;
     headers.set(http::field::content_type, std::string(k_oci_index));
-    co_await server::send_response(ex, http::status::ok, headers, k_empty_index);
+    if (answer.filtered) headers.set("OCI-Filters-Applied", "artifactType");
+    co_await server::send_response(ex, http::status::ok, headers, *answer.index);
 }
 
 }  // namespace proxy::registry

@@ -12,6 +12,7 @@
 #include "proxy/fetch/fetcher.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/registry/manifest_service.hpp"
+#include "proxy/registry/referrers_service.hpp"
 #include "proxy/registry/route.hpp"
 #include "proxy/server/exchange.hpp"
 #include "proxy/upstream/upstream_client.hpp"
@@ -52,6 +53,7 @@ class RegistryHandler {
     fetch::Fetcher& m_fetcher;
     Metrics& m_metrics;
     ManifestService m_manifests;
+    ReferrersService m_referrers;
 };
 
 }  // namespace proxy::registry

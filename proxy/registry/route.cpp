@@ -78,7 +78,7 @@ std::variant<Route, OciError> parse_route(http::verb method, std::string_view pa
 
     const std::string_view ref = parts[n - 1];
     if (route.endpoint == Endpoint::manifest && ref.find(':') == std::string_view::npos) {
-        if (!is_valid_tag(ref)) return tag_invalid();
+        if (!is_valid_tag(ref)) return tag_cannot_exist();
     } else {
         if (!is_valid_digest(ref)) return digest_invalid();
         route.reference_is_digest = true;

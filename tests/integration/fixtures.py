@@ -204,6 +204,8 @@ class CountingProxy:
     hold(pattern) / release(): requests whose path matches the regex wait in the proxy, before
     being forwarded, until release(); held() is how many are waiting.
     finished_at[path]: time.monotonic() when the proxy wrote the last byte of that path.
+    answer(pattern, status, content_type, body): requests whose path matches the regex get this
+    answer from the proxy itself (an upstream with an endpoint the registry lacks).
     """
 
     def __init__(self, upstream_port):
@@ -217,6 +219,7 @@ class CountingProxy:
         self.hold_pattern = None
         self.hold_gate = threading.Event()
         self.holding = 0
+        self.answers = []  # (compiled pattern, status, content type, body)
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -296,6 +299,10 @@ class CountingProxy:
             gate = self.hold_gate
         gate.set()
 
+    def answer(self, pattern, status, content_type, body):
+        with self.lock:
+            self.answers.append((re.compile(pattern), status, content_type, body))
+
     def held(self):
         with self.lock:
             return self.holding
@@ -326,6 +333,17 @@ class CountingProxy:
             gate.wait(timeout=120)
             with self.lock:
                 self.holding -= 1
+        with self.lock:
+            canned = next((a for a in self.answers if a[0].search(path)), None)
+        if canned:
+            _, status, content_type, data = canned
+            handler.send_response(status)
+            handler.send_header("Content-Type", content_type)
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            if handler.command != "HEAD":
+                handler.wfile.write(data)
+            return
         body = None
         length = int(handler.headers.get("Content-Length") or 0)
         if length:
