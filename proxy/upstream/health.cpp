@@ -32,7 +32,7 @@ void Health::change(State to, std::string_view why) {
         ++m_counts.opened;
     }
     if (m_log)
-        m_log("upstream " + m_name + ": circuit " + std::string(to_string(to)) + ": " +
+        m_log(m_name + ": circuit " + std::string(to_string(to)) + ": " +
               std::string(why));
 }
 

@@ -49,7 +49,8 @@ class Health {
         Clock::duration open_for{};         // while open: how long until the next probe
     };
 
-    // `log` gets one line per change of state (naming `name`, the upstream's configured name).
+    // `log` gets one line per change of state ("<name>: circuit open: ...", `name` being the
+    // upstream's configured name).
     Health(std::string name, Options options, std::function<Clock::time_point()> now = Clock::now,
            std::function<void(std::string_view)> log = {});
 

@@ -119,6 +119,11 @@ class CircuitBreakerTest(EnvcacheTestCase):
         warmed = time.time()
         wait_until(lambda: time.time() >= warmed + 2.0, 5, "the tags to pass tag_ttl (1s)")
 
+    def circuit_lines(self, state):
+        """How many times envcache logged its upstream's breaker going into `state`."""
+        with open(self.cache.log_path, errors="replace") as f:
+            return f.read().count("upstream %s: circuit %s:" % (UPSTREAM, state))
+
     def upstream_stats(self):
         return self.stats()["upstreams"][UPSTREAM]
 
@@ -136,6 +141,8 @@ class CircuitBreakerTest(EnvcacheTestCase):
         self.assertEqual(stats["circuit"], "open", stats)
         self.assertGreaterEqual(stats["circuit_opened"], 1, stats)
         self.assertGreaterEqual(stats["stale"] - stale_before, IMAGES, stats)
+        wait_until(lambda: self.circuit_lines("open") >= 1, 5, "the breaker's log line")
+        self.assertEqual(self.circuit_lines("open"), 1)  # logged once, not once per request
         # The revalidating HEADs were not retried: the breaker opened after its 3 failures and
         # nothing more went upstream (a probe at most, were the pulls slower than the interval).
         self.assertLessEqual(self.front.count(), 4, self.front.snapshot())
@@ -182,6 +189,8 @@ class CircuitBreakerTest(EnvcacheTestCase):
         pull(self.cache.hostport, "breaker/new", "v1", out)
         self.assertEqual(layout_top_digest(out), fresh.manifest.digest)
         self.assertEqual(self.upstream_stats()["circuit"], "closed")
+        self.assertEqual(self.circuit_lines("half_open"), 1)
+        self.assertEqual(self.circuit_lines("closed"), 1)
 
         # The upstream answering 503: every cached image still comes at once.
         self.warm_and_go_stale()
@@ -192,6 +201,7 @@ class CircuitBreakerTest(EnvcacheTestCase):
               % (elapsed, self.front.count()))
         self.assertLessEqual(elapsed, 5.0)
         self.assertEqual(self.upstream_stats()["circuit"], "open")
+        self.assertEqual(self.circuit_lines("open"), 2)
         # 3 answers opened the breaker; without it and the budget it would be 6 × 4.
         self.assertLessEqual(self.front.count(), 4, self.front.snapshot())
 

@@ -488,8 +488,8 @@ TEST_CASE("within stale_while_revalidate a stale tag is served at once and renew
     const std::string first = manifest_for('a');
     const std::string second = manifest_for('b');
     const std::string target = "/v2/envs/app/manifests/v1";
-    proxy.upstream->set(target,
-                        {200, first, "application/vnd.oci.image.manifest.v1+json", digest_of(first)});
+    proxy.upstream->set(
+        target, {200, first, "application/vnd.oci.image.manifest.v1+json", digest_of(first)});
     CHECK(fetch(proxy.port, http::verb::get, target).body == first);
 
     // The tag moves upstream; the stale copy is still what the next client gets, at once.
