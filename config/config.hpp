@@ -44,6 +44,21 @@ struct UpstreamConfig {
     Seconds connect_timeout{10};
     Seconds read_timeout{60};  // headers, and inactivity while reading a body
     unsigned retries = 3;      // attempts after the first, only while no byte reached a client
+    // Retries within a budget: each request earns retry_budget of a retry (the balance starts
+    // at, and never exceeds, a small floor), so retries stay near this share of requests.
+    double retry_budget = 0.2;
+    // The HEAD that revalidates a stale tag gives up after this (connect and answer together)
+    // and is not retried: the stale copy is served instead.
+    Seconds revalidate_timeout{3};
+    // Past tag_ttl but within this: the stale manifest is served at once and the tag is
+    // revalidated in the background (0 = off: the client waits for the revalidation).
+    Seconds stale_while_revalidate{0};
+    // A 404 for a tag is remembered this long; asks within it get the 404 from here (0 = off).
+    Seconds negative_ttl{5};
+    // The circuit breaker: opens after this many consecutive failures or timeouts (0 = never),
+    // lets one probe through after breaker_probe_interval.
+    unsigned breaker_failures = 3;
+    Seconds breaker_probe_interval{10};
 
     // The password from password_env or password_file; empty if neither is set. Never logged.
     std::string password() const;

@@ -47,9 +47,11 @@ constexpr std::array<std::string_view, 5> k_storage_keys{
     "path", "max_size", "high_watermark", "low_watermark", "compression"};
 constexpr std::array<std::string_view, 2> k_compression_keys{"level", "min_saving"};
 constexpr std::array<std::string_view, 3> k_eviction_keys{"policy", "max_age", "pins"};
-constexpr std::array<std::string_view, 12> k_upstream_keys{
+constexpr std::array<std::string_view, 18> k_upstream_keys{
     "name", "url", "default", "tag_ttl", "username", "password_env", "password_file", "ca_file",
-    "insecure_skip_verify", "connect_timeout", "read_timeout", "retries"};
+    "insecure_skip_verify", "connect_timeout", "read_timeout", "retries", "retry_budget",
+    "revalidate_timeout", "stale_while_revalidate", "negative_ttl", "breaker_failures",
+    "breaker_probe_interval"};
 constexpr std::array<std::string_view, 6> k_server_keys{
     "max_connections", "header_timeout", "idle_timeout", "shutdown_grace", "max_header_bytes",
     "max_body_bytes"};
@@ -75,6 +77,7 @@ constexpr std::array<std::string_view, 5> k_policies{"lru", "lfu", "s3fifo", "si
 
 constexpr unsigned k_max_threads = 1024;
 constexpr unsigned k_max_retries = 10;
+constexpr unsigned k_max_breaker_failures = 1000;
 
 // Thrown inside the loader only; load_from_string() turns it into a ConfigError value.
 struct Rejected {
@@ -569,6 +572,24 @@ class Loader {
                 if (u.read_timeout.count() == 0) fail(child, "must be greater than 0");
             } else if (key == "retries") {
                 u.retries = static_cast<unsigned>(read_uint(v, child, 0, k_max_retries));
+            } else if (key == "retry_budget") {
+                u.retry_budget = read_number(v, child);
+                if (u.retry_budget < 0 || u.retry_budget > 1)
+                    fail(child, "must be between 0 and 1 (a share of requests), found " +
+                                    in_quotes(v.Scalar()));
+            } else if (key == "revalidate_timeout") {
+                u.revalidate_timeout = read_duration(v, child);
+                if (u.revalidate_timeout.count() == 0) fail(child, "must be greater than 0");
+            } else if (key == "stale_while_revalidate") {
+                u.stale_while_revalidate = read_duration(v, child);
+            } else if (key == "negative_ttl") {
+                u.negative_ttl = read_duration(v, child);
+            } else if (key == "breaker_failures") {
+                u.breaker_failures =
+                    static_cast<unsigned>(read_uint(v, child, 0, k_max_breaker_failures));
+            } else if (key == "breaker_probe_interval") {
+                u.breaker_probe_interval = read_duration(v, child);
+                if (u.breaker_probe_interval.count() == 0) fail(child, "must be greater than 0");
             } else {
                 unhandled(child);
             }

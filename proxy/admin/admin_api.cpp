@@ -115,6 +115,7 @@ TrafficStats traffic_stats(Metrics& metrics) {
             {"misses", load(c.misses)},
             {"coalesced", load(c.coalesced)},
             {"stale", load(c.stale)},
+            {"negative", load(c.negative)},
             {"bytes_from_cache", load(c.bytes_from_cache)},
             {"bytes_from_upstream", load(c.bytes_from_upstream)},
             {"digest_mismatch", load(c.digest_mismatch)},
@@ -331,6 +332,8 @@ AdminResponse AdminApi::stats() const {
         json::object u;
         for (const auto& [key, n] : counters)
             u[key] = n;
+        if (const auto it = t.circuits.find(name); it != t.circuits.end())
+            u["circuit"] = it->second;
         upstreams[name] = std::move(u);
     }
     o["upstreams"] = std::move(upstreams);
@@ -350,7 +353,8 @@ AdminResponse AdminApi::metrics() const {
     for (const auto& [name, c] : t.upstreams) {
         for (const auto& [key, outcome] :
              {std::pair{"hits", "hit"}, std::pair{"misses", "miss"},
-              std::pair{"coalesced", "coalesced"}, std::pair{"stale", "stale"}})
+              std::pair{"coalesced", "coalesced"}, std::pair{"stale", "stale"},
+              std::pair{"negative", "negative"}})
             out.sample({{"upstream", name}, {"outcome", outcome}}, counter(c, key));
     }
     out.family("envcache_bytes_total", "counter",
@@ -371,6 +375,24 @@ AdminResponse AdminApi::metrics() const {
         for (const auto& [name, c] : t.upstreams)
             out.sample({{"upstream", name}}, counter(c, key));
     }
+    for (const auto& [family, key, help] :
+         {std::tuple{"envcache_upstream_circuit_opened_total", "circuit_opened",
+                     "Times the upstream's circuit breaker opened."},
+          std::tuple{"envcache_upstream_refused_total", "circuit_refused",
+                     "Upstream requests not sent because the circuit breaker was open."},
+          std::tuple{"envcache_upstream_retries_total", "retries",
+                     "Upstream retries the retry budget allowed."},
+          std::tuple{"envcache_upstream_retries_refused_total", "retries_refused",
+                     "Upstream retries the retry budget (or an open breaker) refused."}}) {
+        out.family(family, "counter", help);
+        for (const auto& [name, c] : t.upstreams)
+            out.sample({{"upstream", name}}, counter(c, key));
+    }
+    out.family("envcache_upstream_circuit_state", "gauge",
+               "The upstream's circuit breaker: 1 for its current state, 0 for the others.");
+    for (const auto& [name, state] : t.circuits)
+        for (const char* each : {"closed", "open", "half_open"})
+            out.sample({{"upstream", name}, {"state", each}}, state == each ? 1.0 : 0.0);
     out.family("envcache_store_used_bytes", "gauge", "Store usage in LMDB pages, as bytes.");
     out.sample(static_cast<double>(s.usage.used_bytes));
     out.family("envcache_store_max_bytes", "gauge", "The store's size limit (storage.max_size).");

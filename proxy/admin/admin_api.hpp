@@ -33,6 +33,8 @@ struct TrafficStats {
     std::uint64_t bytes_from_upstream = 0;
     // Per upstream name, any counters by name ({"docker.io": {"requests": 3, "errors": 0}}).
     std::map<std::string, std::map<std::string, std::uint64_t>> upstreams;
+    // Per upstream name, its circuit breaker's state: closed | open | half_open.
+    std::map<std::string, std::string> circuits;
 };
 
 // The server's pull-path counters as TrafficStats: totals, and every counter per upstream.

@@ -38,6 +38,23 @@ namespace http = boost::beast::http;
 
 namespace {
 
+// The counters, with each upstream's breaker and retry budget added.
+TrafficStats traffic_with_health(Metrics& metrics, const std::vector<upstream::Client*>& clients) {
+    TrafficStats t = traffic_stats(metrics);
+    for (const upstream::Client* client : clients) {
+        const upstream::Health* health = client->health();
+        if (!health) continue;
+        const upstream::Health::Snapshot s = health->snapshot();
+        auto& counters = t.upstreams[client->config().name];
+        counters["circuit_opened"] = s.opened;
+        counters["circuit_refused"] = s.refused;
+        counters["retries"] = s.retries;
+        counters["retries_refused"] = s.retries_refused;
+        t.circuits[client->config().name] = std::string(upstream::to_string(s.state));
+    }
+    return t;
+}
+
 constexpr std::string_view k_serve_usage = "usage: envcache serve --config FILE\n";
 
 // Shutdown: stop accepting, let responses in flight finish until the grace period is nearly
@@ -134,8 +151,9 @@ int serve(Args args) {
                                {config.storage.path / "tmp", 2, 1024});
         registry::RegistryHandler registry(config, core, client_ptrs, fetcher, metrics);
 
-        const AdminApi admin(core.evictor(), config.admin_token,
-                             [&metrics] { return traffic_stats(metrics); });
+        const AdminApi admin(core.evictor(), config.admin_token, [&metrics, &client_ptrs] {
+            return traffic_with_health(metrics, client_ptrs);
+        });
         environments::EnvironmentContext environments_context(
             core.store(), environments::make_upstream_resolver(config.upstreams, client_ptrs),
             [&core](const std::string& hash) {

@@ -69,6 +69,15 @@ boost::system::result<Joined> Fetcher::join(const store::Digest& digest, const S
     return Joined{fetch, false};
 }
 
+bool Fetcher::run_background(net::awaitable<void> task) {
+    {
+        const std::lock_guard lock(m_mutex);
+        if (m_stopping) return false;
+    }
+    spawn(std::move(task));
+    return true;
+}
+
 void Fetcher::spawn(net::awaitable<void> task) {
     auto strand = net::make_strand(m_executor);
     auto cancel = std::make_shared<net::cancellation_signal>();

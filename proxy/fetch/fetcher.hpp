@@ -54,6 +54,10 @@ class Fetcher {
     // Queues a background download of `digest` unless it is stored or already running.
     void prefetch(const store::Digest& digest, Source source);
 
+    // Runs `task` in the background, owned by the fetcher like a download (shutdown cancels and
+    // awaits it). Returns false, and drops it, once shutdown has begun.
+    bool run_background(net::awaitable<void> task);
+
     // Cancels every download and prefetch and waits, up to `limit`, until they have ended (their
     // clients get an error). Later joins and prefetches are refused. Returns whether all ended.
     net::awaitable<bool> shutdown(std::chrono::milliseconds limit);

@@ -59,5 +59,10 @@ OciError from_upstream_status(unsigned status, std::string_view d) {
 OciError upstream_unavailable(std::string_view d) {
     return make(502, "UNAVAILABLE", "upstream registry unavailable", d);
 }
+OciError upstream_unavailable_at(std::string_view name, bool circuit_open) {
+    const std::string message = "upstream registry " + std::string(name) + " unavailable";
+    if (circuit_open) return make(503, "UNAVAILABLE", message + " (circuit breaker open)", "");
+    return make(502, "UNAVAILABLE", message, "");
+}
 
 }  // namespace proxy::registry

@@ -29,5 +29,8 @@ OciError bad_request(std::string_view detail = {});
 OciError from_upstream_status(unsigned status, std::string_view detail = {});
 // The upstream could not be reached (and nothing was cached).
 OciError upstream_unavailable(std::string_view detail = {});
+// Upstream `name` (its configured name, never its URL) gave no answer: 502; or 503 while its
+// circuit breaker is open and the request was not sent (clients then try their next host).
+OciError upstream_unavailable_at(std::string_view name, bool circuit_open);
 
 }  // namespace proxy::registry

@@ -184,7 +184,7 @@ net::awaitable<void> RegistryHandler::serve_fetch(Exchange& ex, const store::Dig
             const OciError oci_error = blob_unknown();
             co_await server::send_error(ex, oci_error);
         } else if (status.upstream_status == 0) {
-            const OciError oci_error = upstream_unavailable();
+            const OciError oci_error = unreachable_error(*m_clients[up]);
             co_await server::send_error(ex, oci_error);
         } else {
             const OciError oci_error = from_upstream_status(status.upstream_status);
@@ -254,7 +254,7 @@ net::awaitable<void> RegistryHandler::handle_blob(Exchange& ex, const Route& rou
         if (!answer) {
             m_metrics.add(up, &Counters::upstream_errors);
             {
-                const OciError oci_error = upstream_unavailable();
+                const OciError oci_error = unreachable_error(*m_clients[up]);
                 co_await server::send_error(ex, oci_error);
             }
             co_return;

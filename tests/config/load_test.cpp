@@ -82,6 +82,12 @@ TEST_CASE("a file with only an upstream gets the documented defaults", "[config]
     CHECK(u.connect_timeout == seconds{10});
     CHECK(u.read_timeout == seconds{60});
     CHECK(u.retries == 3);
+    CHECK(u.retry_budget == 0.2);
+    CHECK(u.revalidate_timeout == seconds{3});
+    CHECK(u.stale_while_revalidate == seconds{0});
+    CHECK(u.negative_ttl == seconds{5});
+    CHECK(u.breaker_failures == 3);
+    CHECK(u.breaker_probe_interval == seconds{10});
     CHECK_FALSE(u.insecure_skip_verify);
     CHECK(u.password().empty());
     REQUIRE(c.default_upstream() != nullptr);
@@ -145,6 +151,12 @@ TEST_CASE("every key in the file is read into the Config", "[config]") {
         "    connect_timeout: 5s\n"
         "    read_timeout: 2m\n"
         "    retries: 0\n"
+        "    retry_budget: 0.5\n"
+        "    revalidate_timeout: 1s\n"
+        "    stale_while_revalidate: 1m\n"
+        "    negative_ttl: 0\n"
+        "    breaker_failures: 0\n"
+        "    breaker_probe_interval: 30s\n"
         "  - name: localhost:5001\n"
         "    url: http://127.0.0.1:5001\n"
         "    default: true\n"
@@ -197,6 +209,12 @@ TEST_CASE("every key in the file is read into the Config", "[config]") {
     CHECK(ghcr.connect_timeout == seconds{5});
     CHECK(ghcr.read_timeout == seconds{120});
     CHECK(ghcr.retries == 0);
+    CHECK(ghcr.retry_budget == 0.5);
+    CHECK(ghcr.revalidate_timeout == seconds{1});
+    CHECK(ghcr.stale_while_revalidate == seconds{60});
+    CHECK(ghcr.negative_ttl == seconds{0});
+    CHECK(ghcr.breaker_failures == 0);
+    CHECK(ghcr.breaker_probe_interval == seconds{30});
 
     const auto& local = c.upstreams[1];
     CHECK(local.name == "localhost:5001");
@@ -317,6 +335,18 @@ TEST_CASE("a size or duration with a bad unit is an error naming line and key", 
           "test.yml:4: upstreams[0].connect_timeout: must be greater than 0");
     CHECK(rejected(k_upstream + "    retries: 11\n") ==
           "test.yml:4: upstreams[0].retries: must be between 0 and 10, found 11");
+    CHECK(rejected(k_upstream + "    retry_budget: 1.5\n") ==
+          "test.yml:4: upstreams[0].retry_budget: must be between 0 and 1 (a share of requests), "
+          "found \"1.5\"");
+    CHECK(rejected(k_upstream + "    revalidate_timeout: 0\n") ==
+          "test.yml:4: upstreams[0].revalidate_timeout: must be greater than 0");
+    CHECK(rejected(k_upstream + "    breaker_probe_interval: 0\n") ==
+          "test.yml:4: upstreams[0].breaker_probe_interval: must be greater than 0");
+    CHECK(rejected(k_upstream + "    breaker_failures: 1001\n") ==
+          "test.yml:4: upstreams[0].breaker_failures: must be between 0 and 1000, found 1001");
+    CHECK(rejected(k_upstream + "    negative_ttl: 5\n") ==
+          "test.yml:4: upstreams[0].negative_ttl: \"5\" has no unit (use 0 or a whole number "
+          "with s, m, h or d: 30s, 5m, 12h, 30d)");
     CHECK(rejected(k_upstream + "server:\n  header_timeout: 0\n") ==
           "test.yml:5: server.header_timeout: must be greater than 0");
     CHECK(rejected(k_upstream + "server:\n  max_connections: 0\n") ==
