@@ -464,9 +464,10 @@ class Envcache:
     LISTEN_RE = re.compile(rb"listening on \[?([0-9.:a-f]+?)\]?:(\d+)")
 
     def __init__(self, workdir, upstream_url, tag_ttl="5m", name="upstream.test", extra="",
-                 max_size="2GiB", listen="127.0.0.1:0", upstream_extra=""):
-        """upstream_extra: more keys of the upstream's mapping (", retries: 0")."""
+                 max_size="2GiB", listen="127.0.0.1:0", upstream_extra="", storage_extra=""):
+        """upstream_extra, storage_extra: more keys of those mappings (", retries: 0")."""
         self.workdir = workdir
+        self.storage_extra = storage_extra
         self.listen = listen
         self.upstream_extra = upstream_extra
         self.max_size = max_size
@@ -490,12 +491,12 @@ class Envcache:
         with open(cfg, "w") as f:
             f.write(
                 "listen: %s\n"
-                "storage: {path: %s, max_size: %s}\n"
+                "storage: {path: %s, max_size: %s%s}\n"
                 "upstreams:\n"
                 "  - {name: %s, url: \"%s\", default: true, tag_ttl: %s%s}\n"
                 "prefetch: false\n"
                 "server: {shutdown_grace: %ds}\n%s"
-                % (self.listen, data, self.max_size, self.name, self.upstream_url, self.tag_ttl,
+                % (self.listen, data, self.max_size, self.storage_extra, self.name, self.upstream_url, self.tag_ttl,
                    self.upstream_extra, SHUTDOWN_GRACE_S, self.extra)
             )
         self.proc = subprocess.Popen(
