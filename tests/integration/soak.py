@@ -107,13 +107,14 @@ class Soak:
         self.versions = {}  # version -> environment hash
         self.env_hash = None
         self.log_tails = []
+        self.killer_error = None
         self.failures = {}  # pull failures by the reason skopeo gave
 
     # ---------------------------------------------------------------------------------------
     # set-up
 
     def setup(self):
-        self.say("soak seed %d (replay with SOAK_SEED=%d)" % (self.seed, self.seed))
+        self.say("soak seed %d (SOAK_SEED=%d, or bench/soak/soak.py --seed %d, replays it)" % ((self.seed,) * 3))
         self.registry = F.Registry(self.workdir).start()
         base = F.make_layer(900, 256 << 10, name="base/os")
         for i in range(self.n_images):
@@ -235,6 +236,12 @@ class Soak:
 
     def _killer(self, done):
         """SIGKILLs envcache at a random moment (or two) of the round and restarts it."""
+        try:
+            self._kill_and_restart(done)
+        except BaseException as e:  # a failed restart: reported by the round
+            self.killer_error = e
+
+    def _kill_and_restart(self, done):
         for _ in range(2):
             if self.rng.random() >= self.kill_chance:
                 return
@@ -278,6 +285,8 @@ class Soak:
             t.join(PULL_TIMEOUT_S + 30)
         done.set()
         killer.join(F.STARTUP_DEADLINE_S + 10)
+        if self.killer_error is not None:
+            raise AssertionError("soak (seed %d): envcache did not restart after SIGKILL: %s" % (self.seed, self.killer_error))
         self.front.set_rate(0)
         for repo, ok, problem in results:
             if ok:
