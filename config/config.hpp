@@ -20,6 +20,7 @@ struct CompressionConfig {
 struct StorageConfig {
     std::filesystem::path path = "./data";
     std::uint64_t max_size = 20ull << 30;
+    std::uint64_t map_size = 0;  // the LMDB map; 0: twice max_size, at least 64 MiB
     double high_watermark = 0.95;
     double low_watermark = 0.85;
     CompressionConfig compression;

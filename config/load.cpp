@@ -38,13 +38,15 @@ namespace {
 
 using Keys = std::span<const std::string_view>;
 
+constexpr std::uint64_t k_min_map_size = 1ull << 20;  // a map the store can still open in
+
 // The keys each mapping may hold. Anything else is an error, so a typo never goes unnoticed.
 // clang-format off
 constexpr std::array<std::string_view, 10> k_top_keys{
     "listen", "threads", "storage", "eviction", "upstreams", "prefetch", "server",
     "admin_token", "admin_token_env", "admin_token_file"};
-constexpr std::array<std::string_view, 5> k_storage_keys{
-    "path", "max_size", "high_watermark", "low_watermark", "compression"};
+constexpr std::array<std::string_view, 6> k_storage_keys{
+    "path", "max_size", "map_size", "high_watermark", "low_watermark", "compression"};
 constexpr std::array<std::string_view, 2> k_compression_keys{"level", "min_saving"};
 constexpr std::array<std::string_view, 3> k_eviction_keys{"policy", "max_age", "pins"};
 constexpr std::array<std::string_view, 18> k_upstream_keys{
@@ -379,6 +381,10 @@ class Loader {
             } else if (key == "max_size") {
                 s.max_size = read_size(v, child);
                 if (s.max_size == 0) fail(child, "must be greater than 0");
+            } else if (key == "map_size") {
+                s.map_size = read_size(v, child);
+                if (s.map_size != 0 && s.map_size < k_min_map_size)
+                    fail(child, "must be 0 (the default) or at least 1MiB");
             } else if (key == "high_watermark") {
                 s.high_watermark = read_number(v, child);
                 high_at = child;

@@ -323,6 +323,10 @@ TEST_CASE("a size or duration with a bad unit is an error naming line and key", 
           "MB, GB, TB)");
     CHECK(rejected(k_upstream + "storage:\n  max_size: 0\n") ==
           "test.yml:5: storage.max_size: must be greater than 0");
+    CHECK(rejected(k_upstream + "storage:\n  map_size: 64KiB\n") ==
+          "test.yml:5: storage.map_size: must be 0 (the default) or at least 1MiB");
+    CHECK(accepted(k_upstream + "storage:\n  map_size: 16MiB\n").storage.map_size == 16ull << 20);
+    CHECK(accepted(k_upstream).storage.map_size == 0);
     CHECK(rejected(k_upstream + "storage:\n  max_size: -5GiB\n") ==
           "test.yml:5: storage.max_size: \"-5GiB\" is negative; a size must be at least 0");
     CHECK(rejected(k_upstream + "eviction:\n  max_age: 5 minutes\n") ==

@@ -19,7 +19,9 @@ import shutil
 import signal
 import socket
 import socketserver
+import struct
 import subprocess
+import sys
 import tarfile
 import tempfile
 import threading
@@ -195,6 +197,11 @@ class _ProxyServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def handle_error(self, request, client_address):
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # the client went away (a reset, or a killed envcache): nothing to report
+        super().handle_error(request, client_address)
+
 
 class CountingProxy:
     """HTTP reverse proxy to an upstream that records every request it forwards.
@@ -206,7 +213,12 @@ class CountingProxy:
     finished_at[path]: time.monotonic() when the proxy wrote the last byte of that path.
     answer(pattern, status, content_type, body): requests whose path matches the regex get this
     answer from the proxy itself (an upstream with an endpoint the registry lacks).
+    fault_for(method, path): a hook (None here; see faults.FaultFront) naming the fault to inject
+    into one request: "reset", "503", "hang", "truncate", "corrupt", "slow", or None.
     """
+
+    SLOW_RATE = 2 << 20  # bytes per second of a "slow" body
+    HANG_S = 30  # longest a "hung" request is held before its connection is reset
 
     def __init__(self, upstream_port):
         self.upstream_port = upstream_port
@@ -220,6 +232,7 @@ class CountingProxy:
         self.hold_gate = threading.Event()
         self.holding = 0
         self.answers = []  # (compiled pattern, status, content type, body)
+        self.calm_gate = threading.Event()  # set: hung requests are let go
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -311,6 +324,29 @@ class CountingProxy:
         with self.lock:
             return list(self.requests)
 
+    def fault_for(self, method, path):
+        return None
+
+    @staticmethod
+    def _answer(handler, status, content_type, data):
+        """Answers from the proxy itself, without asking the upstream."""
+        handler.send_response(status)
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        if handler.command != "HEAD":
+            handler.wfile.write(data)
+
+    @staticmethod
+    def _reset(handler):
+        """Closes the client connection with a TCP reset (no answer, or a cut body)."""
+        handler.close_connection = True
+        try:
+            handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            handler.connection.close()
+        except OSError:
+            pass
+
     def blob_gets(self, digest=None):
         """Number of GET requests for blobs (of one digest, or per digest as a dict)."""
         counts = {}
@@ -337,12 +373,17 @@ class CountingProxy:
             canned = next((a for a in self.answers if a[0].search(path)), None)
         if canned:
             _, status, content_type, data = canned
-            handler.send_response(status)
-            handler.send_header("Content-Type", content_type)
-            handler.send_header("Content-Length", str(len(data)))
-            handler.end_headers()
-            if handler.command != "HEAD":
-                handler.wfile.write(data)
+            self._answer(handler, status, content_type, data)
+            return
+        fault = self.fault_for(handler.command, path)
+        if fault == "hang":
+            self.calm_gate.wait(timeout=self.HANG_S)
+        if fault in ("reset", "hang"):
+            self._reset(handler)
+            return
+        if fault == "503":
+            data = b'{"errors":[{"code":"UNAVAILABLE","message":"injected fault"}]}'
+            self._answer(handler, 503, "application/json", data)
             return
         body = None
         length = int(handler.headers.get("Content-Length") or 0)
@@ -368,8 +409,8 @@ class CountingProxy:
         digest_m = re.search(r"/blobs/(sha256:[0-9a-f]{64})", path)
         digest = digest_m.group(1) if digest_m else None
         with self.lock:
-            corrupt = digest in self.corrupted
-            rate = self.throttled.get(digest)
+            corrupt = digest in self.corrupted or fault == "corrupt"
+            rate = self.SLOW_RATE if fault == "slow" else self.throttled.get(digest)
         out_headers = [
             (k, v)
             for k, v in resp.getheaders()
@@ -385,7 +426,11 @@ class CountingProxy:
                     handler.send_header("Content-Length", length)
                 handler.end_headers()
                 if handler.command != "HEAD":
-                    self._stream(handler, resp, int(length or 0), corrupt, rate)
+                    cut = int(length or 0) // 2 if fault == "truncate" else None
+                    self._stream(handler, resp, int(length or 0), corrupt, rate, cut)
+                    if cut is not None:
+                        self._reset(handler)
+                        return
             else:
                 data = resp.read()
                 handler.send_response(resp.status)
@@ -402,8 +447,11 @@ class CountingProxy:
                 self.finished_at[path] = time.monotonic()
             conn.close()
 
-    def _stream(self, handler, resp, length, corrupt, rate):
+    def _stream(self, handler, resp, length, corrupt, rate, cut=None):
+        """Copies the body; `cut`: stop after that many bytes (a truncated body)."""
         piece = 256 * 1024
+        if cut is not None:
+            length = cut
         sent = 0
         flip_at = length // 2
         start = time.monotonic()
@@ -434,8 +482,12 @@ class Envcache:
     LISTEN_RE = re.compile(rb"listening on \[?([0-9.:a-f]+?)\]?:(\d+)")
 
     def __init__(self, workdir, upstream_url, tag_ttl="5m", name="upstream.test", extra="",
-                 max_size="2GiB"):
+                 max_size="2GiB", listen="127.0.0.1:0", upstream_extra="", storage_extra=""):
+        """upstream_extra, storage_extra: more keys of those mappings (", retries: 0")."""
         self.workdir = workdir
+        self.storage_extra = storage_extra
+        self.listen = listen
+        self.upstream_extra = upstream_extra
         self.max_size = max_size
         self.upstream_url = upstream_url
         self.tag_ttl = tag_ttl
@@ -456,12 +508,14 @@ class Envcache:
         cfg = os.path.join(self.workdir, "envcache.yml")
         with open(cfg, "w") as f:
             f.write(
-                "listen: 127.0.0.1:0\n"
-                "storage: {path: %s, max_size: %s}\n"
+                "listen: %s\n"
+                "storage: {path: %s, max_size: %s%s}\n"
                 "upstreams:\n"
-                "  - {name: %s, url: \"%s\", default: true, tag_ttl: %s}\n"
+                "  - {name: %s, url: \"%s\", default: true, tag_ttl: %s%s}\n"
                 "prefetch: false\n"
-                "server: {shutdown_grace: %ds}\n%s" % (data, self.max_size, self.name, self.upstream_url, self.tag_ttl, SHUTDOWN_GRACE_S, self.extra)
+                "server: {shutdown_grace: %ds}\n%s"
+                % (self.listen, data, self.max_size, self.storage_extra, self.name, self.upstream_url, self.tag_ttl,
+                   self.upstream_extra, SHUTDOWN_GRACE_S, self.extra)
             )
         self.proc = subprocess.Popen(
             [exe, "serve", "--config", cfg],
@@ -470,7 +524,7 @@ class Envcache:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-        reader = threading.Thread(target=self._read_output, daemon=True)
+        reader = self.reader = threading.Thread(target=self._read_output, daemon=True)
         reader.start()
         end = time.monotonic() + STARTUP_DEADLINE_S
         while not self.listening.wait(0.05):
@@ -484,7 +538,7 @@ class Envcache:
         return self
 
     def _read_output(self):
-        with open(self.log_path, "wb") as log:
+        with open(self.log_path, "ab") as log:  # appended: a restart on the same dir keeps it
             for line in iter(self.proc.stdout.readline, b""):
                 log.write(line)
                 log.flush()
@@ -521,6 +575,13 @@ class Envcache:
         kill_process_group(self.proc)  # anything left in its group
         self.proc.stdout.close()
         return self.exit_code
+
+    def kill(self):
+        """SIGKILL, as a crash or the OOM killer would: no shutdown, no flush."""
+        kill_process_group(self.proc)
+        self.exit_code = -signal.SIGKILL
+        self.reader.join(timeout=10)  # the pipe's end of file, once the whole group is gone
+        self.proc.stdout.close()
 
     def request(self, method, path, headers=None, body=None, timeout=30):
         return http_request(self.port, method, path, headers, body, timeout)
