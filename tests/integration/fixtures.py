@@ -416,8 +416,12 @@ class Envcache:
     LISTEN_RE = re.compile(rb"listening on \[?([0-9.:a-f]+?)\]?:(\d+)")
 
     def __init__(self, workdir, upstream_url, tag_ttl="5m", name="upstream.test", extra="",
-                 max_size="2GiB"):
+                 max_size="2GiB", server="", env=None):
+        """`server`: more server keys ("max_connections: 8, header_timeout: 2s"); `env`: more
+        environment variables for the process."""
         self.workdir = workdir
+        self.server = server
+        self.env = env
         self.max_size = max_size
         self.upstream_url = upstream_url
         self.tag_ttl = tag_ttl
@@ -443,7 +447,8 @@ class Envcache:
                 "upstreams:\n"
                 "  - {name: %s, url: \"%s\", default: true, tag_ttl: %s}\n"
                 "prefetch: false\n"
-                "server: {shutdown_grace: %ds}\n%s" % (data, self.max_size, self.name, self.upstream_url, self.tag_ttl, SHUTDOWN_GRACE_S, self.extra)
+                "server: {shutdown_grace: %ds%s}\n%s" % (data, self.max_size, self.name, self.upstream_url, self.tag_ttl, SHUTDOWN_GRACE_S,
+                                                   ", " + self.server if self.server else "", self.extra)
             )
         self.proc = subprocess.Popen(
             [exe, "serve", "--config", cfg],
@@ -451,6 +456,7 @@ class Envcache:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            env=dict(os.environ, **self.env) if self.env else None,
         )
         reader = threading.Thread(target=self._read_output, daemon=True)
         reader.start()
