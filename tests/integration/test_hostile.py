@@ -222,20 +222,29 @@ class HostileTraffic(F.EnvcacheTestCase):
         rss_before = rss_kib(self.cache.proc.pid)
         started = time.monotonic()
         loris = []
-        for i in range(MAX_CONNECTIONS):
+
+        def open_loris():
             s = connect(self.port)
             # Half send a partial header, half nothing at all.
-            if i % 2 == 0:
+            if len(loris) % 2 == 0:
                 s.sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\nX-Slow: ")
             loris.append(s)
+
+        def refused():
+            """A well-formed request on a new connection gets no answer (closed at once)."""
+            with connect(self.port) as s:
+                s.sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                if not read_to_close(s).startswith(b"HTTP/1.1 200"):
+                    return True
+            open_loris()  # a session of the set-up's requests had not ended yet: fill its slot
+            return False
+
         try:
-            # At the bound a new client is refused at once (closed without an answer), not
-            # queued; poll while the sessions of the set-up's requests wind down.
-            def refused():
-                with connect(self.port) as s:
-                    s.sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                    return not read_to_close(s).startswith(b"HTTP/1.1 200")
+            for _ in range(MAX_CONNECTIONS):
+                open_loris()
+            # At the bound a new client is refused at once, not queued.
             F.wait_until(refused, HEADER_TIMEOUT_S, "a client over max_connections to be refused")
+            self.assertLessEqual(len(loris), MAX_CONNECTIONS + 4)
             # Every slow client is cut off by the server's own timeouts.
             for s in loris:
                 self.assertFalse(read_to_close(s).startswith(b"HTTP/1.1 2"))
