@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "config/secret.hpp"
@@ -39,6 +40,63 @@ namespace {
 using Keys = std::span<const std::string_view>;
 
 constexpr std::uint64_t k_min_map_size = 1ull << 20;  // a map the store can still open in
+
+// Where each document of a YAML stream starts, and where its root node is; no node is built.
+class DocumentStarts : public YAML::EventHandler {
+  public:
+    std::vector<YAML::Mark> starts;
+    std::vector<YAML::Mark> roots;
+
+    void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+    void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+    void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  const std::string&) override {
+        node(mark);
+    }
+    void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {
+        node(mark);
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {
+        node(mark);
+    }
+    void OnMapEnd() override {}
+
+  private:
+    void node(const YAML::Mark& mark) {
+        if (roots.size() < starts.size()) roots.push_back(mark);
+    }
+};
+
+// The problem with a stream that is not one YAML document: a second document, or a place where
+// the parser stops making progress. (yaml-cpp 0.7's LoadAll never returns there: on a stray ','
+// it yields empty documents at the same place forever, so documents are walked here, at most
+// three.) Throws YAML::ParserException for malformed YAML, as the loader does.
+std::optional<ConfigError> not_one_document(const std::string& text, const std::string& file) {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    DocumentStarts documents;
+    auto& starts = documents.starts;
+    while (starts.size() < 3 && parser.HandleNextDocument(documents)) {
+        if (starts.size() >= 2 && starts.back().pos == starts[starts.size() - 2].pos) {
+            const auto at = static_cast<std::size_t>(std::max(starts.back().pos, 0));
+            std::string reason = "not valid YAML: unexpected ";
+            const unsigned char c = at < text.size() ? text[at] : 0;
+            reason += std::isgraph(c) ? "'" + std::string(1, static_cast<char>(c)) + "'"
+                                      : std::string("character");
+            return ConfigError{file, starts.back().line + 1, "", std::move(reason)};
+        }
+    }
+    if (starts.size() > 1)
+        return ConfigError{file,
+                           (documents.roots.size() > 1 ? documents.roots[1] : starts[1]).line + 1,
+                           "", "holds more than one YAML document; expected one"};
+    return std::nullopt;
+}
 
 // The keys each mapping may hold. Anything else is an error, so a typo never goes unnoticed.
 // clang-format off
@@ -651,12 +709,9 @@ class Loader {
 LoadResult load_from_string(std::string_view text, std::string_view name) {
     const std::string file(name);
     try {
-        const auto documents = YAML::LoadAll(std::string(text));
-        if (documents.size() > 1)
-            return ConfigError{file, documents[1].Mark().line + 1, "",
-                               "holds more than one YAML document; expected one"};
-        const YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
-        return Loader(file).run(root);
+        const std::string yaml(text);
+        if (auto problem = not_one_document(yaml, file)) return std::move(*problem);
+        return Loader(file).run(YAML::Load(yaml));
     } catch (const Rejected& r) {
         return r.error;
     } catch (const YAML::ParserException& e) {

@@ -7,8 +7,6 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "config/units.hpp"
-
 namespace proxy {
 
 // The admin API is the evictor's control surface: its types are used throughout.
@@ -44,24 +42,6 @@ bool token_matches(std::string_view given, std::string_view expected) {
         EVP_Digest(expected.data(), expected.size(), b.data(), &lb, EVP_sha256(), nullptr) != 1)
         return false;
     return la == lb && CRYPTO_memcmp(a.data(), b.data(), la) == 0;
-}
-
-std::optional<json::object> parse_object(std::string_view body, std::string& why) {
-    if (body.empty()) {
-        why = "the request body must be a JSON object";
-        return std::nullopt;
-    }
-    boost::system::error_code ec;
-    auto value = json::parse(body, ec);
-    if (ec) {
-        why = "the request body is not JSON: " + ec.message();
-        return std::nullopt;
-    }
-    if (!value.is_object()) {
-        why = "the request body must be a JSON object";
-        return std::nullopt;
-    }
-    return std::move(value.get_object());
 }
 
 json::object pin_json(const PinInfo& p) {
@@ -186,17 +166,6 @@ class Exposition {
     std::string m_text;
 };
 
-AdminResponse admin_error(unsigned status, std::string_view code, std::string_view message) {
-    json::object e;
-    e["code"] = code;
-    e["message"] = message;
-    json::array errors;
-    errors.push_back(std::move(e));
-    json::object o;
-    o["errors"] = std::move(errors);
-    return json_response(status, o);
-}
-
 bool is_loopback(const boost::asio::ip::address& address) {
     if (address.is_v6() && address.to_v6().is_v4_mapped())
         return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address.to_v6())
@@ -273,13 +242,9 @@ AdminResponse AdminApi::handle(const AdminRequest& req) const {
         if (method == "GET") return get_pins();
         if (method == "POST") return add_pin(req.body);
         if (method == "DELETE") {
-            std::string why;
-            auto body = parse_object(req.body, why);
-            if (!body) return admin_error(400, "INVALID_REQUEST", why);
-            auto it = body->find("pin");
-            if (it == body->end() || !it->value().is_string())
-                return admin_error(400, "INVALID_REQUEST", "expected {\"pin\": \"...\"}");
-            return remove_pin(std::string_view(it->value().get_string()));
+            auto pin = parse_pin_body(req.body);
+            if (auto* refused = std::get_if<AdminResponse>(&pin)) return std::move(*refused);
+            return remove_pin(std::get<std::string>(pin));
         }
         return method_not_allowed("GET, POST, DELETE");
     }
@@ -433,14 +398,10 @@ AdminResponse AdminApi::get_limits() const {
 }
 
 AdminResponse AdminApi::put_limits(std::string_view body) const {
-    std::string why;
-    auto patch = parse_object(body, why);
-    if (!patch) return admin_error(400, "INVALID_REQUEST", why);
-    Limits limits = m_evictor.limits();
-    if (auto problem = apply_patch(limits, *patch))
-        return admin_error(400, "INVALID_LIMITS", *problem);
-    if (auto problem = validate(limits)) return admin_error(400, "INVALID_LIMITS", *problem);
-    if (auto problem = m_evictor.set_limits(limits)) return admin_error(500, "INTERNAL", *problem);
+    auto limits = parse_limits_body(body, m_evictor.limits());
+    if (auto* refused = std::get_if<AdminResponse>(&limits)) return std::move(*refused);
+    if (auto problem = m_evictor.set_limits(std::get<Limits>(limits)))
+        return admin_error(500, "INTERNAL", *problem);
     return json_response(200, to_json(m_evictor.limits()));
 }
 
@@ -459,13 +420,9 @@ AdminResponse AdminApi::get_pins() const {
 }
 
 AdminResponse AdminApi::add_pin(std::string_view body) const {
-    std::string why;
-    auto obj = parse_object(body, why);
-    if (!obj) return admin_error(400, "INVALID_REQUEST", why);
-    auto it = obj->find("pin");
-    if (it == obj->end() || !it->value().is_string())
-        return admin_error(400, "INVALID_REQUEST", "expected {\"pin\": \"...\"}");
-    const std::string pin(it->value().get_string());
+    auto parsed = parse_pin_body(body);
+    if (auto* refused = std::get_if<AdminResponse>(&parsed)) return std::move(*refused);
+    const std::string pin = std::move(std::get<std::string>(parsed));
     if (auto problem = validate_pin(pin)) return admin_error(400, "INVALID_PIN", *problem);
     switch (m_evictor.add_pin(pin)) {
         case PinChange::done:
@@ -500,40 +457,9 @@ AdminResponse AdminApi::remove_pin(std::string_view pin) const {
 }
 
 AdminResponse AdminApi::evict(std::string_view body) const {
-    std::string why;
-    auto obj = parse_object(body, why);
-    if (!obj) return admin_error(400, "INVALID_REQUEST", why);
-    bool dry_run = false;
-    std::optional<std::uint64_t> target;
-    std::optional<store::Digest> digest;
-    for (const auto& [key, value] : *obj) {
-        if (key == "dry_run") {
-            if (!value.is_bool()) return admin_error(400, "INVALID_REQUEST", "dry_run: a boolean");
-            dry_run = value.get_bool();
-        } else if (key == "target_size") {
-            if (value.is_string()) {
-                auto size = config::parse_size(std::string_view(value.get_string()));
-                if (!size) return admin_error(400, "INVALID_REQUEST", size.error().message);
-                target = *size;
-            } else if (value.is_uint64() || (value.is_int64() && value.get_int64() >= 0)) {
-                target = value.to_number<std::uint64_t>();
-            } else {
-                return admin_error(400, "INVALID_REQUEST",
-                                   "target_size: a size such as \"5GiB\" or a number of bytes");
-            }
-        } else if (key == "digest") {
-            if (value.is_string())
-                digest = store::Digest::parse(std::string_view(value.get_string()));
-            if (!digest)
-                return admin_error(400, "DIGEST_INVALID", "digest: sha256:<64 lowercase hex>");
-        } else {
-            return admin_error(400, "INVALID_REQUEST",
-                               "unknown field \"" + std::string(key) + "\"");
-        }
-    }
-    if (target.has_value() == digest.has_value())
-        return admin_error(400, "INVALID_REQUEST", "give exactly one of target_size and digest");
-
+    auto parsed = parse_evict_body(body);
+    if (auto* refused = std::get_if<AdminResponse>(&parsed)) return std::move(*refused);
+    const auto& [dry_run, target, digest] = std::get<EvictRequest>(parsed);
     if (target)
         return json_response(200, result_json(m_evictor.evict_to(*target, dry_run), dry_run));
 

@@ -18,6 +18,7 @@
 #include <boost/asio/ip/address.hpp>
 
 #include "cache/evictor.hpp"
+#include "proxy/admin/admin_requests.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/server/api_error.hpp"
 
@@ -47,8 +48,6 @@ struct AdminRequest {
     boost::asio::ip::address peer;
     std::string_view authorization;  // the Authorization header, empty if absent
 };
-
-using AdminResponse = server::ApiResponse;
 
 class AdminApi {
   public:
@@ -81,9 +80,6 @@ class AdminApi {
     std::string m_token;
     std::function<TrafficStats()> m_traffic;
 };
-
-// The OCI-style error body: {"errors":[{"code":code,"message":message}]}.
-AdminResponse admin_error(unsigned status, std::string_view code, std::string_view message);
 
 // True for 127.0.0.0/8, ::1 and IPv4-mapped loopback (::ffff:127.0.0.1).
 bool is_loopback(const boost::asio::ip::address& address);

@@ -329,17 +329,8 @@ net::awaitable<void> RegistryHandler::handle_tags(Exchange& ex, const Route& rou
     auto answer = co_await upstream::fetch_small(*m_clients[target.index], request,
                                                  upstream::k_max_manifest_bytes);
     if (answer && answer->status == 200) {
-        std::vector<std::string> upstream_tags;
-        boost::system::error_code parse_ec;
-        const auto parsed = boost::json::parse(answer->body, parse_ec);
-        if (!parse_ec && parsed.is_object()) {
-            if (const auto* list = parsed.as_object().if_contains("tags");
-                list && list->is_array()) {
-                for (const auto& tag : list->as_array())
-                    if (tag.is_string()) upstream_tags.emplace_back(tag.as_string());
-            }
-        }
-        const std::string serialized = tags_page(route.name, std::move(upstream_tags), n, last);
+        const std::string serialized =
+            tags_page(route.name, parse_upstream_tags(answer->body), n, last);
         http::fields headers;
         headers.set(http::field::content_type, "application/json");
         if (const auto next = next_tags_link(route.name, serialized, n, ns); !next.empty())

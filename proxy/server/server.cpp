@@ -202,10 +202,16 @@ net::awaitable<void> Server::session(std::shared_ptr<Connection> connection) {
             } else {
                 auto [body_ec, body_n] = co_await http::async_read(stream, buffer, parser, k_token);
                 if (body_ec) {
-                    if (body_ec == http::error::body_limit) {
+                    // A malformed body (bad chunk framing, cut short) gets a 400 as a malformed
+                    // header does; a client that went quiet or a server shutting down, nothing.
+                    if (body_ec != beast::error::timeout &&
+                        body_ec != net::error::operation_aborted) {
+                        const bool too_large = body_ec == http::error::body_limit;
                         Exchange ex{stream, parser.get(), m_config.idle_timeout};
                         ex.keep_alive = false;
-                        const ApiError error{413, "SIZE_INVALID", "request body too large", ""};
+                        const ApiError error{
+                            too_large ? 413u : 400u, too_large ? "SIZE_INVALID" : "BODY_INVALID",
+                            too_large ? "request body too large" : "malformed request body", ""};
                         co_await send_error(ex, error);
                     }
                     break;

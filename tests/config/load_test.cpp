@@ -636,6 +636,14 @@ TEST_CASE("an empty file, a non-mapping and broken YAML are clear errors", "[con
           "test.yml:5: holds more than one YAML document; expected one");
 }
 
+TEST_CASE("a stray ',' is an error on its line, not a parser that never returns", "[config]") {
+    CHECK(rejected(",") == "test.yml:1: not valid YAML: unexpected ','");
+    CHECK(rejected(", [\n") == "test.yml:1: not valid YAML: unexpected ','");
+    CHECK(rejected("# a comment\n,a\n") == "test.yml:2: not valid YAML: unexpected ','");
+    CHECK(rejected(k_upstream + "---\n,\n").find("more than one YAML document") !=
+          std::string::npos);
+}
+
 TEST_CASE("load() reads a file, names it in errors and offers a throwing value()", "[config]") {
     TempDir dir;
     const auto good = dir.write("good.yml", k_upstream);

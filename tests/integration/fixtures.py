@@ -482,12 +482,17 @@ class Envcache:
     LISTEN_RE = re.compile(rb"listening on \[?([0-9.:a-f]+?)\]?:(\d+)")
 
     def __init__(self, workdir, upstream_url, tag_ttl="5m", name="upstream.test", extra="",
-                 max_size="2GiB", listen="127.0.0.1:0", upstream_extra="", storage_extra=""):
-        """upstream_extra, storage_extra: more keys of those mappings (", retries: 0")."""
+                 max_size="2GiB", listen="127.0.0.1:0", upstream_extra="", storage_extra="",
+                 server="", env=None):
+        """upstream_extra, storage_extra: more keys of those mappings (", retries: 0");
+        `server`: more server keys ("max_connections: 8, header_timeout: 2s"); `env`: more
+        environment variables for the process."""
         self.workdir = workdir
         self.storage_extra = storage_extra
         self.listen = listen
         self.upstream_extra = upstream_extra
+        self.server = server
+        self.env = env
         self.max_size = max_size
         self.upstream_url = upstream_url
         self.tag_ttl = tag_ttl
@@ -513,9 +518,9 @@ class Envcache:
                 "upstreams:\n"
                 "  - {name: %s, url: \"%s\", default: true, tag_ttl: %s%s}\n"
                 "prefetch: false\n"
-                "server: {shutdown_grace: %ds}\n%s"
+                "server: {shutdown_grace: %ds%s}\n%s"
                 % (self.listen, data, self.max_size, self.storage_extra, self.name, self.upstream_url, self.tag_ttl,
-                   self.upstream_extra, SHUTDOWN_GRACE_S, self.extra)
+                   self.upstream_extra, SHUTDOWN_GRACE_S, ", " + self.server if self.server else "", self.extra)
             )
         self.proc = subprocess.Popen(
             [exe, "serve", "--config", cfg],
@@ -523,6 +528,7 @@ class Envcache:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            env=dict(os.environ, **self.env) if self.env else None,
         )
         reader = self.reader = threading.Thread(target=self._read_output, daemon=True)
         reader.start()
