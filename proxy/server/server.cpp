@@ -50,6 +50,7 @@ std::string access_line(const Request& request, const Exchange& ex,
     line += "ms ";
     line += ex.outcome;
     if (ex.aborted) line += " aborted";
+    if (!ex.identity.empty()) line += " user=" + ex.identity;
     return line;
 }
 

@@ -27,6 +27,10 @@ struct Request {
     std::string target;    // origin-form path and query, e.g. "/v2/library/alpine/manifests/3"
     std::string scope;     // token scope, e.g. "repository:library/alpine:pull"
     http::fields headers;  // extra headers to send (Accept, Range); no Host or Authorization
+    // Set for a passthrough upstream: the caller's own Authorization value (empty: none), sent
+    // to the upstream's origin only and instead of envcache's credentials; a 401 is returned
+    // as it is. Never logged.
+    std::optional<std::string> caller_authorization;
 };
 
 // An open response whose body is read in pieces. Reading the body to the end returns the
