@@ -185,7 +185,7 @@ net::awaitable<void> Server::session(std::shared_ptr<Connection> connection) {
                 ec == net::error::operation_aborted || ec == net::error::eof)
                 break;
             Request bad{http::verb::get, "/", 11};
-            Exchange ex{stream, bad, m_config.idle_timeout};
+            Exchange ex{stream, bad, m_config.idle_timeout, {}};
             ex.keep_alive = false;
             const bool too_large = ec == http::error::header_limit;
             const ApiError error{too_large ? 431u : 400u, "NAME_INVALID",
@@ -204,7 +204,7 @@ net::awaitable<void> Server::session(std::shared_ptr<Connection> connection) {
                 auto [body_ec, body_n] = co_await http::async_read(stream, buffer, parser, k_token);
                 if (body_ec) {
                     if (body_ec == http::error::body_limit) {
-                        Exchange ex{stream, parser.get(), m_config.idle_timeout};
+                        Exchange ex{stream, parser.get(), m_config.idle_timeout, {}};
                         ex.keep_alive = false;
                         const ApiError error{413, "SIZE_INVALID", "request body too large", ""};
                         co_await send_error(ex, error);
@@ -214,7 +214,7 @@ net::awaitable<void> Server::session(std::shared_ptr<Connection> connection) {
             }
         }
         const Request& request = parser.get();
-        Exchange ex{stream, request, m_config.idle_timeout};
+        Exchange ex{stream, request, m_config.idle_timeout, {}};
         ex.keep_alive = keep_alive && !m_stopping;
         co_await m_handler(ex);
         log_line(access_line(request, ex, std::chrono::steady_clock::now() - started));
