@@ -13,8 +13,8 @@ FUZZ_S ?= 60
 
 BUILD_PACKAGES := g++ cmake make pkg-config ccache \
 	libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
-	libssl-dev ca-certificates liblmdb-dev libzstd-dev libyaml-cpp-dev catch2
-TEST_PACKAGES := docker-registry skopeo python3 openssl curl containerd podman
+	libssl-dev ca-certificates liblmdb-dev libzstd-dev libyaml-cpp-dev catch2 libcrypt-dev
+TEST_PACKAGES := docker-registry skopeo python3 openssl curl containerd podman apache2-utils
 # libFuzzer and its sanitizers: Debian's clang with its runtime libraries.
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 BENCH_PACKAGES := docker-registry nginx-light wrk skopeo python3 curl

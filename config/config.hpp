@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace config {
@@ -60,6 +61,12 @@ struct UpstreamConfig {
     // lets one probe through after breaker_probe_interval.
     unsigned breaker_failures = 3;
     Seconds breaker_probe_interval{10};
+    // shared: envcache's own credentials fetch, its `access` rules decide who reads.
+    // passthrough: the caller's credentials go upstream, and the upstream decides.
+    enum class Access { shared, passthrough };
+    Access access = Access::shared;
+    Seconds decision_ttl{60};  // passthrough: how long an upstream's "yes" is trusted
+    Seconds denial_ttl{10};    // passthrough: how long its "no" is (at most decision_ttl)
 
     // The password from password_env or password_file; empty if neither is set. Never logged.
     std::string password() const;
@@ -72,6 +79,32 @@ struct ServerConfig {
     Seconds shutdown_grace{30};  // in-flight responses get this long after SIGTERM
     std::size_t max_header_bytes = 16 * 1024;
     std::size_t max_body_bytes = 4 * 1024 * 1024;  // API request bodies (environment bundles)
+};
+
+// One rule of the `access` section: what the callers it names may do. Rules add up.
+struct AccessRule {
+    // Identity names, "group:<name>", "anonymous" (no credentials) or "authenticated" (any
+    // known identity).
+    std::vector<std::string> who;
+    struct Pull {
+        std::string upstream;            // an upstream's name, or "*" for every upstream
+        std::vector<std::string> repos;  // globs: '*' within a path component, '**' across
+    };
+    std::vector<Pull> pull;
+    enum class Environments { none, read, write };
+    Environments environments = Environments::none;
+    bool admin = false;
+};
+
+// The `access` section. Absent (enabled == false): every caller may do what it could before
+// (pull, environment API; admin by admin_token).
+struct AccessConfig {
+    bool enabled = false;
+    std::string htpasswd_file;      // bcrypt entries, as `htpasswd -B` writes them
+    std::string tokens_file;        // "<identity> <token>" lines
+    Seconds issued_token_ttl{900};  // bearer tokens envcache's token endpoint issues
+    std::vector<std::pair<std::string, std::vector<std::string>>> groups;  // name -> members
+    std::vector<AccessRule> rules;
 };
 
 // The whole configuration, loaded and validated by config::load() (config/load.hpp); key names
@@ -89,6 +122,7 @@ struct Config {
     // variable or file into admin_token (at most one of the three is set).
     std::string admin_token_env;
     std::string admin_token_file;
+    AccessConfig access;
 
     // The file this was loaded from, for messages; empty for a default-constructed value.
     std::filesystem::path source;

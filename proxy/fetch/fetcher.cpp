@@ -156,6 +156,7 @@ net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source sour
     request.method = http::verb::get;
     request.target = "/v2/" + source.repo + "/blobs/" + digest;
     request.scope = "repository:" + source.repo + ":pull";
+    request.caller_authorization = source.caller_authorization;
     auto sent = co_await source.client->send(std::move(request));
     if (!sent) {
         m_metrics.add(up, &Counters::upstream_errors);

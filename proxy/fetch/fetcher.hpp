@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -29,6 +30,9 @@ struct Source {
     upstream::Client* client = nullptr;
     std::size_t upstream_index = 0;  // for per-upstream metrics
     std::string repo;                // repository on that upstream, e.g. "library/alpine"
+    // A passthrough upstream: the Authorization of the caller who asked for it (see
+    // upstream::Request::caller_authorization).
+    std::optional<std::string> caller_authorization = std::nullopt;
 };
 
 struct Joined {

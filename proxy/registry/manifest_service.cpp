@@ -124,7 +124,8 @@ net::awaitable<void> ManifestService::store_manifest(const UpstreamTarget& targe
     }
     if (m_config.prefetch && !refs->is_index) {
         for (const auto& blob : refs->blobs)
-            m_fetcher.prefetch(blob, {m_clients[target.index], target.index, target.repo});
+            m_fetcher.prefetch(blob, {m_clients[target.index], target.index, target.repo,
+                                      target.caller_authorization});
     }
 }
 

@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -31,6 +32,8 @@ struct Exchange {
     Stream& stream;
     const Request& request;
     std::chrono::seconds write_timeout;
+    std::vector<std::string> client_cert_names;  // verified client certificate: subject CN first,
+                                                 // then SANs; empty without one
 
     // Filled in by the handler and the helpers, read by the access log and the connection loop.
     unsigned status = 0;
@@ -38,6 +41,7 @@ struct Exchange {
     std::string outcome = "-";  // hit | miss | stale | coalesced | -
     bool keep_alive = true;
     bool aborted = false;  // connection cut mid-body on purpose
+    std::string identity = {};  // who the caller was made out to be; empty: anonymous or unknown
 
     bool is_head() const { return request.method() == http::verb::head; }
 };

@@ -50,6 +50,7 @@ std::string access_line(const Request& request, const Exchange& ex,
     line += "ms ";
     line += ex.outcome;
     if (ex.aborted) line += " aborted";
+    if (!ex.identity.empty()) line += " user=" + ex.identity;
     return line;
 }
 
@@ -184,7 +185,7 @@ net::awaitable<void> Server::session(std::shared_ptr<Connection> connection) {
                 ec == net::error::operation_aborted || ec == net::error::eof)
                 break;
             Request bad{http::verb::get, "/", 11};
-            Exchange ex{stream, bad, m_config.idle_timeout};
+            Exchange ex{stream, bad, m_config.idle_timeout, {}};
             ex.keep_alive = false;
             const bool too_large = ec == http::error::header_limit;
             const ApiError error{too_large ? 431u : 400u, "NAME_INVALID",
@@ -207,7 +208,7 @@ net::awaitable<void> Server::session(std::shared_ptr<Connection> connection) {
                     if (body_ec != beast::error::timeout &&
                         body_ec != net::error::operation_aborted) {
                         const bool too_large = body_ec == http::error::body_limit;
-                        Exchange ex{stream, parser.get(), m_config.idle_timeout};
+                        Exchange ex{stream, parser.get(), m_config.idle_timeout, {}};
                         ex.keep_alive = false;
                         const ApiError error{
                             too_large ? 413u : 400u, too_large ? "SIZE_INVALID" : "BODY_INVALID",
@@ -219,7 +220,7 @@ net::awaitable<void> Server::session(std::shared_ptr<Connection> connection) {
             }
         }
         const Request& request = parser.get();
-        Exchange ex{stream, request, m_config.idle_timeout};
+        Exchange ex{stream, request, m_config.idle_timeout, {}};
         ex.keep_alive = keep_alive && !m_stopping;
         co_await m_handler(ex);
         log_line(access_line(request, ex, std::chrono::steady_clock::now() - started));

@@ -124,7 +124,10 @@ class UpstreamClient final : public Client {
             // redirects to (object storage with presigned URLs).
             const bool at_upstream = location.origin == m_origin;
             http::fields headers = request.headers;
-            if (at_upstream) {
+            if (at_upstream && request.caller_authorization) {
+                if (!request.caller_authorization->empty())
+                    headers.set(http::field::authorization, *request.caller_authorization);
+            } else if (at_upstream) {
                 if (auto value = m_auth.authorization(request.scope)) {
                     headers.set(http::field::authorization, *value);
                 }
@@ -135,6 +138,9 @@ class UpstreamClient final : public Client {
             }
             const unsigned status = (*response)->status();
 
+            if (status == 401 && at_upstream && request.caller_authorization) {
+                co_return std::unique_ptr<Response>(std::move(*response));  // the caller's answer
+            }
             if (status == 401 && at_upstream) {
                 m_auth.refused(request.scope);
                 if (authenticated) {

@@ -33,6 +33,10 @@ struct Request {
     // connect_timeout and read_timeout; none: those apply to each step.
     std::optional<std::chrono::milliseconds> timeout;
     bool retry = true;  // false: one attempt, whatever config.retries says
+    // Set for a passthrough upstream: the caller's own Authorization value (empty: none), sent
+    // to the upstream's origin only and instead of envcache's credentials; a 401 is returned
+    // as it is. Never logged.
+    std::optional<std::string> caller_authorization;
 };
 
 // An open response whose body is read in pieces. Reading the body to the end returns the

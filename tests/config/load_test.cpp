@@ -233,7 +233,7 @@ TEST_CASE("an unknown key is an error naming its line and the key it resembles",
           "test.yml:4: prefetsh: unknown key; did you mean prefetch?");
     CHECK(rejected(k_upstream + "colour: blue\n") ==
           "test.yml:4: colour: unknown key (known here: listen, threads, storage, eviction, "
-          "upstreams, prefetch, server, admin_token, admin_token_env, admin_token_file)");
+          "upstreams, prefetch, server, admin_token, admin_token_env, admin_token_file, access)");
 }
 
 TEST_CASE("a typo in a nested key is an error, never a silently ignored limit", "[config]") {

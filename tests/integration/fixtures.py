@@ -121,10 +121,13 @@ def kill_process_group(proc, sig=signal.SIGKILL):
 class Registry:
     """docker-registry serving from a temporary directory on a free loopback port."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, auth="", port=None):
+        """`auth`: the registry's `auth:` section as YAML (one line), e.g. htpasswd."""
         self.workdir = workdir
+        self.auth = auth
         self.proc = None
         self.port = None
+        self.fixed_port = port
         self.log_path = os.path.join(workdir, "registry.log")
 
     def start(self):
@@ -132,7 +135,7 @@ class Registry:
         root = os.path.join(self.workdir, "registry-data")
         os.makedirs(root, exist_ok=True)
         for _attempt in range(5):
-            port = free_port()
+            port = self.fixed_port or free_port()
             cfg = os.path.join(self.workdir, "registry.yml")
             with open(cfg, "w") as f:
                 f.write(
@@ -143,6 +146,8 @@ class Registry:
                     "  delete: {enabled: true}\n"
                     "http: {addr: '127.0.0.1:%d'}\n" % (root, port)
                 )
+                if self.auth:
+                    f.write("auth: %s\n" % self.auth)
             log = open(self.log_path, "ab")
             self.proc = subprocess.Popen(
                 [exe, "serve", cfg],
@@ -165,7 +170,7 @@ class Registry:
                 return False  # e.g. the port was taken meanwhile: retry on another
             try:
                 status, _, _ = http_request(port, "GET", "/v2/", timeout=2)
-                if status == 200:
+                if status == 200 or (self.auth and status == 401):
                     return True
             except OSError:
                 pass
@@ -498,6 +503,7 @@ class Envcache:
         self.tag_ttl = tag_ttl
         self.name = name
         self.extra = extra
+        self.upstream_extra = upstream_extra  # more keys of the upstream's flow mapping
         self.proc = None
         self.port = None
         self.log_path = os.path.join(workdir, "envcache.log")
@@ -716,11 +722,13 @@ def skopeo(*args, timeout=SKOPEO_TIMEOUT_S, check=True):
     return proc
 
 
-def push(workdir, registry_hostport, repo, tag, obj):
+def push(workdir, registry_hostport, repo, tag, obj, creds=None):
     """Pushes an Image or Index to the registry with skopeo (from an OCI layout)."""
     layout = tempfile.mkdtemp(prefix="layout-", dir=workdir)
     write_layout(layout, tag, obj)
     args = ["copy", "--dest-tls-verify=false", "--preserve-digests"]
+    if creds:
+        args.append("--dest-creds=" + creds)
     if isinstance(obj, Index):
         args.append("--all")
     args += ["oci:%s:%s" % (layout, tag), "docker://%s/%s:%s" % (registry_hostport, repo, tag)]
@@ -728,9 +736,12 @@ def push(workdir, registry_hostport, repo, tag, obj):
     shutil.rmtree(layout, ignore_errors=True)
 
 
-def pull(hostport, repo, tag, out_dir, all_platforms=False, check=True, timeout=SKOPEO_TIMEOUT_S):
+def pull(hostport, repo, tag, out_dir, all_platforms=False, check=True, timeout=SKOPEO_TIMEOUT_S,
+         creds=None):
     """skopeo copy docker://hostport/repo:tag → oci:out_dir:tag."""
     args = ["copy", "--src-tls-verify=false"]
+    if creds:
+        args.append("--src-creds=" + creds)
     if all_platforms:
         args.append("--all")
     args += ["docker://%s/%s:%s" % (hostport, repo, tag), "oci:%s:%s" % (out_dir, tag)]
