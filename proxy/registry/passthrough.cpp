@@ -1,5 +1,7 @@
 #include "proxy/registry/passthrough.hpp"
 
+#include "cache/membership_records.hpp"
+#include "proxy/log.hpp"
 #include "proxy/registry/media_types.hpp"
 #include "proxy/upstream/auth_challenge.hpp"
 #include "proxy/upstream/small_answer.hpp"
@@ -31,8 +33,48 @@ std::string relayed_challenge(std::string_view upstream_value, std::string_view 
     return out;
 }
 
-PassThrough::PassThrough(const config::Config& config, std::vector<upstream::Client*> clients)
-    : m_config(config), m_clients(std::move(clients)) {}
+PassThrough::PassThrough(const config::Config& config, std::vector<upstream::Client*> clients,
+                         cache::Cache& cache)
+    : m_config(config), m_clients(std::move(clients)), m_cache(cache) {}
+
+bool PassThrough::is_member(const UpstreamTarget& target, const store::Digest& digest) {
+    if (m_members.contains(target.index, target.repo, digest)) return true;
+    const auto stored = cache::is_member(
+        m_cache.store(), {digest, m_config.upstreams[target.index].name, target.repo});
+    if (!stored || !*stored) return false;
+    m_members.add(target.index, target.repo, digest, {});
+    return true;
+}
+
+bool PassThrough::is_guarded(const store::Digest& digest) {
+    if (m_members.guarded(digest)) return true;
+    const auto stored = cache::is_guarded(m_cache.store(), digest);
+    return !stored || *stored;
+}
+
+net::awaitable<void> PassThrough::add_members(UpstreamTarget target,
+                                              std::vector<store::Digest> digests) {
+    std::vector<cache::MemberKey> fresh;
+    for (const auto& digest : digests)
+        if (!m_members.contains(target.index, target.repo, digest))
+            fresh.push_back({digest, m_config.upstreams[target.index].name, target.repo});
+    if (fresh.empty()) co_return;
+    // In memory first: guarded from now on, not only once the write is committed.
+    for (const auto& key : fresh)
+        m_members.add(target.index, target.repo, key.digest, {});
+    auto writing = m_cache.on_records([&store = m_cache.store(), fresh] {
+        boost::system::result<void> out;
+        for (const auto& key : fresh) {
+            const auto known = cache::is_member(store, key);
+            if (known && *known) continue;
+            if (auto put = cache::put_member(store, key); !put) out = put.error();
+        }
+        return out;
+    });
+    if (auto written = co_await std::move(writing); !written)
+        log_line("membership in " + m_config.upstreams[target.index].name + "/" + target.repo +
+                 ": not stored: " + written.error().message());
+}
 
 net::awaitable<PassThrough::Check> PassThrough::ask(UpstreamTarget target, std::string path,
                                                     std::string key, bool repository_wide) {
@@ -98,7 +140,7 @@ net::awaitable<PassThrough::Check> PassThrough::check_digest(UpstreamTarget targ
                                                              store::Digest digest, bool manifest) {
     const std::string authorization = target.caller_authorization.value_or("");
     const std::string repo_key = access::Decisions::key(target.index, target.repo, authorization);
-    if (m_members.contains(target.index, target.repo, digest)) {
+    if (is_member(target, digest)) {
         if (const auto known = m_decisions.find(repo_key, access::Decisions::Clock::now());
             known && known->allowed) {
             Check check;
@@ -114,7 +156,8 @@ net::awaitable<PassThrough::Check> PassThrough::check_digest(UpstreamTarget targ
     Check check = co_await std::move(asking);
     if (check.verdict == Verdict::allowed && !check.missing) {
         // The upstream let this caller read the digest under the repository.
-        m_members.add(target.index, target.repo, digest, {});
+        auto adding = add_members(target, {digest});
+        co_await std::move(adding);
         m_decisions.remember(repo_key, {true, {}}, m_config.upstreams[target.index].decision_ttl,
                              access::Decisions::Clock::now());
     }
@@ -135,7 +178,7 @@ net::awaitable<std::optional<std::string>> PassThrough::challenge(std::size_t in
 
 net::awaitable<bool> PassThrough::shared_has(UpstreamTarget target, store::Digest digest,
                                              bool manifest) {
-    if (!m_members.guarded(digest)) co_return true;
+    if (!is_guarded(digest)) co_return true;
     auto request = upstream_request(http::verb::head, target,
                                     (manifest ? "manifests/" : "blobs/") + digest.str());
     request.headers.set(http::field::accept, all_manifest_types());
@@ -144,11 +187,13 @@ net::awaitable<bool> PassThrough::shared_has(UpstreamTarget target, store::Diges
     co_return answer && answer->status == 200;
 }
 
-void PassThrough::served_manifest(const UpstreamTarget& target, const store::Digest& digest,
-                                  std::string_view body) {
-    const auto refs = parse_manifest_refs(body);
-    m_members.add(target.index, target.repo, digest,
-                  refs ? refs->children : std::vector<store::Digest>{});
+net::awaitable<void> PassThrough::served_manifest(UpstreamTarget target, store::Digest digest,
+                                                  std::string body) {
+    std::vector<store::Digest> members{digest};
+    if (const auto refs = parse_manifest_refs(body))
+        members.insert(members.end(), refs->children.begin(), refs->children.end());
+    auto adding = add_members(std::move(target), std::move(members));
+    co_await std::move(adding);
 }
 
 }  // namespace proxy::registry

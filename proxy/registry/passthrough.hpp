@@ -3,7 +3,9 @@
 // decides who reads. A caller's credentials are checked with a HEAD for the repository (one at a
 // time per key; the answer remembered per upstream, repository and credential hash), and a
 // digest is served from the store for repository R only once the upstream let this caller read
-// it under R or it belongs to a manifest served under R.
+// it under R or it belongs to a manifest served under R. Membership is kept in the store
+// (cache/membership_records.hpp), with an in-memory copy in front: a digest stays guarded across
+// restarts.
 
 #include <atomic>
 #include <cstdint>
@@ -13,6 +15,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "cache/cache.hpp"
 #include "config/config.hpp"
 #include "proxy/access/decisions.hpp"
 #include "proxy/access/membership.hpp"
@@ -39,8 +42,9 @@ class PassThrough {
         std::string challenge;  // WWW-Authenticate for a 401, the upstream's realm and service
     };
 
-    // `clients[i]` talks to config.upstreams[i].
-    PassThrough(const config::Config& config, std::vector<upstream::Client*> clients);
+    // `clients[i]` talks to config.upstreams[i]; membership is kept in `cache`'s store.
+    PassThrough(const config::Config& config, std::vector<upstream::Client*> clients,
+                cache::Cache& cache);
 
     // May target.caller_authorization read target.repo? Asked with a manifest HEAD of
     // `reference` (a tag or digest) unless a decision for the key is remembered.
@@ -51,9 +55,11 @@ class PassThrough {
     // the repository; else a HEAD of the object itself.
     net::awaitable<Check> check_digest(UpstreamTarget target, store::Digest digest, bool manifest);
 
-    // A manifest served under target.repo: it and what it refers to become members.
-    void served_manifest(const UpstreamTarget& target, const store::Digest& digest,
-                         std::string_view body);
+    // A manifest served under target.repo: it and what it refers to become members (written
+    // to the store before this returns; a failed write is logged, the members are kept in
+    // memory all the same).
+    net::awaitable<void> served_manifest(UpstreamTarget target, store::Digest digest,
+                                         std::string body);
 
     // What upstream `index` answers an unauthenticated `GET /v2/` with, as the challenge to
     // relay (see relayed_challenge); nullopt when it asks for none or cannot be reached.
@@ -69,9 +75,15 @@ class PassThrough {
   private:
     net::awaitable<Check> ask(UpstreamTarget target, std::string path, std::string key,
                               bool repository_wide);
+    // Membership: the in-memory copy, then the store. A store that cannot be read answers
+    // "not a member" and "guarded", so the upstream is asked.
+    bool is_member(const UpstreamTarget& target, const store::Digest& digest);
+    bool is_guarded(const store::Digest& digest);
+    net::awaitable<void> add_members(UpstreamTarget target, std::vector<store::Digest> digests);
 
     const config::Config& m_config;
     std::vector<upstream::Client*> m_clients;
+    cache::Cache& m_cache;
     access::Decisions m_decisions;
     access::Membership m_members;
     fetch::SingleFlight<Check> m_flights;

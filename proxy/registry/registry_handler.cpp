@@ -35,7 +35,7 @@ RegistryHandler::RegistryHandler(const config::Config& config, cache::Cache& cac
       m_manifests(config, cache, m_clients, fetcher, metrics),
       m_referrers(config, cache, m_clients, m_manifests, metrics),
       m_access(access),
-      m_passthrough(config, m_clients) {}
+      m_passthrough(config, m_clients, cache) {}
 
 std::string own_challenge(const server::Exchange& ex, const PullAccess& access) {
     if (!access.identities.enabled()) return "Basic realm=\"envcache\"";
@@ -233,8 +233,11 @@ net::awaitable<void> RegistryHandler::handle_manifest(Exchange& ex, const Route&
     }
     ex.outcome = answer.outcome;
     if (answer.manifest) {
-        if (target.caller_authorization)
-            m_passthrough.served_manifest(target, answer.manifest->digest, answer.manifest->body);
+        if (target.caller_authorization) {
+            auto adding = m_passthrough.served_manifest(target, answer.manifest->digest,
+                                                        answer.manifest->body);
+            co_await std::move(adding);
+        }
         co_await send_manifest(ex, *answer.manifest);
     } else {
         co_await server::send_error(ex, answer.error);

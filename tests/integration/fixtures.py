@@ -488,8 +488,9 @@ class Envcache:
 
     def __init__(self, workdir, upstream_url, tag_ttl="5m", name="upstream.test", extra="",
                  max_size="2GiB", listen="127.0.0.1:0", upstream_extra="", storage_extra="",
-                 server="", env=None):
+                 server="", env=None, more_upstreams=""):
         """upstream_extra, storage_extra: more keys of those mappings (", retries: 0");
+        `more_upstreams`: more entries of the upstreams list ("  - {name: b, url: ...}\n");
         `server`: more server keys ("max_connections: 8, header_timeout: 2s"); `env`: more
         environment variables for the process."""
         self.workdir = workdir
@@ -498,6 +499,7 @@ class Envcache:
         self.upstream_extra = upstream_extra
         self.server = server
         self.env = env
+        self.more_upstreams = more_upstreams
         self.max_size = max_size
         self.upstream_url = upstream_url
         self.tag_ttl = tag_ttl
@@ -523,10 +525,11 @@ class Envcache:
                 "storage: {path: %s, max_size: %s%s}\n"
                 "upstreams:\n"
                 "  - {name: %s, url: \"%s\", default: true, tag_ttl: %s%s}\n"
+                "%s"
                 "prefetch: false\n"
                 "server: {shutdown_grace: %ds%s}\n%s"
                 % (self.listen, data, self.max_size, self.storage_extra, self.name, self.upstream_url, self.tag_ttl,
-                   self.upstream_extra, SHUTDOWN_GRACE_S, ", " + self.server if self.server else "", self.extra)
+                   self.upstream_extra, self.more_upstreams, SHUTDOWN_GRACE_S, ", " + self.server if self.server else "", self.extra)
             )
         self.proc = subprocess.Popen(
             [exe, "serve", "--config", cfg],

@@ -81,10 +81,13 @@ class PassthroughTest(EnvcacheTestCase):
         push(self.workdir, self.registry.hostport, "private/app", "1", self.image,
              creds="alice:" + ALICE_PW)
         self.upstream = self.start_proxy(self.registry)
-        self.cache = self.start_envcache(
-            self.workdir, self.upstream.url,
+        # A shared upstream beside it: envcache's own (no) credentials, which the registry
+        # refuses, so the private content is not "there too" through its path.
+        self.envcache_options = dict(
             upstream_extra=", access: passthrough, decision_ttl: %ds, denial_ttl: 1s"
-            % DECISION_TTL_S)
+            % DECISION_TTL_S,
+            more_upstreams="  - {name: shared.test, url: \"%s\"}\n" % self.upstream.url)
+        self.cache = self.start_envcache(self.workdir, self.upstream.url, **self.envcache_options)
         self.bodies = []
 
     def get(self, path, authorization=None):
@@ -147,6 +150,29 @@ class PassthroughTest(EnvcacheTestCase):
         status, _, _ = self.get("/v2/private/app/blobs/" + layer, basic("alice", ALICE_PW))
         self.assertEqual(status, 401, "a blob of the revoked repository")
 
+        self.assert_no_secrets()
+
+    def test_a_private_digest_stays_guarded_across_a_restart(self):
+        out = tempfile.mkdtemp(dir=self.workdir)
+        pull(self.cache.hostport, "private/app", "1", out, creds="alice:" + ALICE_PW)
+        layer = self.image.layers[0]
+        asks = [("/v2/shared.test/private/app/blobs/" + layer.digest, None),
+                ("/v2/shared.test/private/app/manifests/" + self.image.manifest.digest, None),
+                ("/v2/public/other/blobs/" + layer.digest, basic("alice", ALICE_PW))]
+
+        def assert_not_served(when):
+            for path, who in asks:
+                status, _, body = self.get(path, who)
+                self.assertEqual(status, 404, "%s %s" % (path, when))
+                self.assertNotIn(layer.data[:64], body)
+
+        assert_not_served("before the restart")
+        self.assertEqual(self.cache.stop(), 0)
+        self.cache = self.start_envcache(self.workdir, self.upstream.url, **self.envcache_options)
+        assert_not_served("after the restart")
+        out2 = tempfile.mkdtemp(dir=self.workdir)
+        pull(self.cache.hostport, "private/app", "1", out2, creds="alice:" + ALICE_PW)
+        self.assertEqual(layout_blob_digests(out2), {b.digest for b in self.image.all_blobs()})
         self.assert_no_secrets()
 
     def test_unreachable_upstream_fails_closed(self):
