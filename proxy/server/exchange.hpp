@@ -8,15 +8,16 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/string_body.hpp>
 
 #include "proxy/server/api_error.hpp"
+#include "proxy/server/stream.hpp"
 
 namespace proxy::server {
 
@@ -24,7 +25,7 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 
-using Stream = beast::tcp_stream;  // its executor is the connection's strand
+// Stream (proxy/server/stream.hpp): plain or TLS; its executor is the connection's strand.
 using Request = http::request<http::string_body>;
 
 struct Exchange {
@@ -38,6 +39,7 @@ struct Exchange {
     std::string outcome = "-";  // hit | miss | stale | coalesced | -
     bool keep_alive = true;
     bool aborted = false;  // connection cut mid-body on purpose
+    std::vector<std::string> client_cert_names;  // verified client certificate: subject CN first, then SANs; empty without one
 
     bool is_head() const { return request.method() == http::verb::head; }
 };

@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 namespace test_util {
 
@@ -24,8 +25,10 @@ inline std::string bio_text(BIO* bio) {
     return std::string(data, static_cast<std::size_t>(size));
 }
 
-// A certificate for `common_name`, valid for a day, signed by its own key.
-inline TestCertificate make_test_certificate(const std::string& common_name) {
+// A certificate for `common_name`, valid for a day, signed by its own key; `subject_alt_names`
+// as OpenSSL writes them ("DNS:a.test,IP:127.0.0.1"), none if empty.
+inline TestCertificate make_test_certificate(const std::string& common_name,
+                                             const std::string& subject_alt_names = "") {
     const std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(EVP_EC_gen("P-256"),
                                                                   EVP_PKEY_free);
     const std::unique_ptr<X509, decltype(&X509_free)> cert(X509_new(), X509_free);
@@ -40,6 +43,16 @@ inline TestCertificate make_test_certificate(const std::string& common_name) {
                                0);
     X509_set_issuer_name(cert.get(), name);
     X509_set_pubkey(cert.get(), key.get());
+    if (!subject_alt_names.empty()) {
+        X509V3_CTX ctx;
+        X509V3_set_ctx_nodb(&ctx);
+        X509V3_set_ctx(&ctx, cert.get(), cert.get(), nullptr, nullptr, 0);
+        X509_EXTENSION* ext =
+            X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, subject_alt_names.c_str());
+        if (!ext) throw std::runtime_error("OpenSSL refuses the test SANs");
+        X509_add_ext(cert.get(), ext, -1);
+        X509_EXTENSION_free(ext);
+    }
     if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0)
         throw std::runtime_error("OpenSSL cannot sign a test certificate");
     const std::unique_ptr<BIO, decltype(&BIO_free)> cert_bio(BIO_new(BIO_s_mem()), BIO_free);
