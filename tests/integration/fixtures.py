@@ -416,8 +416,12 @@ class Envcache:
     LISTEN_RE = re.compile(rb"listening on \[?([0-9.:a-f]+?)\]?:(\d+)")
 
     def __init__(self, workdir, upstream_url, tag_ttl="5m", name="upstream.test", extra="",
-                 max_size="2GiB"):
+                 max_size="2GiB", server_extra="", listen="127.0.0.1:0"):
+        """`extra`: more top-level config lines; `server_extra`: more `server:` keys in YAML flow
+        form (", tls: {...}")."""
         self.workdir = workdir
+        self.server_extra = server_extra
+        self.listen = listen
         self.max_size = max_size
         self.upstream_url = upstream_url
         self.tag_ttl = tag_ttl
@@ -438,12 +442,12 @@ class Envcache:
         cfg = os.path.join(self.workdir, "envcache.yml")
         with open(cfg, "w") as f:
             f.write(
-                "listen: 127.0.0.1:0\n"
+                "listen: %s\n"
                 "storage: {path: %s, max_size: %s}\n"
                 "upstreams:\n"
                 "  - {name: %s, url: \"%s\", default: true, tag_ttl: %s}\n"
                 "prefetch: false\n"
-                "server: {shutdown_grace: %ds}\n%s" % (data, self.max_size, self.name, self.upstream_url, self.tag_ttl, SHUTDOWN_GRACE_S, self.extra)
+                "server: {shutdown_grace: %ds%s}\n%s" % (self.listen, data, self.max_size, self.name, self.upstream_url, self.tag_ttl, SHUTDOWN_GRACE_S, self.server_extra, self.extra)
             )
         self.proc = subprocess.Popen(
             [exe, "serve", "--config", cfg],
