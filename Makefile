@@ -12,7 +12,7 @@ BUILD_PACKAGES := g++ cmake make pkg-config ccache \
 	libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
 	libssl-dev ca-certificates liblmdb-dev libzstd-dev libyaml-cpp-dev catch2
 TEST_PACKAGES := docker-registry skopeo python3 openssl curl containerd podman
-BENCH_PACKAGES := docker-registry nginx-light wrk skopeo python3 curl
+BENCH_PACKAGES := docker-registry nginx-light wrk skopeo python3 curl openssl
 
 # Paths relative to the checkout in ccache's keys, and the build directory left out of them
 # (debug builds would hash it), so a fresh clone elsewhere reuses the cache.
