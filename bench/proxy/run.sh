@@ -205,15 +205,21 @@ if [[ ! -f $WORK/layout.stamp || $(cat "$WORK/layout.stamp") != "$stamp" ]]; the
 fi
 
 # --- 2. the seeded upstream: a fresh docker-registry, every image pushed with skopeo --------
+# (--tls: only the images its rows read)
+IMAGES=$WORK/images.txt
+if ! full_run; then
+    IMAGES=$WORK/images-tls.txt
+    awk '$1 == "bench/small" || $1 == "bench/large"' "$WORK/images.txt" >"$IMAGES"
+fi
 UP=$("${LIB[@]}" free-port)
 rm -rf "$WORK/upstream"
 start_registry upstream "$UP" "$WORK/upstream"
-log "upstream docker-registry on 127.0.0.1:$UP; pushing $(wc -l <"$WORK/images.txt") images"
+log "upstream docker-registry on 127.0.0.1:$UP; pushing $(wc -l <"$IMAGES") images"
 while read -r repo tag _; do
     timeout 600 skopeo --insecure-policy copy -q --dest-tls-verify=false \
         "oci:$WORK/layout:${repo//\//_}_$tag" "docker://127.0.0.1:$UP/$repo:$tag"
-done <"$WORK/images.txt"
-"${LIB[@]}" static-tree "http://127.0.0.1:$UP" "$WORK/layout" "$WORK/images.txt" "$WORK/static"
+done <"$IMAGES"
+"${LIB[@]}" static-tree "http://127.0.0.1:$UP" "$WORK/layout" "$IMAGES" "$WORK/static"
 URLS=$WORK/static/urls
 COLD_REPOS=$(awk '$1 ~ /^bench\/cold/ {print $1}' "$WORK/images.txt")
 WARM_REPOS="bench/small bench/large $COLD_REPOS"
