@@ -33,11 +33,17 @@ namespace ssl = net::ssl;
 namespace http = boost::beast::http;
 using tcp = net::ip::tcp;
 
+std::shared_ptr<ssl::context> context_of(const config::TlsConfig& tls) {
+    auto made = proxy::server::make_tls_context(tls);
+    if (!made) FAIL(made.error());
+    return *made;
+}
+
 // A server whose handler answers with the client certificate's names, joined by commas.
 struct TlsServer {
     explicit TlsServer(const config::TlsConfig& tls) {
         config.tls = tls;
-        server.set_tls_context(proxy::server::make_tls_context(tls).value());
+        server.set_tls_context(context_of(tls));
         port = server.listen("127.0.0.1", 0).value().port();
         server.start();
         thread = std::thread([this] { ioc.run(); });
@@ -70,14 +76,20 @@ struct TlsServer {
 struct Client {
     Client(unsigned short port, const std::string& server_cert, const std::string& cert = "",
            const std::string& key = "")
-        : context(ssl::context::tls_client), stream(ioc, context) {
+        : context(make_context(server_cert, cert, key)), stream(ioc, context) {
+        stream.set_verify_mode(ssl::verify_peer);
+        stream.next_layer().connect({net::ip::make_address("127.0.0.1"), port});
+    }
+    // The stream copies the certificate and key when it is made: they go in first.
+    static ssl::context make_context(const std::string& server_cert, const std::string& cert,
+                                     const std::string& key) {
+        ssl::context context(ssl::context::tls_client);
         context.load_verify_file(server_cert);
         if (!cert.empty()) {
             context.use_certificate_chain_file(cert);
             context.use_private_key_file(key, ssl::context::pem);
         }
-        stream.set_verify_mode(ssl::verify_peer);
-        stream.next_layer().connect({net::ip::make_address("127.0.0.1"), port});
+        return context;
     }
     // The body of GET / (handshake first), or the error that ended it.
     std::string get(boost::system::error_code& ec) {
@@ -171,7 +183,7 @@ TEST_CASE("a new TLS context serves new connections; an open one keeps its certi
     config::TlsConfig renewed = tls;
     renewed.cert_file = dir.write("second.crt", second.cert_pem);
     renewed.key_file = dir.write("second.key", second.key_pem);
-    server.server.set_tls_context(proxy::server::make_tls_context(renewed).value());
+    server.server.set_tls_context(context_of(renewed));
 
     Client fresh(server.port, trusted);
     fresh.get(ec);
