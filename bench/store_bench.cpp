@@ -307,12 +307,12 @@ StoreRates store_blob(std::unique_ptr<store::BlobStore>& store, const store::Opt
     if (!info || !*info) std::exit(1);
     r.ratio = static_cast<double>((*info)->stored_bytes) / static_cast<double>((*info)->size);
 
-    std::string chunk;
+    store::ChunkBuffer chunk;
     auto read_all = [&] {
         std::uint64_t sum = 0;
         for (std::uint32_t i = 0; i < (*info)->chunks; ++i) {
             if (!s->read_chunk(d, i, chunk)) std::exit(1);
-            sum += static_cast<unsigned char>(chunk[0]);
+            sum += static_cast<unsigned char>(chunk.data()[0]);
         }
         return sum;
     };

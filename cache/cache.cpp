@@ -70,7 +70,8 @@ result<std::optional<store::BlobInfo>> Cache::stat(const store::Digest& digest) 
     return m_store->stat(digest);
 }
 
-result<void> Cache::read_chunk(const store::Digest& digest, std::uint32_t index, std::string& out) {
+result<void> Cache::read_chunk(const store::Digest& digest, std::uint32_t index,
+                               store::ChunkBuffer& out) {
     return m_store->read_chunk(digest, index, out);
 }
 

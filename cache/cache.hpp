@@ -86,7 +86,8 @@ class Cache {
 
     // ---- reads, on the caller's thread ----
     result<std::optional<store::BlobInfo>> stat(const store::Digest& digest);
-    result<void> read_chunk(const store::Digest& digest, std::uint32_t index, std::string& out);
+    result<void> read_chunk(const store::Digest& digest, std::uint32_t index,
+                            store::ChunkBuffer& out);
     result<void> read_range(const store::Digest& digest, std::uint64_t offset, std::uint64_t length,
                             const std::function<bool(std::span<const char>)>& sink);
     result<std::optional<store::TagRecord>> get_tag(const store::TagKey& key);

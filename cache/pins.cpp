@@ -5,6 +5,8 @@
 
 #include <boost/json.hpp>
 
+#include "cache/referrer_records.hpp"
+
 namespace cache {
 
 namespace {
@@ -109,6 +111,10 @@ DigestSet protected_digests(store::BlobStore& store, std::span<const std::string
     while (!todo.empty()) {
         const store::Digest d = todo.front();
         todo.pop_front();
+        // Its stored referrers answers lead to its signatures and SBOMs, and their blobs.
+        if (auto answers = referrers_indexes(store, d))
+            for (const auto& index : *answers)
+                if (out.insert(index).second) todo.push_back(index);
         auto children = store.get_refs(d);
         if (!children) continue;
         for (const auto& child : *children) {

@@ -7,7 +7,9 @@
 //   <64 hex>                           an environment hash (its registered manifest digest)
 //
 // A pin protects the manifest it names and, through the store's refs, everything below it:
-// config and layers, and for an index its child manifests and theirs.
+// config and layers, and for an index its child manifests and theirs. The stored referrers
+// answers of each of those (referrer_records.hpp) are protected too, and so, through them, the
+// referrers (signatures, SBOMs) and everything below them.
 
 #include <optional>
 #include <span>

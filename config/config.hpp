@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace config {
@@ -20,6 +21,7 @@ struct CompressionConfig {
 struct StorageConfig {
     std::filesystem::path path = "./data";
     std::uint64_t max_size = 20ull << 30;
+    std::uint64_t map_size = 0;  // the LMDB map; 0: twice max_size, at least 64 MiB
     double high_watermark = 0.95;
     double low_watermark = 0.85;
     CompressionConfig compression;
@@ -44,6 +46,27 @@ struct UpstreamConfig {
     Seconds connect_timeout{10};
     Seconds read_timeout{60};  // headers, and inactivity while reading a body
     unsigned retries = 3;      // attempts after the first, only while no byte reached a client
+    // Retries within a budget: each request earns retry_budget of a retry (the balance starts
+    // at, and never exceeds, a small floor), so retries stay near this share of requests.
+    double retry_budget = 0.2;
+    // The HEAD that revalidates a stale tag gives up after this (connect and answer together)
+    // and is not retried: the stale copy is served instead.
+    Seconds revalidate_timeout{3};
+    // Past tag_ttl but within this: the stale manifest is served at once and the tag is
+    // revalidated in the background (0 = off: the client waits for the revalidation).
+    Seconds stale_while_revalidate{0};
+    // A 404 for a tag is remembered this long; asks within it get the 404 from here (0 = off).
+    Seconds negative_ttl{5};
+    // The circuit breaker: opens after this many consecutive failures or timeouts (0 = never),
+    // lets one probe through after breaker_probe_interval.
+    unsigned breaker_failures = 3;
+    Seconds breaker_probe_interval{10};
+    // shared: envcache's own credentials fetch, its `access` rules decide who reads.
+    // passthrough: the caller's credentials go upstream, and the upstream decides.
+    enum class Access { shared, passthrough };
+    Access access = Access::shared;
+    Seconds decision_ttl{60};  // passthrough: how long an upstream's "yes" is trusted
+    Seconds denial_ttl{10};    // passthrough: how long its "no" is (at most decision_ttl)
 
     // The password from password_env or password_file; empty if neither is set. Never logged.
     std::string password() const;
@@ -78,6 +101,32 @@ struct ServerConfig {
     TlsConfig tls;
 };
 
+// One rule of the `access` section: what the callers it names may do. Rules add up.
+struct AccessRule {
+    // Identity names, "group:<name>", "anonymous" (no credentials) or "authenticated" (any
+    // known identity).
+    std::vector<std::string> who;
+    struct Pull {
+        std::string upstream;            // an upstream's name, or "*" for every upstream
+        std::vector<std::string> repos;  // globs: '*' within a path component, '**' across
+    };
+    std::vector<Pull> pull;
+    enum class Environments { none, read, write };
+    Environments environments = Environments::none;
+    bool admin = false;
+};
+
+// The `access` section. Absent (enabled == false): every caller may do what it could before
+// (pull, environment API; admin by admin_token).
+struct AccessConfig {
+    bool enabled = false;
+    std::string htpasswd_file;      // bcrypt entries, as `htpasswd -B` writes them
+    std::string tokens_file;        // "<identity> <token>" lines
+    Seconds issued_token_ttl{900};  // bearer tokens envcache's token endpoint issues
+    std::vector<std::pair<std::string, std::vector<std::string>>> groups;  // name -> members
+    std::vector<AccessRule> rules;
+};
+
 // The whole configuration, loaded and validated by config::load() (config/load.hpp); key names
 // and defaults are documented in config/envcache.yml.
 struct Config {
@@ -93,6 +142,7 @@ struct Config {
     // variable or file into admin_token (at most one of the three is set).
     std::string admin_token_env;
     std::string admin_token_file;
+    AccessConfig access;
 
     // The file this was loaded from, for messages; empty for a default-constructed value.
     std::filesystem::path source;

@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "config/secret.hpp"
@@ -39,23 +40,87 @@ namespace {
 
 using Keys = std::span<const std::string_view>;
 
+constexpr std::uint64_t k_min_map_size = 1ull << 20;  // a map the store can still open in
+
+// Where each document of a YAML stream starts, and where its root node is; no node is built.
+class DocumentStarts : public YAML::EventHandler {
+  public:
+    std::vector<YAML::Mark> starts;
+    std::vector<YAML::Mark> roots;
+
+    void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+    void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+    void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  const std::string&) override {
+        node(mark);
+    }
+    void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {
+        node(mark);
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {
+        node(mark);
+    }
+    void OnMapEnd() override {}
+
+  private:
+    void node(const YAML::Mark& mark) {
+        if (roots.size() < starts.size()) roots.push_back(mark);
+    }
+};
+
+// The problem with a stream that is not one YAML document: a second document, or a place where
+// the parser stops making progress. (yaml-cpp 0.7's LoadAll never returns there: on a stray ','
+// it yields empty documents at the same place forever, so documents are walked here, at most
+// three.) Throws YAML::ParserException for malformed YAML, as the loader does.
+std::optional<ConfigError> not_one_document(const std::string& text, const std::string& file) {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    DocumentStarts documents;
+    auto& starts = documents.starts;
+    while (starts.size() < 3 && parser.HandleNextDocument(documents)) {
+        if (starts.size() >= 2 && starts.back().pos == starts[starts.size() - 2].pos) {
+            const auto at = static_cast<std::size_t>(std::max(starts.back().pos, 0));
+            std::string reason = "not valid YAML: unexpected ";
+            const unsigned char c = at < text.size() ? text[at] : 0;
+            reason += std::isgraph(c) ? "'" + std::string(1, static_cast<char>(c)) + "'"
+                                      : std::string("character");
+            return ConfigError{file, starts.back().line + 1, "", std::move(reason)};
+        }
+    }
+    if (starts.size() > 1)
+        return ConfigError{file,
+                           (documents.roots.size() > 1 ? documents.roots[1] : starts[1]).line + 1,
+                           "", "holds more than one YAML document; expected one"};
+    return std::nullopt;
+}
+
 // The keys each mapping may hold. Anything else is an error, so a typo never goes unnoticed.
 // clang-format off
-constexpr std::array<std::string_view, 10> k_top_keys{
+constexpr std::array<std::string_view, 11> k_top_keys{
     "listen", "threads", "storage", "eviction", "upstreams", "prefetch", "server",
-    "admin_token", "admin_token_env", "admin_token_file"};
-constexpr std::array<std::string_view, 5> k_storage_keys{
-    "path", "max_size", "high_watermark", "low_watermark", "compression"};
+    "admin_token", "admin_token_env", "admin_token_file", "access"};
+constexpr std::array<std::string_view, 6> k_storage_keys{
+    "path", "max_size", "map_size", "high_watermark", "low_watermark", "compression"};
 constexpr std::array<std::string_view, 2> k_compression_keys{"level", "min_saving"};
 constexpr std::array<std::string_view, 3> k_eviction_keys{"policy", "max_age", "pins"};
-constexpr std::array<std::string_view, 12> k_upstream_keys{
+constexpr std::array<std::string_view, 21> k_upstream_keys{
     "name", "url", "default", "tag_ttl", "username", "password_env", "password_file", "ca_file",
-    "insecure_skip_verify", "connect_timeout", "read_timeout", "retries"};
+    "insecure_skip_verify", "connect_timeout", "read_timeout", "retries", "retry_budget",
+    "revalidate_timeout", "stale_while_revalidate", "negative_ttl", "breaker_failures",
+    "breaker_probe_interval", "access", "decision_ttl", "denial_ttl"};
 constexpr std::array<std::string_view, 7> k_server_keys{
     "max_connections", "header_timeout", "idle_timeout", "shutdown_grace", "max_header_bytes",
     "max_body_bytes", "tls"};
 constexpr std::array<std::string_view, 5> k_tls_keys{
     "cert_file", "key_file", "client_ca_file", "client_auth", "min_version"};
+constexpr std::array<std::string_view, 5> k_access_keys{
+    "htpasswd_file", "tokens_file", "issued_token_ttl", "groups", "rules"};
+constexpr std::array<std::string_view, 4> k_rule_keys{"who", "pull", "environments", "admin"};
 // clang-format on
 
 struct Section {
@@ -65,7 +130,7 @@ struct Section {
 
 // Every mapping the file may hold, to point at the right place for a key written at the wrong
 // level ("max_size" at the top level: did you mean storage.max_size?).
-const std::array<Section, 7> k_sections{{
+const std::array<Section, 9> k_sections{{
     {"", k_top_keys},
     {"storage", k_storage_keys},
     {"storage.compression", k_compression_keys},
@@ -73,12 +138,15 @@ const std::array<Section, 7> k_sections{{
     {"upstreams[]", k_upstream_keys},
     {"server", k_server_keys},
     {"server.tls", k_tls_keys},
+    {"access", k_access_keys},
+    {"access.rules[]", k_rule_keys},
 }};
 
 constexpr std::array<std::string_view, 5> k_policies{"lru", "lfu", "s3fifo", "sieve", "wtinylfu"};
 
 constexpr unsigned k_max_threads = 1024;
 constexpr unsigned k_max_retries = 10;
+constexpr unsigned k_max_breaker_failures = 1000;
 
 // Thrown inside the loader only; load_from_string() turns it into a ConfigError value.
 struct Rejected {
@@ -206,7 +274,8 @@ class Loader {
         check_keys(root, "", k_top_keys);
 
         const At top{root.Mark(), ""};
-        std::optional<At> token_at, token_env_at, token_file_at;
+        std::optional<At> token_at, token_env_at, token_file_at, access_at;
+        YAML::Node access_node;
         bool have_upstreams = false;
         for (const auto& kv : root) {
             const auto key = kv.first.Scalar();
@@ -243,6 +312,9 @@ class Loader {
             } else if (key == "admin_token_file") {
                 c.admin_token_file = read_string(v, at);
                 if (!c.admin_token_file.empty()) token_file_at = at;
+            } else if (key == "access") {
+                access_node = v;  // read once the upstreams it names are known
+                access_at = at;
             } else {
                 unhandled(at);
             }
@@ -251,6 +323,7 @@ class Loader {
             fail(top.child(root.Mark(), "upstreams"),
                  "is required: at least one upstream registry (name and url)");
         read_admin_token(c, token_at, token_env_at, token_file_at);
+        if (access_at) read_access(access_node, *access_at, c);
         return c;
     }
 
@@ -380,6 +453,10 @@ class Loader {
             } else if (key == "max_size") {
                 s.max_size = read_size(v, child);
                 if (s.max_size == 0) fail(child, "must be greater than 0");
+            } else if (key == "map_size") {
+                s.map_size = read_size(v, child);
+                if (s.map_size != 0 && s.map_size < k_min_map_size)
+                    fail(child, "must be 0 (the default) or at least 1MiB");
             } else if (key == "high_watermark") {
                 s.high_watermark = read_number(v, child);
                 high_at = child;
@@ -582,7 +659,7 @@ class Loader {
         check_keys(n, at.path, k_upstream_keys, "upstreams[]");
 
         UpstreamConfig u;
-        std::optional<At> url_at, password_env_at, password_file_at, ca_file_at;
+        std::optional<At> url_at, password_env_at, password_file_at, ca_file_at, denial_at;
         for (const auto& kv : n) {
             const auto key = kv.first.Scalar();
             const auto& v = kv.second;
@@ -626,6 +703,40 @@ class Loader {
                 if (u.read_timeout.count() == 0) fail(child, "must be greater than 0");
             } else if (key == "retries") {
                 u.retries = static_cast<unsigned>(read_uint(v, child, 0, k_max_retries));
+            } else if (key == "retry_budget") {
+                u.retry_budget = read_number(v, child);
+                if (u.retry_budget < 0 || u.retry_budget > 1)
+                    fail(child, "must be between 0 and 1 (a share of requests), found " +
+                                    in_quotes(v.Scalar()));
+            } else if (key == "revalidate_timeout") {
+                u.revalidate_timeout = read_duration(v, child);
+                if (u.revalidate_timeout.count() == 0) fail(child, "must be greater than 0");
+            } else if (key == "stale_while_revalidate") {
+                u.stale_while_revalidate = read_duration(v, child);
+            } else if (key == "negative_ttl") {
+                u.negative_ttl = read_duration(v, child);
+            } else if (key == "breaker_failures") {
+                u.breaker_failures =
+                    static_cast<unsigned>(read_uint(v, child, 0, k_max_breaker_failures));
+            } else if (key == "breaker_probe_interval") {
+                u.breaker_probe_interval = read_duration(v, child);
+                if (u.breaker_probe_interval.count() == 0) fail(child, "must be greater than 0");
+            } else if (key == "access") {
+                const auto mode = read_scalar(v, child, "shared or passthrough");
+                if (mode == "shared")
+                    u.access = UpstreamConfig::Access::shared;
+                else if (mode == "passthrough")
+                    u.access = UpstreamConfig::Access::passthrough;
+                else
+                    fail(child, in_quotes(mode) +
+                                    " is not an access mode (use shared or "
+                                    "passthrough)");
+            } else if (key == "decision_ttl") {
+                u.decision_ttl = read_duration(v, child);
+                if (u.decision_ttl.count() == 0) fail(child, "must be greater than 0");
+            } else if (key == "denial_ttl") {
+                u.denial_ttl = read_duration(v, child);
+                denial_at = child;
             } else {
                 unhandled(child);
             }
@@ -645,6 +756,12 @@ class Loader {
             fail(*password_file_at, "cannot read " + in_quotes(u.password_file));
         if (ca_file_at && !std::ifstream(u.ca_file))
             fail(*ca_file_at, "cannot read " + in_quotes(u.ca_file));
+        if (u.denial_ttl > u.decision_ttl) {
+            if (denial_at)
+                fail(*denial_at, "must not be longer than decision_ttl (" +
+                                     std::to_string(u.decision_ttl.count()) + "s)");
+            u.denial_ttl = u.decision_ttl;  // a short decision_ttl shortens the default too
+        }
         return u;
     }
 
@@ -673,6 +790,119 @@ class Loader {
         }
     }
 
+    void read_access(const YAML::Node& n, const At& at, Config& c) const {
+        AccessConfig& a = c.access;
+        a.enabled = true;
+        if (!expect_mapping(n, at)) return;
+        check_keys(n, at.path, k_access_keys);
+        std::optional<At> rules_at;
+        YAML::Node rules;
+        for (const auto& kv : n) {
+            const auto key = kv.first.Scalar();
+            const auto& v = kv.second;
+            const At child = at.child(kv.first.Mark(), key);
+            if (key == "htpasswd_file") {
+                a.htpasswd_file = read_scalar(v, child, "a path");
+                if (!std::ifstream(a.htpasswd_file))
+                    fail(child, "cannot read " + in_quotes(a.htpasswd_file));
+            } else if (key == "tokens_file") {
+                a.tokens_file = read_scalar(v, child, "a path");
+                if (!std::ifstream(a.tokens_file))
+                    fail(child, "cannot read " + in_quotes(a.tokens_file));
+            } else if (key == "issued_token_ttl") {
+                a.issued_token_ttl = read_duration(v, child);
+                if (a.issued_token_ttl.count() == 0) fail(child, "must be greater than 0");
+            } else if (key == "groups") {
+                if (!expect_mapping(v, child)) continue;
+                for (const auto& g : v) {
+                    const At group = child.child(g.first.Mark(), g.first.Scalar());
+                    if (!g.first.IsScalar() || g.first.Scalar().empty())
+                        fail(group, "group names must be plain names");
+                    a.groups.emplace_back(g.first.Scalar(), read_string_list(g.second, group));
+                }
+            } else if (key == "rules") {
+                rules = v;
+                rules_at = child;
+            } else {
+                unhandled(child);
+            }
+        }
+        if (!rules_at) return;
+        if (rules.IsNull()) return;
+        if (!rules.IsSequence())
+            fail(*rules_at, "expected a list of rules (- who: [...]), found " + describe(rules));
+        for (std::size_t i = 0; i < rules.size(); ++i) {
+            const At item{rules[i].Mark(), rules_at->path + "[" + std::to_string(i) + "]"};
+            a.rules.push_back(read_rule(rules[i], item, c));
+        }
+    }
+
+    AccessRule read_rule(const YAML::Node& n, const At& at, const Config& c) const {
+        if (!n.IsMap()) fail(at, "expected a mapping with who, found " + describe(n));
+        check_keys(n, at.path, k_rule_keys, "access.rules[]");
+        AccessRule r;
+        bool have_who = false;
+        for (const auto& kv : n) {
+            const auto key = kv.first.Scalar();
+            const auto& v = kv.second;
+            const At child = at.child(kv.first.Mark(), key);
+            if (key == "who") {
+                r.who = v.IsScalar() ? std::vector<std::string>{v.Scalar()}
+                                     : read_string_list(v, child);
+                if (r.who.empty())
+                    fail(child,
+                         "names no one (identities, group:<name>, "
+                         "anonymous or authenticated)");
+                for (const auto& w : r.who) {
+                    if (!w.starts_with("group:")) continue;
+                    const auto name = w.substr(6);
+                    const bool known = std::any_of(c.access.groups.begin(), c.access.groups.end(),
+                                                   [&](const auto& g) { return g.first == name; });
+                    if (!known) fail(child, in_quotes(name) + " is not a group in access.groups");
+                }
+                have_who = true;
+            } else if (key == "pull") {
+                if (!expect_mapping(v, child)) continue;
+                for (const auto& p : v) {
+                    const auto upstream = p.first.Scalar();
+                    const At pull_at = child.child(p.first.Mark(), upstream);
+                    const bool known =
+                        upstream == "*" ||
+                        std::any_of(c.upstreams.begin(), c.upstreams.end(), [&](const auto& u) {
+                            return lower(u.name) == lower(upstream);
+                        });
+                    if (!known)
+                        fail(pull_at, in_quotes(upstream) +
+                                          " is not the name of an upstream (or \"*\" for all)");
+                    AccessRule::Pull pull{upstream, {}};
+                    pull.repos = p.second.IsScalar() ? std::vector<std::string>{p.second.Scalar()}
+                                                     : read_string_list(p.second, pull_at);
+                    r.pull.push_back(std::move(pull));
+                }
+            } else if (key == "environments") {
+                const auto mode = read_scalar(v, child, "none, read or write");
+                if (mode == "none")
+                    r.environments = AccessRule::Environments::none;
+                else if (mode == "read")
+                    r.environments = AccessRule::Environments::read;
+                else if (mode == "write")
+                    r.environments = AccessRule::Environments::write;
+                else
+                    fail(child, in_quotes(mode) +
+                                    " is not an access level (use none, read or "
+                                    "write)");
+            } else if (key == "admin") {
+                r.admin = read_bool(v, child);
+            } else {
+                unhandled(child);
+            }
+        }
+        if (!have_who)
+            fail(at.child(at.mark, "who"),
+                 "is required: the identities, group:<name>, anonymous or authenticated");
+        return r;
+    }
+
     std::string m_file;
 };
 
@@ -681,12 +911,9 @@ class Loader {
 LoadResult load_from_string(std::string_view text, std::string_view name) {
     const std::string file(name);
     try {
-        const auto documents = YAML::LoadAll(std::string(text));
-        if (documents.size() > 1)
-            return ConfigError{file, documents[1].Mark().line + 1, "",
-                               "holds more than one YAML document; expected one"};
-        const YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
-        return Loader(file).run(root);
+        const std::string yaml(text);
+        if (auto problem = not_one_document(yaml, file)) return std::move(*problem);
+        return Loader(file).run(YAML::Load(yaml));
     } catch (const Rejected& r) {
         return r.error;
     } catch (const YAML::ParserException& e) {

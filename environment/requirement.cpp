@@ -209,7 +209,7 @@ boost::system::result<Requirement, std::string> parse_requirement(std::string_vi
     }
     if (!text::trim(marker).empty()) {
         auto m = normalize_marker(marker);
-        if (!m) return std::move(m.error());
+        if (!m) return m.error();
         req.marker = std::move(*m);
     }
     sort_unique(req.hashes);

@@ -14,7 +14,9 @@ struct Counters {
     std::atomic<std::uint64_t> hits{0};       // served from the store
     std::atomic<std::uint64_t> misses{0};     // started an upstream download
     std::atomic<std::uint64_t> coalesced{0};  // joined a download or manifest fetch in flight
-    std::atomic<std::uint64_t> stale{0};      // a stale tag served because upstream was down
+    std::atomic<std::uint64_t> stale{0};      // a stale tag served (upstream down, or in the
+                                              // stale_while_revalidate window)
+    std::atomic<std::uint64_t> negative{0};   // a tag's 404 answered from the negative cache
     std::atomic<std::uint64_t> bytes_from_cache{0};
     std::atomic<std::uint64_t> bytes_from_upstream{0};
     std::atomic<std::uint64_t> digest_mismatch{0};

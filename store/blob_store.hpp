@@ -14,6 +14,7 @@
 
 #include <boost/system/result.hpp>
 
+#include "store/chunk_buffer.hpp"
 #include "store/digest.hpp"
 
 namespace store {
@@ -105,7 +106,7 @@ class BlobStore {
     // Decompressed bytes of chunk `index` into `out` (replaced). Chunk i covers bytes
     // [i * k_chunk_size, min(size, (i+1) * k_chunk_size)).
     virtual result<void> read_chunk(const Digest& digest, std::uint32_t index,
-                                    std::string& out) = 0;
+                                    ChunkBuffer& out) = 0;
     // Calls `sink` with consecutive pieces of [offset, offset + length); stops early if sink
     // returns false. Each piece is valid only during the call.
     virtual result<void> read_range(const Digest& digest, std::uint64_t offset,

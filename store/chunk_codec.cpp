@@ -73,21 +73,20 @@ Codec ChunkEncoder::encode(std::span<const char> raw, std::string& out) {
 }
 
 boost::system::error_code decode_chunk(const ChunkEntry& entry, std::string_view payload,
-                                       std::size_t expected_size, std::string& out) {
+                                       std::size_t expected_size, ChunkBuffer& out) {
     switch (entry.codec) {
         case Codec::raw:
             if (payload.size() != expected_size) return errc::corrupt;
-            // resize() is free when `out` already has this size (a reader reusing its buffer).
-            out.resize(expected_size);
-            if (crc32c_copy(out.data(), payload) != entry.crc) return errc::corrupt;
+            if (crc32c_copy(out.resize_for_overwrite(expected_size), payload) != entry.crc)
+                return errc::corrupt;
             return {};
         case Codec::zstd: {
             if (crc32c(payload) != entry.crc) return errc::corrupt;
-            out.resize(expected_size);
             ZSTD_DCtx* dctx = thread_dctx();
             if (!dctx) return errc::io_error;
+            char* target = out.resize_for_overwrite(expected_size);
             const std::size_t n =
-                ZSTD_decompressDCtx(dctx, out.data(), out.size(), payload.data(), payload.size());
+                ZSTD_decompressDCtx(dctx, target, expected_size, payload.data(), payload.size());
             if (ZSTD_isError(n) || n != expected_size) return errc::corrupt;
             return {};
         }

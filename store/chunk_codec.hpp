@@ -9,6 +9,7 @@
 #include <boost/system/error_code.hpp>
 #include <zstd.h>
 
+#include "store/chunk_buffer.hpp"
 #include "store/records.hpp"
 
 namespace store {
@@ -42,6 +43,6 @@ class ChunkEncoder {
 // bytes into `out` (replaced). Returns errc::corrupt when the checksum does not match or the
 // payload does not decode to exactly that size; `out` is then unspecified.
 boost::system::error_code decode_chunk(const ChunkEntry& entry, std::string_view payload,
-                                       std::size_t expected_size, std::string& out);
+                                       std::size_t expected_size, ChunkBuffer& out);
 
 }  // namespace store

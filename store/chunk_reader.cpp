@@ -88,7 +88,7 @@ const char* ChunkReader::describe(Copy outcome) {
     return "unknown";
 }
 
-ChunkReader::Copy ChunkReader::copy_with_pread(const MDB_val& value, std::string& target) const {
+ChunkReader::Copy ChunkReader::copy_with_pread(const MDB_val& value, ChunkBuffer& target) const {
     namespace page = lmdb_page;
     const char* header = static_cast<const char*>(value.mv_data) - page::k_header_size;
     page::Number number = 0;
@@ -101,11 +101,11 @@ ChunkReader::Copy ChunkReader::copy_with_pread(const MDB_val& value, std::string
     if (pages != page::overflow_pages(value.mv_size, m_page_size)) return Copy::wrong_page_count;
 
     const auto offset = static_cast<off_t>(number * m_page_size + page::k_header_size);
-    target.resize(value.mv_size);
+    char* bytes = target.resize_for_overwrite(value.mv_size);
     std::size_t done = 0;
     while (done < value.mv_size) {
-        const ssize_t n = ::pread(m_fd, target.data() + done, value.mv_size - done,
-                                  offset + static_cast<off_t>(done));
+        const ssize_t n =
+            ::pread(m_fd, bytes + done, value.mv_size - done, offset + static_cast<off_t>(done));
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return Copy::short_read;
         done += static_cast<std::size_t>(n);
@@ -114,7 +114,7 @@ ChunkReader::Copy ChunkReader::copy_with_pread(const MDB_val& value, std::string
     // anyway); otherwise the header did not name this value's page.
     const std::size_t check =
         std::min<std::size_t>(value.mv_size, m_page_size - page::k_header_size);
-    if (std::memcmp(target.data(), value.mv_data, check) != 0) return Copy::differs_from_map;
+    if (std::memcmp(bytes, value.mv_data, check) != 0) return Copy::differs_from_map;
     return Copy::done;
 }
 
@@ -133,12 +133,12 @@ void ChunkReader::self_check(MDB_env* env, MDB_dbi dbi) {
         lmdb::ReadTxn t(env);
         MDB_val v;
         rc = t.rc != 0 ? t.rc : lmdb::get(t.get(), dbi, k_probe_key, v);
-        std::string copy;
+        ChunkBuffer copy;
         if (rc != 0) {
             why = std::string("self-check could not read its probe: ") + mdb_strerror(rc);
         } else if (auto outcome = copy_with_pread(v, copy); outcome != Copy::done) {
             why = describe(outcome);
-        } else if (copy != lmdb::view(v) || copy != probe) {
+        } else if (copy.view() != lmdb::view(v) || copy.view() != probe) {
             why = "pread past the first page differs from the map";
         }
     }
@@ -157,14 +157,15 @@ void ChunkReader::self_check(MDB_env* env, MDB_dbi dbi) {
 }
 
 boost::system::error_code ChunkReader::read(const MDB_val& value, const ChunkEntry& entry,
-                                            std::size_t expected, std::string& out) const {
+                                            std::size_t expected, ChunkBuffer& out) const {
     if (m_fd >= 0 && value.mv_size >= k_pread_min_bytes) {
-        thread_local std::string scratch;
-        std::string& target = entry.codec == Codec::raw ? out : scratch;
+        thread_local ChunkBuffer scratch;
+        ChunkBuffer& target = entry.codec == Codec::raw ? out : scratch;
         if (copy_with_pread(value, target) == Copy::done) {
-            if (entry.codec != Codec::raw) return decode_chunk(entry, scratch, expected, out);
+            if (entry.codec != Codec::raw)
+                return decode_chunk(entry, scratch.view(), expected, out);
             if (value.mv_size != expected) return errc::corrupt;
-            if (crc32c(std::span<const char>(out.data(), out.size())) != entry.crc) {
+            if (crc32c(out.span()) != entry.crc) {
                 return errc::corrupt;
             }
             return {};

@@ -14,6 +14,7 @@
 #include <boost/system/error_code.hpp>
 #include <lmdb.h>
 
+#include "store/chunk_buffer.hpp"
 #include "store/records.hpp"
 
 namespace store {
@@ -47,14 +48,14 @@ class ChunkReader {
     // errc::corrupt when the checksum does not match or the payload does not decode to exactly
     // that size; `out` is then unspecified. Safe to call from any thread.
     boost::system::error_code read(const MDB_val& value, const ChunkEntry& entry,
-                                   std::size_t expected, std::string& out) const;
+                                   std::size_t expected, ChunkBuffer& out) const;
 
   private:
     enum class Copy { done, not_overflow, wrong_page_count, short_read, differs_from_map };
     static const char* describe(Copy outcome);
     // Copies the large `value` into `target` with pread, if its page header and first bytes are
     // as expected.
-    Copy copy_with_pread(const MDB_val& value, std::string& target) const;
+    Copy copy_with_pread(const MDB_val& value, ChunkBuffer& target) const;
 
     int m_fd = -1;
     std::uint64_t m_page_size = 4096;

@@ -81,7 +81,7 @@ result<std::optional<BlobInfo>> LmdbBlobStore::stat(const Digest& digest) {
 }
 
 result<void> LmdbBlobStore::read_chunk(const Digest& digest, std::uint32_t index,
-                                       std::string& out) {
+                                       ChunkBuffer& out) {
     boost::system::error_code ec;
     {
         lmdb::ReadTxn t(m_env.get());
@@ -124,7 +124,7 @@ result<void> LmdbBlobStore::read_range(const Digest& digest, std::uint64_t offse
     if (!*info) return errc::not_found;
     const std::uint64_t size = (*info)->size;
     if (offset > size || length > size - offset) return errc::out_of_range;
-    std::string buf;
+    ChunkBuffer buf;
     std::uint64_t pos = offset;
     const std::uint64_t end = offset + length;
     while (pos < end) {

@@ -15,7 +15,7 @@ result<VerifyReport> verify(BlobStore& store, const VerifyCallback& on_blob) {
         return r.error();
     }
     VerifyReport report;
-    std::string chunk;
+    ChunkBuffer chunk;
     for (const auto& [digest, info] : blobs) {
         boost::system::error_code problem;
         Sha256 sha;
@@ -26,7 +26,7 @@ result<VerifyReport> verify(BlobStore& store, const VerifyCallback& on_blob) {
                 problem = r.error();
                 break;
             }
-            sha.update(chunk);
+            sha.update(chunk.span());
             seen += chunk.size();
         }
         if (problem == errc::not_found) continue;  // removed meanwhile (eviction)

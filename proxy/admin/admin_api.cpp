@@ -7,8 +7,6 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "config/units.hpp"
-
 namespace proxy {
 
 // The admin API is the evictor's control surface: its types are used throughout.
@@ -44,24 +42,6 @@ bool token_matches(std::string_view given, std::string_view expected) {
         EVP_Digest(expected.data(), expected.size(), b.data(), &lb, EVP_sha256(), nullptr) != 1)
         return false;
     return la == lb && CRYPTO_memcmp(a.data(), b.data(), la) == 0;
-}
-
-std::optional<json::object> parse_object(std::string_view body, std::string& why) {
-    if (body.empty()) {
-        why = "the request body must be a JSON object";
-        return std::nullopt;
-    }
-    boost::system::error_code ec;
-    auto value = json::parse(body, ec);
-    if (ec) {
-        why = "the request body is not JSON: " + ec.message();
-        return std::nullopt;
-    }
-    if (!value.is_object()) {
-        why = "the request body must be a JSON object";
-        return std::nullopt;
-    }
-    return std::move(value.get_object());
 }
 
 json::object pin_json(const PinInfo& p) {
@@ -115,6 +95,7 @@ TrafficStats traffic_stats(Metrics& metrics) {
             {"misses", load(c.misses)},
             {"coalesced", load(c.coalesced)},
             {"stale", load(c.stale)},
+            {"negative", load(c.negative)},
             {"bytes_from_cache", load(c.bytes_from_cache)},
             {"bytes_from_upstream", load(c.bytes_from_upstream)},
             {"digest_mismatch", load(c.digest_mismatch)},
@@ -185,17 +166,6 @@ class Exposition {
     std::string m_text;
 };
 
-AdminResponse admin_error(unsigned status, std::string_view code, std::string_view message) {
-    json::object e;
-    e["code"] = code;
-    e["message"] = message;
-    json::array errors;
-    errors.push_back(std::move(e));
-    json::object o;
-    o["errors"] = std::move(errors);
-    return json_response(status, o);
-}
-
 bool is_loopback(const boost::asio::ip::address& address) {
     if (address.is_v6() && address.to_v6().is_v4_mapped())
         return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address.to_v6())
@@ -212,6 +182,7 @@ bool AdminApi::is_admin_path(std::string_view target) {
 }
 
 std::optional<AdminResponse> AdminApi::check_access(const AdminRequest& req) const {
+    if (req.granted) return std::nullopt;
     if (m_token.empty()) {
         if (!is_loopback(req.peer))
             return admin_error(403, "DENIED",
@@ -272,13 +243,9 @@ AdminResponse AdminApi::handle(const AdminRequest& req) const {
         if (method == "GET") return get_pins();
         if (method == "POST") return add_pin(req.body);
         if (method == "DELETE") {
-            std::string why;
-            auto body = parse_object(req.body, why);
-            if (!body) return admin_error(400, "INVALID_REQUEST", why);
-            auto it = body->find("pin");
-            if (it == body->end() || !it->value().is_string())
-                return admin_error(400, "INVALID_REQUEST", "expected {\"pin\": \"...\"}");
-            return remove_pin(std::string_view(it->value().get_string()));
+            auto pin = parse_pin_body(req.body);
+            if (auto* refused = std::get_if<AdminResponse>(&pin)) return std::move(*refused);
+            return remove_pin(std::get<std::string>(pin));
         }
         return method_not_allowed("GET, POST, DELETE");
     }
@@ -331,6 +298,8 @@ AdminResponse AdminApi::stats() const {
         json::object u;
         for (const auto& [key, n] : counters)
             u[key] = n;
+        if (const auto it = t.circuits.find(name); it != t.circuits.end())
+            u["circuit"] = it->second;
         upstreams[name] = std::move(u);
     }
     o["upstreams"] = std::move(upstreams);
@@ -350,7 +319,8 @@ AdminResponse AdminApi::metrics() const {
     for (const auto& [name, c] : t.upstreams) {
         for (const auto& [key, outcome] :
              {std::pair{"hits", "hit"}, std::pair{"misses", "miss"},
-              std::pair{"coalesced", "coalesced"}, std::pair{"stale", "stale"}})
+              std::pair{"coalesced", "coalesced"}, std::pair{"stale", "stale"},
+              std::pair{"negative", "negative"}})
             out.sample({{"upstream", name}, {"outcome", outcome}}, counter(c, key));
     }
     out.family("envcache_bytes_total", "counter",
@@ -371,6 +341,24 @@ AdminResponse AdminApi::metrics() const {
         for (const auto& [name, c] : t.upstreams)
             out.sample({{"upstream", name}}, counter(c, key));
     }
+    for (const auto& [family, key, help] :
+         {std::tuple{"envcache_upstream_circuit_opened_total", "circuit_opened",
+                     "Times the upstream's circuit breaker opened."},
+          std::tuple{"envcache_upstream_refused_total", "circuit_refused",
+                     "Upstream requests not sent because the circuit breaker was open."},
+          std::tuple{"envcache_upstream_retries_total", "retries",
+                     "Upstream retries the retry budget allowed."},
+          std::tuple{"envcache_upstream_retries_refused_total", "retries_refused",
+                     "Upstream retries the retry budget (or an open breaker) refused."}}) {
+        out.family(family, "counter", help);
+        for (const auto& [name, c] : t.upstreams)
+            out.sample({{"upstream", name}}, counter(c, key));
+    }
+    out.family("envcache_upstream_circuit_state", "gauge",
+               "The upstream's circuit breaker: 1 for its current state, 0 for the others.");
+    for (const auto& [name, state] : t.circuits)
+        for (const char* each : {"closed", "open", "half_open"})
+            out.sample({{"upstream", name}, {"state", each}}, state == each ? 1.0 : 0.0);
     out.family("envcache_store_used_bytes", "gauge", "Store usage in LMDB pages, as bytes.");
     out.sample(static_cast<double>(s.usage.used_bytes));
     out.family("envcache_store_max_bytes", "gauge", "The store's size limit (storage.max_size).");
@@ -411,14 +399,10 @@ AdminResponse AdminApi::get_limits() const {
 }
 
 AdminResponse AdminApi::put_limits(std::string_view body) const {
-    std::string why;
-    auto patch = parse_object(body, why);
-    if (!patch) return admin_error(400, "INVALID_REQUEST", why);
-    Limits limits = m_evictor.limits();
-    if (auto problem = apply_patch(limits, *patch))
-        return admin_error(400, "INVALID_LIMITS", *problem);
-    if (auto problem = validate(limits)) return admin_error(400, "INVALID_LIMITS", *problem);
-    if (auto problem = m_evictor.set_limits(limits)) return admin_error(500, "INTERNAL", *problem);
+    auto limits = parse_limits_body(body, m_evictor.limits());
+    if (auto* refused = std::get_if<AdminResponse>(&limits)) return std::move(*refused);
+    if (auto problem = m_evictor.set_limits(std::get<Limits>(limits)))
+        return admin_error(500, "INTERNAL", *problem);
     return json_response(200, to_json(m_evictor.limits()));
 }
 
@@ -437,13 +421,9 @@ AdminResponse AdminApi::get_pins() const {
 }
 
 AdminResponse AdminApi::add_pin(std::string_view body) const {
-    std::string why;
-    auto obj = parse_object(body, why);
-    if (!obj) return admin_error(400, "INVALID_REQUEST", why);
-    auto it = obj->find("pin");
-    if (it == obj->end() || !it->value().is_string())
-        return admin_error(400, "INVALID_REQUEST", "expected {\"pin\": \"...\"}");
-    const std::string pin(it->value().get_string());
+    auto parsed = parse_pin_body(body);
+    if (auto* refused = std::get_if<AdminResponse>(&parsed)) return std::move(*refused);
+    const std::string pin = std::move(std::get<std::string>(parsed));
     if (auto problem = validate_pin(pin)) return admin_error(400, "INVALID_PIN", *problem);
     switch (m_evictor.add_pin(pin)) {
         case PinChange::done:
@@ -478,40 +458,9 @@ AdminResponse AdminApi::remove_pin(std::string_view pin) const {
 }
 
 AdminResponse AdminApi::evict(std::string_view body) const {
-    std::string why;
-    auto obj = parse_object(body, why);
-    if (!obj) return admin_error(400, "INVALID_REQUEST", why);
-    bool dry_run = false;
-    std::optional<std::uint64_t> target;
-    std::optional<store::Digest> digest;
-    for (const auto& [key, value] : *obj) {
-        if (key == "dry_run") {
-            if (!value.is_bool()) return admin_error(400, "INVALID_REQUEST", "dry_run: a boolean");
-            dry_run = value.get_bool();
-        } else if (key == "target_size") {
-            if (value.is_string()) {
-                auto size = config::parse_size(std::string_view(value.get_string()));
-                if (!size) return admin_error(400, "INVALID_REQUEST", size.error().message);
-                target = *size;
-            } else if (value.is_uint64() || (value.is_int64() && value.get_int64() >= 0)) {
-                target = value.to_number<std::uint64_t>();
-            } else {
-                return admin_error(400, "INVALID_REQUEST",
-                                   "target_size: a size such as \"5GiB\" or a number of bytes");
-            }
-        } else if (key == "digest") {
-            if (value.is_string())
-                digest = store::Digest::parse(std::string_view(value.get_string()));
-            if (!digest)
-                return admin_error(400, "DIGEST_INVALID", "digest: sha256:<64 lowercase hex>");
-        } else {
-            return admin_error(400, "INVALID_REQUEST",
-                               "unknown field \"" + std::string(key) + "\"");
-        }
-    }
-    if (target.has_value() == digest.has_value())
-        return admin_error(400, "INVALID_REQUEST", "give exactly one of target_size and digest");
-
+    auto parsed = parse_evict_body(body);
+    if (auto* refused = std::get_if<AdminResponse>(&parsed)) return std::move(*refused);
+    const auto& [dry_run, target, digest] = std::get<EvictRequest>(parsed);
     if (target)
         return json_response(200, result_json(m_evictor.evict_to(*target, dry_run), dry_run));
 

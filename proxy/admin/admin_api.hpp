@@ -18,6 +18,7 @@
 #include <boost/asio/ip/address.hpp>
 
 #include "cache/evictor.hpp"
+#include "proxy/admin/admin_requests.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/server/api_error.hpp"
 
@@ -33,6 +34,8 @@ struct TrafficStats {
     std::uint64_t bytes_from_upstream = 0;
     // Per upstream name, any counters by name ({"docker.io": {"requests": 3, "errors": 0}}).
     std::map<std::string, std::map<std::string, std::uint64_t>> upstreams;
+    // Per upstream name, its circuit breaker's state: closed | open | half_open.
+    std::map<std::string, std::string> circuits;
 };
 
 // The server's pull-path counters as TrafficStats: totals, and every counter per upstream.
@@ -44,9 +47,8 @@ struct AdminRequest {
     std::string_view body;
     boost::asio::ip::address peer;
     std::string_view authorization;  // the Authorization header, empty if absent
+    bool granted = false;            // the access rules make the caller an admin
 };
-
-using AdminResponse = server::ApiResponse;
 
 class AdminApi {
   public:
@@ -79,9 +81,6 @@ class AdminApi {
     std::string m_token;
     std::function<TrafficStats()> m_traffic;
 };
-
-// The OCI-style error body: {"errors":[{"code":code,"message":message}]}.
-AdminResponse admin_error(unsigned status, std::string_view code, std::string_view message);
 
 // True for 127.0.0.0/8, ::1 and IPv4-mapped loopback (::ffff:127.0.0.1).
 bool is_loopback(const boost::asio::ip::address& address);

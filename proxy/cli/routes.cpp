@@ -10,6 +10,7 @@ server::Router make_router(Endpoints endpoints) {
         .route("/api/v1/environments", {}, std::move(endpoints.environments))
         .route("/api/v1/admin/curated", {}, std::move(endpoints.curated))
         .route("/api/v1/admin", {}, std::move(endpoints.admin));
+    if (endpoints.token) router.route("/auth/token", {}, std::move(endpoints.token));
     return router;
 }
 

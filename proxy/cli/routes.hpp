@@ -12,6 +12,7 @@ struct Endpoints {
     server::Router::Handler environments;      // /api/v1/environments/...
     server::Router::Handler curated;           // /api/v1/admin/curated/...: admin access
     server::Router::Handler admin;             // /api/v1/admin/...
+    server::Router::Handler token;             // /auth/token: envcache's bearer tokens
 };
 
 server::Router make_router(Endpoints endpoints);

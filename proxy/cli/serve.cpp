@@ -15,7 +15,10 @@
 #include "cache/cache.hpp"
 #include "config/load.hpp"
 #include "config/units.hpp"
+#include "proxy/access/identities.hpp"
+#include "proxy/access/policy.hpp"
 #include "proxy/admin/admin_api.hpp"
+#include "proxy/cli/access_gate.hpp"
 #include "proxy/cli/commands.hpp"
 #include "proxy/cli/routes.hpp"
 #include "proxy/cli/store_setup.hpp"
@@ -38,6 +41,23 @@ namespace net = boost::asio;
 namespace http = boost::beast::http;
 
 namespace {
+
+// The counters, with each upstream's breaker and retry budget added.
+TrafficStats traffic_with_health(Metrics& metrics, const std::vector<upstream::Client*>& clients) {
+    TrafficStats t = traffic_stats(metrics);
+    for (const upstream::Client* client : clients) {
+        const upstream::Health* health = client->health();
+        if (!health) continue;
+        const upstream::Health::Snapshot s = health->snapshot();
+        auto& counters = t.upstreams[client->config().name];
+        counters["circuit_opened"] = s.opened;
+        counters["circuit_refused"] = s.refused;
+        counters["retries"] = s.retries;
+        counters["retries_refused"] = s.retries_refused;
+        t.circuits[client->config().name] = std::string(upstream::to_string(s.state));
+    }
+    return t;
+}
 
 constexpr std::string_view k_serve_usage = "usage: envcache serve --config FILE\n";
 
@@ -131,6 +151,18 @@ int serve(Args args) {
         return 2;
     }
 
+    const access::Policy policy(config);
+    std::unique_ptr<access::Identities> identities;
+    try {
+        identities = std::make_unique<access::Identities>(config.access);
+    } catch (const std::exception& e) {
+        std::cerr << "envcache: access: " << e.what() << "\n";
+        return 2;
+    }
+    for (const auto& name : policy.anonymous_pulls_with_credentials(config.upstreams))
+        log_line("warning: anonymous callers may pull from upstream " + name +
+                 ", which has credentials: its private content is anyone's (see access)");
+
     store::RecoveryReport recovery;
     std::unique_ptr<store::BlobStore> opened = open_configured_store(config, recovery);
     if (!opened) return 1;
@@ -167,10 +199,15 @@ int serve(Args args) {
         Metrics metrics(names);
         fetch::Fetcher fetcher(ioc.get_executor(), core, metrics,
                                {config.storage.path / "tmp", 2, 1024});
-        registry::RegistryHandler registry(config, core, client_ptrs, fetcher, metrics);
+        const registry::PullAccess pull_access{policy, *identities,
+                                                 config.server.tls.enabled() ? "https" : "http"};
+        const AccessGate gate{pull_access};
+        registry::RegistryHandler registry(config, core, client_ptrs, fetcher, metrics,
+                                           &pull_access);
 
-        const AdminApi admin(core.evictor(), config.admin_token,
-                             [&metrics] { return traffic_stats(metrics); });
+        const AdminApi admin(core.evictor(), config.admin_token, [&metrics, &client_ptrs] {
+            return traffic_with_health(metrics, client_ptrs);
+        });
         environments::EnvironmentContext environments_context(
             core.store(), environments::make_upstream_resolver(config.upstreams, client_ptrs),
             [&core](const std::string& hash) {
@@ -182,20 +219,38 @@ int serve(Args args) {
             [&registry](server::Exchange& inner) -> net::awaitable<void> {
             co_await registry.handle(inner);
         };
-        const auto admin_request = [](server::Exchange& ex) {
+        const auto admin_request = [&gate, &policy](server::Exchange& ex) {
             boost::system::error_code peer_ec;
             const auto peer = ex.stream.socket().remote_endpoint(peer_ec).address();
-            return AdminRequest{ex.request.method_string(), ex.request.target(), ex.request.body(),
-                                peer, ex.request[http::field::authorization]};
+            const bool granted = policy.is_admin(gate.identify(ex));
+            return AdminRequest{ex.request.method_string(),
+                                ex.request.target(),
+                                ex.request.body(),
+                                peer,
+                                ex.request[http::field::authorization],
+                                granted};
+        };
+        // The environment API: reads need `read`, everything else `write`.
+        const auto environments_allowed = [&gate,
+                                           &policy](server::Exchange& ex) -> net::awaitable<bool> {
+            const access::Caller caller = gate.identify(ex);
+            const auto method = ex.request.method();
+            const bool reads = method == http::verb::get || method == http::verb::head;
+            const bool allowed = reads ? policy.may_read_environments(caller)
+                                       : policy.may_write_environments(caller);
+            co_return co_await gate.admit(ex, caller, allowed);
         };
 
         Endpoints endpoints;
         endpoints.registry = registry_call;
         endpoints.environment_pull = [&](server::Exchange& ex) -> net::awaitable<void> {
+            const access::Caller caller = gate.identify(ex);
+            if (!co_await gate.admit(ex, caller, policy.may_read_environments(caller))) co_return;
             auto serving = environments::serve_environment_pull(ex, core.store(), registry_call);
             if (!co_await std::move(serving)) co_await registry.handle(ex);
         };
         endpoints.environments = [&](server::Exchange& ex) -> net::awaitable<void> {
+            if (!co_await environments_allowed(ex)) co_return;
             co_await environments::serve_environment_api(ex, environments_context, false,
                                                          core.records_executor());
         };
@@ -215,6 +270,9 @@ int serve(Args args) {
             auto calling = core.on_records([&admin, &request] { return admin.handle(request); });
             const AdminResponse response = co_await std::move(calling);
             co_await server::send_response(ex, response);
+        };
+        endpoints.token = [&gate](server::Exchange& ex) -> net::awaitable<void> {
+            co_await gate.serve_token(ex);
         };
         const server::Router router = make_router(std::move(endpoints));
         server::Server server(ioc, config.server,

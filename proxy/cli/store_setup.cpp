@@ -20,6 +20,7 @@ std::unique_ptr<store::BlobStore> open_configured_store(const config::Config& co
     store::Options options;
     options.path = config.storage.path;
     options.max_size = config.storage.max_size;
+    options.map_size = config.storage.map_size;
     options.zstd_level = config.storage.compression.level;
     options.min_saving = config.storage.compression.min_saving;
     // Test hooks for a slow disk (store::Options); never set in production, absent from the

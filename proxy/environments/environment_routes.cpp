@@ -108,6 +108,7 @@ net::awaitable<bool> serve_environment_pull(server::Exchange& ex, store::BlobSto
                               .write_timeout = ex.write_timeout,
                               .client_cert_names = ex.client_cert_names};
     co_await registry(inner_ex);
+    ex.identity = inner_ex.identity;
     ex.status = inner_ex.status;
     ex.bytes = inner_ex.bytes;
     ex.outcome = inner_ex.outcome;

@@ -69,6 +69,15 @@ boost::system::result<Joined> Fetcher::join(const store::Digest& digest, const S
     return Joined{fetch, false};
 }
 
+bool Fetcher::run_background(net::awaitable<void> task) {
+    {
+        const std::lock_guard lock(m_mutex);
+        if (m_stopping) return false;
+    }
+    spawn(std::move(task));
+    return true;
+}
+
 void Fetcher::spawn(net::awaitable<void> task) {
     auto strand = net::make_strand(m_executor);
     auto cancel = std::make_shared<net::cancellation_signal>();
@@ -147,6 +156,7 @@ net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source sour
     request.method = http::verb::get;
     request.target = "/v2/" + source.repo + "/blobs/" + digest;
     request.scope = "repository:" + source.repo + ":pull";
+    request.caller_authorization = source.caller_authorization;
     auto sent = co_await source.client->send(std::move(request));
     if (!sent) {
         m_metrics.add(up, &Counters::upstream_errors);

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -29,6 +30,9 @@ struct Source {
     upstream::Client* client = nullptr;
     std::size_t upstream_index = 0;  // for per-upstream metrics
     std::string repo;                // repository on that upstream, e.g. "library/alpine"
+    // A passthrough upstream: the Authorization of the caller who asked for it (see
+    // upstream::Request::caller_authorization).
+    std::optional<std::string> caller_authorization = std::nullopt;
 };
 
 struct Joined {
@@ -53,6 +57,10 @@ class Fetcher {
 
     // Queues a background download of `digest` unless it is stored or already running.
     void prefetch(const store::Digest& digest, Source source);
+
+    // Runs `task` in the background, owned by the fetcher like a download (shutdown cancels and
+    // awaits it). Returns false, and drops it, once shutdown has begun.
+    bool run_background(net::awaitable<void> task);
 
     // Cancels every download and prefetch and waits, up to `limit`, until they have ended (their
     // clients get an error). Later joins and prefetches are refused. Returns whether all ended.

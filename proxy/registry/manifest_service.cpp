@@ -5,19 +5,20 @@
 #include "proxy/log.hpp"
 #include "proxy/registry/media_types.hpp"
 #include "proxy/upstream/small_answer.hpp"
+#include "proxy/upstream/upstream_error.hpp"
 #include "store/sha256.hpp"
 
 namespace proxy::registry {
 
 namespace http = boost::beast::http;
 
-namespace {
-
 std::int64_t now_seconds() {
     return std::chrono::duration_cast<std::chrono::seconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
+
+namespace {
 
 upstream::Request manifest_request(http::verb method, const UpstreamTarget& target,
                                    const std::string& reference, const std::string& accept) {
@@ -32,6 +33,21 @@ std::string flight_key(const UpstreamTarget& target, const std::string& referenc
     return std::to_string(target.index) + ' ' + target.repo + ' ' + reference + ' ' + accept;
 }
 
+std::int64_t steady_seconds() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string negative_key(const store::TagKey& key) {
+    return key.upstream + ' ' + key.repo + ' ' + key.tag;
+}
+
+// A failure worth counting as an upstream error: not a request the open breaker kept back.
+bool counts_as_upstream_error(const boost::system::error_code& ec) {
+    return ec != make_error_code(upstream::Error::circuit_open);
+}
+
 ManifestAnswer failure(OciError error, std::string outcome) {
     ManifestAnswer answer;
     answer.error = std::move(error);
@@ -40,6 +56,12 @@ ManifestAnswer failure(OciError error, std::string outcome) {
 }
 
 }  // namespace
+
+OciError unreachable_error(const upstream::Client& client) {
+    const upstream::Health* health = client.health();
+    const bool open = health && health->snapshot().state != upstream::Health::State::closed;
+    return upstream_unavailable_at(client.config().name, open);
+}
 
 ManifestService::ManifestService(const config::Config& config, cache::Cache& cache,
                                  std::vector<upstream::Client*> clients, fetch::Fetcher& fetcher,
@@ -102,11 +124,31 @@ net::awaitable<void> ManifestService::store_manifest(const UpstreamTarget& targe
     }
     if (m_config.prefetch && !refs->is_index) {
         for (const auto& blob : refs->blobs)
-            m_fetcher.prefetch(blob, {m_clients[target.index], target.index, target.repo});
+            m_fetcher.prefetch(blob, {m_clients[target.index], target.index, target.repo,
+                                      target.caller_authorization});
     }
 }
 
-OciError ManifestService::fetch_error(const ManifestFetch& fetched) {
+bool ManifestService::circuit_open(std::size_t up) const {
+    const upstream::Health* health = m_clients[up]->health();
+    return health && health->snapshot().state != upstream::Health::State::closed;
+}
+
+bool ManifestService::known_missing(const store::TagKey& key, std::size_t up) {
+    if (m_config.upstreams[up].negative_ttl.count() == 0) return false;
+    const std::lock_guard lock(m_negative_mutex);
+    const std::int64_t* until = m_negative.find(negative_key(key));
+    return until && steady_seconds() < *until;
+}
+
+void ManifestService::remember_missing(const store::TagKey& key, std::size_t up) {
+    const auto ttl = m_config.upstreams[up].negative_ttl.count();
+    if (ttl == 0) return;
+    const std::lock_guard lock(m_negative_mutex);
+    m_negative.put(negative_key(key), steady_seconds() + ttl);
+}
+
+OciError ManifestService::fetch_error(const ManifestFetch& fetched, std::size_t up) const {
     switch (fetched.kind) {
         case ManifestFetch::Kind::status:
             return fetched.status == 404 ? manifest_unknown()
@@ -117,7 +159,7 @@ OciError ManifestService::fetch_error(const ManifestFetch& fetched) {
         case ManifestFetch::Kind::unreachable:
             break;
     }
-    return upstream_unavailable();
+    return unreachable_error(*m_clients[up]);
 }
 
 net::awaitable<ManifestService::ManifestFetch> ManifestService::fetch_once(
@@ -141,14 +183,22 @@ net::awaitable<ManifestService::TagCheck> ManifestService::check_tag(UpstreamTar
                                                                      std::string accept,
                                                                      store::TagKey key,
                                                                      store::TagRecord stored) {
-    auto calling = upstream::fetch_small(
-        *m_clients[target.index], manifest_request(http::verb::head, target, reference, accept), 0);
+    // A stale copy is there to serve: the HEAD has a short budget of its own and no retries.
+    upstream::Request request = manifest_request(http::verb::head, target, reference, accept);
+    request.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+        m_config.upstreams[target.index].revalidate_timeout);
+    request.retry = false;
+    auto calling = upstream::fetch_small(*m_clients[target.index], std::move(request), 0);
     auto answer = co_await std::move(calling);
     if (!answer || upstream::is_server_error(answer->status)) {
-        m_metrics.add(target.index, &Counters::upstream_errors);
+        if (answer || counts_as_upstream_error(answer.error()))
+            m_metrics.add(target.index, &Counters::upstream_errors);
         co_return TagCheck::unreachable;
     }
-    if (answer->status == 404) co_return TagCheck::gone;
+    if (answer->status == 404) {
+        remember_missing(key, target.index);
+        co_return TagCheck::gone;
+    }
     if (answer->status != 200) co_return TagCheck::other;
     const auto it = answer->headers.find("Docker-Content-Digest");
     const auto current =
@@ -170,9 +220,11 @@ net::awaitable<ManifestService::ManifestFetch> ManifestService::fetch(
         upstream::k_max_manifest_bytes);
     auto answer = co_await std::move(calling);
     if (!answer) {
-        m_metrics.add(target.index, &Counters::upstream_errors);
+        if (counts_as_upstream_error(answer.error()))
+            m_metrics.add(target.index, &Counters::upstream_errors);
         co_return result;
     }
+    if (tag && answer->status == 404) remember_missing(*tag, target.index);
     if (answer->status != 200) {
         if (upstream::is_server_error(answer->status))
             m_metrics.add(target.index, &Counters::upstream_errors);
@@ -231,7 +283,8 @@ net::awaitable<ManifestAnswer> ManifestService::by_digest(UpstreamTarget target,
     std::string outcome;
     auto fetching = fetch_once(target, digest.str(), accept, digest, std::nullopt, outcome);
     ManifestFetch fetched = co_await std::move(fetching);
-    if (fetched.kind != ManifestFetch::Kind::ok) co_return failure(fetch_error(fetched), outcome);
+    if (fetched.kind != ManifestFetch::Kind::ok)
+        co_return failure(fetch_error(fetched, target.index), outcome);
     ManifestAnswer answer;
     answer.manifest = std::move(fetched.manifest);
     answer.outcome = outcome;
@@ -252,8 +305,17 @@ net::awaitable<ManifestAnswer> ManifestService::by_tag(UpstreamTarget target, st
     }
     const bool acceptable = stored && accepts(accept, stored->media_type);
     const auto ttl = m_config.upstreams[up].tag_ttl.count();
-    if (acceptable && now_seconds() - fetched_at < ttl)
-        co_return cached(target, std::move(*stored), "hit");
+    const auto age = now_seconds() - fetched_at;
+    if (acceptable && age < ttl) co_return cached(target, std::move(*stored), "hit");
+    if (known_missing(key, up)) {
+        m_metrics.add(up, &Counters::negative);
+        co_return failure(manifest_unknown(), "negative");
+    }
+    const auto swr = m_config.upstreams[up].stale_while_revalidate.count();
+    if (acceptable && swr > 0 && age < ttl + swr) {
+        revalidate_in_background(target, tag, accept, key, {stored->digest, stored->media_type, 0});
+        co_return cached(target, std::move(*stored), "stale");
+    }
     if (acceptable) {
         auto checking =
             m_tag_checks.run("HEAD " + flight_key(target, tag, accept),
@@ -266,8 +328,11 @@ net::awaitable<ManifestAnswer> ManifestService::by_tag(UpstreamTarget target, st
             case TagCheck::same:
                 co_return cached(target, std::move(*stored), "hit");
             case TagCheck::unreachable:
-                log_line("manifest " + target.repo + ":" + tag +
-                         ": upstream unavailable, serving the stale copy");
+                // While the breaker is open its change of state was logged once; every
+                // request served stale then is in the access log and the `stale` count.
+                if (!circuit_open(up))
+                    log_line("manifest " + target.repo + ":" + tag +
+                             ": upstream unavailable, serving the stale copy");
                 co_return cached(target, std::move(*stored), "stale");
             case TagCheck::gone:
                 co_return failure(manifest_unknown(), "-");
@@ -288,10 +353,42 @@ net::awaitable<ManifestAnswer> ManifestService::by_tag(UpstreamTarget target, st
     const bool upstream_down =
         fetched.kind == ManifestFetch::Kind::unreachable ||
         (fetched.kind == ManifestFetch::Kind::status && upstream::is_server_error(fetched.status));
-    if (!upstream_down) co_return failure(fetch_error(fetched), outcome);
+    if (!upstream_down) co_return failure(fetch_error(fetched, up), outcome);
     // Offline: the stale copy is better than nothing.
     if (stored) co_return cached(target, std::move(*stored), "stale");
-    co_return failure(upstream_unavailable(), outcome);
+    co_return failure(unreachable_error(*m_clients[up]), outcome);
+}
+
+void ManifestService::revalidate_in_background(const UpstreamTarget& target, const std::string& tag,
+                                               const std::string& accept, const store::TagKey& key,
+                                               const store::TagRecord& record) {
+    std::string flight = negative_key(key);
+    {
+        const std::lock_guard lock(m_revalidating_mutex);
+        if (!m_revalidating.insert(flight).second) return;
+    }
+    if (!m_fetcher.run_background(revalidate(target, tag, accept, key, record, flight))) {
+        const std::lock_guard lock(m_revalidating_mutex);
+        m_revalidating.erase(flight);
+    }
+}
+
+net::awaitable<void> ManifestService::revalidate(UpstreamTarget target, std::string tag,
+                                                 std::string accept, store::TagKey key,
+                                                 store::TagRecord record, std::string flight) {
+    auto checking = m_tag_checks.run("HEAD " + flight_key(target, tag, accept),
+                                     [this, target, tag, accept, key, record] {
+                                         return check_tag(target, tag, accept, key, record);
+                                     });
+    const auto check = co_await std::move(checking);
+    if (check.value == TagCheck::other) {
+        // The tag moved: the new manifest is fetched and the tag pointed at it.
+        std::string outcome;
+        auto fetching = fetch_once(target, tag, accept, std::nullopt, key, outcome);
+        std::ignore = co_await std::move(fetching);
+    }
+    const std::lock_guard lock(m_revalidating_mutex);
+    m_revalidating.erase(flight);
 }
 
 }  // namespace proxy::registry

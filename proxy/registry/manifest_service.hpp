@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -25,6 +26,9 @@ namespace proxy::registry {
 
 namespace net = boost::asio;
 
+// Seconds since the epoch: the clock of the stored tag and referrers records.
+std::int64_t now_seconds();
+
 struct Manifest {
     std::string body;
     std::string media_type;
@@ -38,6 +42,10 @@ struct ManifestAnswer {
     std::string outcome = "-";  // hit | miss | stale | coalesced (the access log's)
 };
 
+// The error for a request `client`'s upstream did not answer: names the upstream, and is a 503
+// while its circuit breaker is open.
+OciError unreachable_error(const upstream::Client& client);
+
 class ManifestService {
   public:
     // `clients[i]` talks to config.upstreams[i]. Everything passed must outlive the service.
@@ -49,9 +57,18 @@ class ManifestService {
     net::awaitable<ManifestAnswer> by_digest(UpstreamTarget target, store::Digest digest,
                                              std::string accept);
     // The tag record decides while it is younger than tag_ttl; after that the upstream is
-    // asked (HEAD), and an unreachable upstream gets the stale copy.
+    // asked (HEAD, within revalidate_timeout and not retried), and an unreachable upstream gets
+    // the stale copy. Within stale_while_revalidate past tag_ttl the stale copy is served at
+    // once and the HEAD goes in the background. A tag the upstream said 404 for is answered
+    // 404 from here for negative_ttl.
     net::awaitable<ManifestAnswer> by_tag(UpstreamTarget target, std::string tag,
                                           std::string accept);
+
+    // The stored manifest, from the in-memory copies or the store; a found one counts as a hit.
+    std::optional<Manifest> load(const store::Digest& digest);
+    // Stores a manifest (or index) and the refs to its children; failures are logged and
+    // counted, never the caller's.
+    net::awaitable<void> store_manifest(const UpstreamTarget& target, const Manifest& manifest);
 
   private:
     struct ManifestFetch {
@@ -67,8 +84,6 @@ class ManifestService {
         unreachable,  // no answer or a server error: serve the stale copy
     };
 
-    // The stored manifest, from the in-memory copies or the store; a found one counts as a hit.
-    std::optional<Manifest> load(const store::Digest& digest);
     // Fetches a manifest, stores it and, given `tag`, points that tag at it.
     net::awaitable<ManifestFetch> fetch(UpstreamTarget target, std::string reference,
                                         std::string accept, std::optional<store::Digest> expected,
@@ -82,9 +97,19 @@ class ManifestService {
     net::awaitable<TagCheck> check_tag(UpstreamTarget target, std::string reference,
                                        std::string accept, store::TagKey key,
                                        store::TagRecord stored);
-    net::awaitable<void> store_manifest(const UpstreamTarget& target, const Manifest& manifest);
     // The answer to a manifest fetch that did not succeed.
-    static OciError fetch_error(const ManifestFetch& fetched);
+    OciError fetch_error(const ManifestFetch& fetched, std::size_t upstream) const;
+    // Revalidates a stale tag in the background (owned by the fetcher), once per tag at a time.
+    void revalidate_in_background(const UpstreamTarget& target, const std::string& tag,
+                                  const std::string& accept, const store::TagKey& key,
+                                  const store::TagRecord& record);
+    net::awaitable<void> revalidate(UpstreamTarget target, std::string tag, std::string accept,
+                                    store::TagKey key, store::TagRecord record, std::string flight);
+    // The negative cache of tags: whether `key` had a 404 less than negative_ttl ago, and
+    // recording one.
+    bool known_missing(const store::TagKey& key, std::size_t upstream);
+    void remember_missing(const store::TagKey& key, std::size_t upstream);
+    bool circuit_open(std::size_t upstream) const;
     // A stored copy served, counted as `outcome` (hit or stale).
     ManifestAnswer cached(const UpstreamTarget& target, Manifest manifest, const char* outcome);
 
@@ -107,6 +132,17 @@ class ManifestService {
     std::mutex m_copies_mutex;
     LruCache<store::Digest, Manifest, store::DigestHash> m_copies{
         k_manifest_cache_bytes, [](const Manifest& m) { return m.body.size(); }};
+
+    // Tags the upstream said 404 for, to the steady-clock second their entry ends; bounded
+    // (k_negative_entries, least recently used dropped first).
+    static constexpr std::size_t k_negative_entries = 16384;
+    std::mutex m_negative_mutex;
+    LruCache<std::string, std::int64_t> m_negative{k_negative_entries,
+                                                   [](const std::int64_t&) { return 1; }};
+
+    // Tags being revalidated in the background (stale_while_revalidate).
+    std::mutex m_revalidating_mutex;
+    std::unordered_set<std::string> m_revalidating;
 };
 
 }  // namespace proxy::registry

@@ -26,6 +26,12 @@ OciError digest_invalid(std::string_view d) {
 OciError manifest_unknown(std::string_view d) {
     return make(404, "MANIFEST_UNKNOWN", "manifest unknown", d);
 }
+OciError tag_cannot_exist() {
+    return make(404, "MANIFEST_UNKNOWN",
+                "manifest unknown: the reference is not a tag ([a-zA-Z0-9_][a-zA-Z0-9._-]{0,127})"
+                " nor a digest",
+                {});
+}
 OciError blob_unknown(std::string_view d) {
     return make(404, "BLOB_UNKNOWN", "blob unknown to registry", d);
 }
@@ -52,6 +58,11 @@ OciError from_upstream_status(unsigned status, std::string_view d) {
 }
 OciError upstream_unavailable(std::string_view d) {
     return make(502, "UNAVAILABLE", "upstream registry unavailable", d);
+}
+OciError upstream_unavailable_at(std::string_view name, bool circuit_open) {
+    const std::string message = "upstream registry " + std::string(name) + " unavailable";
+    if (circuit_open) return make(503, "UNAVAILABLE", message + " (circuit breaker open)", "");
+    return make(502, "UNAVAILABLE", message, "");
 }
 
 }  // namespace proxy::registry

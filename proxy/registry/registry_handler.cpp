@@ -6,7 +6,6 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/json.hpp>
 
-#include "config/url.hpp"
 #include "proxy/log.hpp"
 #include "proxy/registry/blob_response.hpp"
 #include "proxy/registry/media_types.hpp"
@@ -22,20 +21,79 @@ using server::Exchange;
 namespace {
 
 constexpr std::size_t k_stream_buffer = 256 * 1024;
-constexpr std::string_view k_empty_index =
-    R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]})";
 
 }  // namespace
 
 RegistryHandler::RegistryHandler(const config::Config& config, cache::Cache& cache,
                                  std::vector<upstream::Client*> clients, fetch::Fetcher& fetcher,
-                                 Metrics& metrics)
+                                 Metrics& metrics, const PullAccess* access)
     : m_config(config),
       m_cache(cache),
       m_clients(std::move(clients)),
       m_fetcher(fetcher),
       m_metrics(metrics),
-      m_manifests(config, cache, m_clients, fetcher, metrics) {}
+      m_manifests(config, cache, m_clients, fetcher, metrics),
+      m_referrers(config, cache, m_clients, m_manifests, metrics),
+      m_access(access),
+      m_passthrough(config, m_clients) {}
+
+std::string own_challenge(const server::Exchange& ex, const PullAccess& access) {
+    if (!access.identities.enabled()) return "Basic realm=\"envcache\"";
+    std::string host(ex.request[http::field::host]);
+    if (host.empty() || host.find_first_of("\"\\ ") != std::string::npos) host = "localhost";
+    return "Bearer realm=\"" + access.realm_scheme + "://" + host +
+           "/auth/token\",service=\"envcache\"";
+}
+
+namespace {
+
+net::awaitable<void> send_unauthorized(Exchange& ex, const std::string& challenge) {
+    http::fields headers;
+    headers.set(http::field::www_authenticate, challenge);
+    const OciError error = from_upstream_status(401);
+    co_await server::send_error(ex, error, headers);
+}
+
+}  // namespace
+
+net::awaitable<bool> RegistryHandler::admit_passthrough(Exchange& ex, const Route& route,
+                                                        const UpstreamTarget& target) {
+    PassThrough::Check check;
+    if (route.endpoint == Endpoint::blob ||
+        (route.endpoint == Endpoint::manifest && route.reference_is_digest)) {
+        auto checking = m_passthrough.check_digest(target, *store::Digest::parse(route.reference),
+                                                   route.endpoint == Endpoint::manifest);
+        check = co_await std::move(checking);
+    } else if (route.endpoint == Endpoint::manifest) {
+        auto checking = m_passthrough.check_repository(target, route.reference);
+        check = co_await std::move(checking);
+    } else {
+        co_return true;  // tags and referrers: asked upstream with the caller's credentials
+    }
+    switch (check.verdict) {
+        case PassThrough::Verdict::allowed:
+            if (check.missing && route.endpoint != Endpoint::manifest) {
+                const OciError error = blob_unknown();
+                co_await server::send_error(ex, error);
+                co_return false;
+            }
+            co_return true;
+        case PassThrough::Verdict::denied:
+            if (check.status == 401) {
+                co_await send_unauthorized(ex, check.challenge);
+            } else {
+                const OciError error = from_upstream_status(403);
+                co_await server::send_error(ex, error);
+            }
+            co_return false;
+        case PassThrough::Verdict::unreachable:
+            break;
+    }
+    m_metrics.add(target.index, &Counters::upstream_errors);
+    const OciError error = upstream_unavailable("cannot check access with the upstream");
+    co_await server::send_error(ex, error);
+    co_return false;
+}
 
 net::awaitable<void> RegistryHandler::handle(Exchange& ex) {
     const std::string_view target = ex.request.target();
@@ -60,6 +118,32 @@ net::awaitable<void> RegistryHandler::handle(Exchange& ex) {
         co_return;
     }
     const Route& route = std::get<Route>(parsed);
+    const std::string authorization(ex.request[http::field::authorization]);
+    access::Caller caller;
+    const bool checking = m_access && m_access->policy.enabled();
+    if (m_access) {
+        caller = m_access->identities.identify(authorization, ex.client_cert_names,
+                                               access::Identities::Clock::now());
+        if (caller.identified()) ex.identity = caller.name;
+    }
+    const config::UpstreamConfig* fallback = m_config.default_upstream();
+    const bool default_passthrough =
+        fallback && fallback->access == config::UpstreamConfig::Access::passthrough;
+    if (route.endpoint == Endpoint::base && m_access && !caller.identified() &&
+        (m_access->identities.enabled() || default_passthrough) &&
+        !(default_passthrough && !authorization.empty())) {
+        // Authentication is on: the ping tells the client where to get credentials (from the
+        // default upstream itself when it decides).
+        std::string challenge = own_challenge(ex, *m_access);
+        if (default_passthrough && !m_access->identities.enabled()) {
+            const std::size_t index =
+                static_cast<std::size_t>(fallback - m_config.upstreams.data());
+            auto asking = m_passthrough.challenge(index);
+            if (auto relayed = co_await std::move(asking)) challenge = std::move(*relayed);
+        }
+        co_await send_unauthorized(ex, challenge);
+        co_return;
+    }
     if (route.endpoint == Endpoint::base) {
         http::fields headers;
         headers.set("Docker-Distribution-API-Version", "registry/2.0");
@@ -72,13 +156,40 @@ net::awaitable<void> RegistryHandler::handle(Exchange& ex) {
         co_await server::send_error(ex, *error);
         co_return;
     }
-    const UpstreamTarget& up = std::get<UpstreamTarget>(selected);
+    UpstreamTarget& up = std::get<UpstreamTarget>(selected);
     if (!is_valid_name(up.repo)) {
         {
             const OciError oci_error = name_invalid();
             co_await server::send_error(ex, oci_error);
         }
         co_return;
+    }
+    const auto& upstream_config = m_config.upstreams[up.index];
+    if (upstream_config.access == config::UpstreamConfig::Access::passthrough) {
+        // The upstream decides, with the caller's own credentials; envcache's are never used.
+        up.caller_authorization = authorization;
+        if (!co_await admit_passthrough(ex, route, up)) co_return;
+    } else if (checking && (caller.kind == access::Caller::Kind::refused ||
+                            !m_access->policy.may_pull(caller, upstream_config.name, up.repo))) {
+        if (caller.identified()) {
+            const OciError error = from_upstream_status(403);
+            co_await server::send_error(ex, error);
+        } else {
+            co_await send_unauthorized(ex, own_challenge(ex, *m_access));
+        }
+        co_return;
+    }
+    if (!up.caller_authorization &&
+        (route.endpoint == Endpoint::blob ||
+         (route.endpoint == Endpoint::manifest && route.reference_is_digest))) {
+        auto asking = m_passthrough.shared_has(up, *store::Digest::parse(route.reference),
+                                               route.endpoint == Endpoint::manifest);
+        if (!co_await std::move(asking)) {
+            const OciError error =
+                route.endpoint == Endpoint::blob ? blob_unknown() : manifest_unknown();
+            co_await server::send_error(ex, error);
+            co_return;
+        }
     }
     switch (route.endpoint) {
         case Endpoint::manifest:
@@ -122,6 +233,8 @@ net::awaitable<void> RegistryHandler::handle_manifest(Exchange& ex, const Route&
     }
     ex.outcome = answer.outcome;
     if (answer.manifest) {
+        if (target.caller_authorization)
+            m_passthrough.served_manifest(target, answer.manifest->digest, answer.manifest->body);
         co_await send_manifest(ex, *answer.manifest);
     } else {
         co_await server::send_error(ex, answer.error);
@@ -151,7 +264,7 @@ net::awaitable<void> RegistryHandler::serve_stored_blob(Exchange& ex, const stor
     const auto status = slice.status;
     server::BodyWriter writer(ex, status, headers, length);
     if (!co_await writer.write_header()) co_return;
-    std::string chunk;
+    store::ChunkBuffer chunk;
     std::uint64_t offset = slice.offset;
     const std::uint64_t end = slice.offset + length;
     while (offset < end) {
@@ -186,7 +299,7 @@ net::awaitable<void> RegistryHandler::serve_fetch(Exchange& ex, const store::Dig
             const OciError oci_error = blob_unknown();
             co_await server::send_error(ex, oci_error);
         } else if (status.upstream_status == 0) {
-            const OciError oci_error = upstream_unavailable();
+            const OciError oci_error = unreachable_error(*m_clients[up]);
             co_await server::send_error(ex, oci_error);
         } else {
             const OciError oci_error = from_upstream_status(status.upstream_status);
@@ -256,7 +369,7 @@ net::awaitable<void> RegistryHandler::handle_blob(Exchange& ex, const Route& rou
         if (!answer) {
             m_metrics.add(up, &Counters::upstream_errors);
             {
-                const OciError oci_error = upstream_unavailable();
+                const OciError oci_error = unreachable_error(*m_clients[up]);
                 co_await server::send_error(ex, oci_error);
             }
             co_return;
@@ -279,7 +392,8 @@ net::awaitable<void> RegistryHandler::handle_blob(Exchange& ex, const Route& rou
         co_await server::send_head(ex, http::status::ok, headers, length);
         co_return;
     }
-    auto joined = m_fetcher.join(digest, {m_clients[up], up, target.repo});
+    auto joined =
+        m_fetcher.join(digest, {m_clients[up], up, target.repo, target.caller_authorization});
     if (!joined) {
         log_line("blob " + digest.str() + ": cannot start a download: " + joined.error().message());
         {
@@ -331,22 +445,20 @@ net::awaitable<void> RegistryHandler::handle_tags(Exchange& ex, const Route& rou
     auto answer = co_await upstream::fetch_small(*m_clients[target.index], request,
                                                  upstream::k_max_manifest_bytes);
     if (answer && answer->status == 200) {
-        std::vector<std::string> upstream_tags;
-        boost::system::error_code parse_ec;
-        const auto parsed = boost::json::parse(answer->body, parse_ec);
-        if (!parse_ec && parsed.is_object()) {
-            if (const auto* list = parsed.as_object().if_contains("tags");
-                list && list->is_array()) {
-                for (const auto& tag : list->as_array())
-                    if (tag.is_string()) upstream_tags.emplace_back(tag.as_string());
-            }
-        }
-        const std::string serialized = tags_page(route.name, std::move(upstream_tags), n, last);
+        const std::string serialized =
+            tags_page(route.name, parse_upstream_tags(answer->body), n, last);
         http::fields headers;
         headers.set(http::field::content_type, "application/json");
         if (const auto next = next_tags_link(route.name, serialized, n, ns); !next.empty())
             headers.set(http::field::link, next);
         co_await server::send_response(ex, http::status::ok, headers, serialized);
+        co_return;
+    }
+    if (answer && answer->status == 401 && target.caller_authorization) {
+        const std::string challenge = relayed_challenge(
+            upstream::joined_header(answer->headers, http::field::www_authenticate),
+            m_config.upstreams[target.index].name);
+        co_await send_unauthorized(ex, challenge);
         co_return;
     }
     if (answer && !upstream::is_server_error(answer->status)) {
@@ -358,6 +470,12 @@ net::awaitable<void> RegistryHandler::handle_tags(Exchange& ex, const Route& rou
         co_return;
     }
     m_metrics.add(target.index, &Counters::upstream_errors);
+    if (target.caller_authorization) {
+        // Passthrough: what the mirror has seen is not listed without the upstream's yes.
+        const OciError oci_error = upstream_unavailable();
+        co_await server::send_error(ex, oci_error);
+        co_return;
+    }
     // Offline: the tags this mirror has seen.
     auto tags = m_cache.list_tags(m_config.upstreams[target.index].name, target.repo);
     if (!tags || tags->empty()) {
@@ -379,27 +497,19 @@ net::awaitable<void> RegistryHandler::handle_tags(Exchange& ex, const Route& rou
 net::awaitable<void> RegistryHandler::handle_referrers(Exchange& ex, const Route& route,
                                                        const UpstreamTarget& target,
                                                        std::string_view query) {
-    std::string path = "referrers/" + route.reference;
-    if (const auto type = query_param(query, "artifactType"); type && !type->empty())
-        path += "?artifactType=" + config::encode_query_value(*type, "/");
-    const auto request = upstream_request(http::verb::get, target, path);
-    auto answer = co_await upstream::fetch_small(*m_clients[target.index], request,
-                                                 upstream::k_max_manifest_bytes);
-    http::fields headers;
-    if (answer && answer->status == 200) {
-        const std::string type =
-            upstream::joined_header(answer->headers, http::field::content_type);
-        headers.set(http::field::content_type, type.empty() ? std::string(k_oci_index) : type);
-        const auto filters = answer->headers.find("OCI-Filters-Applied");
-        if (filters != answer->headers.end())
-            headers.set("OCI-Filters-Applied", std::string(filters->value()));
-        co_await server::send_response(ex, http::status::ok, headers, answer->body);
+    const auto type = query_param(query, "artifactType");
+    auto listing = m_referrers.list(target, *store::Digest::parse(route.reference),
+                                    type ? *type : std::string());
+    const ReferrersAnswer answer = co_await std::move(listing);
+    ex.outcome = answer.outcome;
+    if (!answer.index) {
+        co_await server::send_error(ex, answer.error);
         co_return;
     }
-    if (!answer) m_metrics.add(target.index, &Counters::upstream_errors);
-    // An upstream without the referrers API (404) or out of reach: no known referrers.
+    http::fields headers;
     headers.set(http::field::content_type, std::string(k_oci_index));
-    co_await server::send_response(ex, http::status::ok, headers, k_empty_index);
+    if (answer.filtered) headers.set("OCI-Filters-Applied", "artifactType");
+    co_await server::send_response(ex, http::status::ok, headers, *answer.index);
 }
 
 }  // namespace proxy::registry

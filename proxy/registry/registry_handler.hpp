@@ -9,9 +9,13 @@
 
 #include "cache/cache.hpp"
 #include "config/config.hpp"
+#include "proxy/access/identities.hpp"
+#include "proxy/access/policy.hpp"
 #include "proxy/fetch/fetcher.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/registry/manifest_service.hpp"
+#include "proxy/registry/referrers_service.hpp"
+#include "proxy/registry/passthrough.hpp"
 #include "proxy/registry/route.hpp"
 #include "proxy/server/exchange.hpp"
 #include "proxy/upstream/upstream_client.hpp"
@@ -20,15 +24,30 @@ namespace proxy::registry {
 
 namespace net = boost::asio;
 
+// Who may pull: the caller's identity and the rules of the access section.
+struct PullAccess {
+    const access::Policy& policy;
+    access::Identities& identities;
+    std::string realm_scheme = "http";  // of the token endpoint named in challenges
+};
+
+// The challenge envcache answers a 401 with when it asks for its own credentials: its token
+// endpoint (/auth/token on the host the client asked) when identities are configured.
+std::string own_challenge(const server::Exchange& ex, const PullAccess& access);
+
 class RegistryHandler {
   public:
     // `clients[i]` talks to config.upstreams[i]. Everything passed must outlive the handler.
+    // Without `access` everyone may pull from the shared upstreams.
     RegistryHandler(const config::Config& config, cache::Cache& cache,
                     std::vector<upstream::Client*> clients, fetch::Fetcher& fetcher,
-                    Metrics& metrics);
+                    Metrics& metrics, const PullAccess* access = nullptr);
 
     // Answers one request whose target starts with "/v2".
     net::awaitable<void> handle(server::Exchange& ex);
+
+    // Upstream HEADs that pass-through authorization made.
+    std::uint64_t passthrough_checks() const { return m_passthrough.checks(); }
 
   private:
     net::awaitable<void> handle_manifest(server::Exchange& ex, const Route& route,
@@ -50,8 +69,16 @@ class RegistryHandler {
     cache::Cache& m_cache;
     std::vector<upstream::Client*> m_clients;
     fetch::Fetcher& m_fetcher;
+    // A passthrough target: the upstream's answer allows the request, or the refusal is sent
+    // (false).
+    net::awaitable<bool> admit_passthrough(server::Exchange& ex, const Route& route,
+                                           const UpstreamTarget& target);
+
     Metrics& m_metrics;
     ManifestService m_manifests;
+    ReferrersService m_referrers;
+    const PullAccess* m_access;
+    PassThrough m_passthrough;
 };
 
 }  // namespace proxy::registry

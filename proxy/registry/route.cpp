@@ -78,7 +78,7 @@ std::variant<Route, OciError> parse_route(http::verb method, std::string_view pa
 
     const std::string_view ref = parts[n - 1];
     if (route.endpoint == Endpoint::manifest && ref.find(':') == std::string_view::npos) {
-        if (!is_valid_tag(ref)) return tag_invalid();
+        if (!is_valid_tag(ref)) return tag_cannot_exist();
     } else {
         if (!is_valid_digest(ref)) return digest_invalid();
         route.reference_is_digest = true;
@@ -121,7 +121,7 @@ std::variant<UpstreamTarget, OciError> select_upstream(
     if (!chosen) return name_unknown("no upstream for repository");
     if (is_docker_hub(upstreams[*chosen]) && repo.find('/') == std::string::npos)
         repo = "library/" + repo;
-    return UpstreamTarget{*chosen, std::move(repo)};
+    return UpstreamTarget{*chosen, std::move(repo), std::nullopt};
 }
 
 upstream::Request upstream_request(http::verb method, const UpstreamTarget& target,
@@ -130,6 +130,7 @@ upstream::Request upstream_request(http::verb method, const UpstreamTarget& targ
     request.method = method;
     request.target = "/v2/" + target.repo + "/" + std::string(path_and_query);
     request.scope = "repository:" + target.repo + ":pull";
+    request.caller_authorization = target.caller_authorization;
     return request;
 }
 

@@ -41,6 +41,9 @@ std::variant<Route, OciError> parse_route(boost::beast::http::verb method, std::
 struct UpstreamTarget {
     std::size_t index = 0;  // into the upstreams list
     std::string repo;       // e.g. "library/alpine"
+    // A passthrough upstream's requests carry the caller's Authorization value (empty: none);
+    // nullopt: envcache's own credentials.
+    std::optional<std::string> caller_authorization;
 };
 
 // Picks the upstream: `ns` (from ?ns=) matching an upstream's name or URL host; else a first

@@ -9,6 +9,18 @@
 
 namespace proxy::registry {
 
+std::vector<std::string> parse_upstream_tags(std::string_view body) {
+    std::vector<std::string> tags;
+    boost::system::error_code ec;
+    const auto parsed = boost::json::parse(body, ec);
+    if (ec || !parsed.is_object()) return tags;
+    if (const auto* list = parsed.as_object().if_contains("tags"); list && list->is_array()) {
+        for (const auto& tag : list->as_array())
+            if (tag.is_string()) tags.emplace_back(tag.as_string());
+    }
+    return tags;
+}
+
 // The OCI tag list body: tags sorted, those after `last` only, at most `n` of them.
 std::string tags_page(const std::string& name, std::vector<std::string> tags,
                       const std::optional<std::string>& n, const std::optional<std::string>& last) {

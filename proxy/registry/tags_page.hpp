@@ -9,6 +9,10 @@
 
 namespace proxy::registry {
 
+// The tags of an upstream's tag list body ({"tags": [...]}, strings only); none when the body is
+// not such an object.
+std::vector<std::string> parse_upstream_tags(std::string_view body);
+
 // The OCI tag list body {"name":..., "tags":[...]}: tags sorted and unique, those after `last`
 // only, at most `n` of them (`n` is digits only; the caller checked).
 std::string tags_page(const std::string& name, std::vector<std::string> tags,

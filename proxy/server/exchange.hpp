@@ -32,6 +32,8 @@ struct Exchange {
     Stream& stream;
     const Request& request;
     std::chrono::seconds write_timeout;
+    std::vector<std::string> client_cert_names;  // verified client certificate: subject CN first,
+                                                 // then SANs; empty without one
 
     // Filled in by the handler and the helpers, read by the access log and the connection loop.
     unsigned status = 0;
@@ -40,6 +42,7 @@ struct Exchange {
     bool keep_alive = true;
     bool aborted = false;  // connection cut mid-body on purpose
     std::vector<std::string> client_cert_names;  // verified client certificate: subject CN first, then SANs; empty without one
+    std::string identity = {};  // who the caller was made out to be; empty: anonymous or unknown
 
     bool is_head() const { return request.method() == http::verb::head; }
 };

@@ -50,6 +50,7 @@ std::string access_line(const Request& request, const Exchange& ex,
     line += "ms ";
     line += ex.outcome;
     if (ex.aborted) line += " aborted";
+    if (!ex.identity.empty()) line += " user=" + ex.identity;
     return line;
 }
 
@@ -225,13 +226,19 @@ net::awaitable<void> Server::session(std::shared_ptr<Connection> connection) {
             } else {
                 auto [body_ec, body_n] = co_await http::async_read(stream, buffer, parser, k_token);
                 if (body_ec) {
-                    if (body_ec == http::error::body_limit) {
+                    // A malformed body (bad chunk framing, cut short) gets a 400 as a malformed
+                    // header does; a client that went quiet or a server shutting down, nothing.
+                    if (body_ec != beast::error::timeout &&
+                        body_ec != net::error::operation_aborted) {
+                        const bool too_large = body_ec == http::error::body_limit;
                         Exchange ex{.stream = stream,
                                     .request = parser.get(),
                                     .write_timeout = m_config.idle_timeout,
                                     .client_cert_names = connection->client_cert_names};
                         ex.keep_alive = false;
-                        const ApiError error{413, "SIZE_INVALID", "request body too large", ""};
+                        const ApiError error{
+                            too_large ? 413u : 400u, too_large ? "SIZE_INVALID" : "BODY_INVALID",
+                            too_large ? "request body too large" : "malformed request body", ""};
                         co_await send_error(ex, error);
                     }
                     break;

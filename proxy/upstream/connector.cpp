@@ -1,5 +1,6 @@
 #include "proxy/upstream/connector.hpp"
 
+#include <algorithm>
 #include <utility>
 
 #include <boost/asio/as_tuple.hpp>
@@ -64,14 +65,21 @@ error_code Connector::tls_context_error() {
 }
 
 net::awaitable<boost::system::result<std::unique_ptr<Connection>>> Connector::connect(
-    const Origin& origin) {
+    const Origin& origin, std::optional<Clock::time_point> limit) {
     if (origin.tls) {
         if (auto ec = tls_context_error(); ec) {
             co_return ec;
         }
     }
-    const auto deadline = Clock::now() + m_connect_timeout;
-    const bool timed = m_connect_timeout.count() > 0;
+    auto deadline = Clock::now() + m_connect_timeout;
+    const bool timed = m_connect_timeout.count() > 0 || limit;
+    if (limit && (m_connect_timeout.count() == 0 || *limit < deadline)) deadline = *limit;
+    // What is left of the deadline; never zero, which arm() takes as no limit.
+    const auto left = [&] {
+        return timed
+                   ? std::max<Clock::duration>(deadline - Clock::now(), std::chrono::nanoseconds(1))
+                   : Clock::duration::zero();
+    };
     const auto executor = m_executor;
 
     // The resolver has no timeout of its own: a timer cancels it.
@@ -98,7 +106,7 @@ net::awaitable<boost::system::result<std::unique_ptr<Connection>>> Connector::co
     }
 
     auto stream = std::make_unique<beast::tcp_stream>(executor);
-    arm(*stream, timed ? deadline - Clock::now() : Clock::duration::zero());
+    arm(*stream, left());
     auto [connect_ec, endpoint] = co_await stream->async_connect(endpoints, k_use);
     std::ignore = endpoint;
     if (connect_ec) {
@@ -124,7 +132,7 @@ net::awaitable<boost::system::result<std::unique_ptr<Connection>>> Connector::co
     } else {
         tls->set_verify_mode(ssl::verify_none);
     }
-    arm(tls->next_layer(), timed ? deadline - Clock::now() : Clock::duration::zero());
+    arm(tls->next_layer(), left());
     auto [handshake_ec] = co_await tls->async_handshake(ssl::stream_base::client, k_use);
     if (handshake_ec) {
         warn(m_name + ": TLS handshake with " + origin.authority() +

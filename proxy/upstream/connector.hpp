@@ -4,6 +4,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -26,9 +27,11 @@ class Connector {
 
     // Resolves, connects and (for https) does the TLS handshake with SNI, all within the
     // upstream's connect_timeout: a slow resolver or handshake ends in beast::error::timeout.
-    // Error::bad_ca_file when https needs a ca_file that cannot be loaded.
+    // Error::bad_ca_file when https needs a ca_file that cannot be loaded. A `deadline` earlier
+    // than connect_timeout's ends it sooner.
     boost::asio::awaitable<boost::system::result<std::unique_ptr<Connection>>> connect(
-        const Origin& origin);
+        const Origin& origin,
+        std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt);
 
   private:
     boost::system::error_code tls_context_error();

@@ -22,6 +22,7 @@
 #include "proxy/upstream/pool.hpp"
 #include "proxy/upstream/pooled_response.hpp"
 #include "proxy/upstream/response_body.hpp"
+#include "proxy/upstream/small_answer.hpp"
 #include "proxy/upstream/upstream_error.hpp"
 #include "proxy/upstream/warn.hpp"
 
@@ -41,12 +42,26 @@ constexpr std::size_t k_token_body_limit = 1024 * 1024;
 constexpr auto k_first_backoff = std::chrono::milliseconds(100);
 constexpr auto k_max_backoff = std::chrono::milliseconds(5000);
 constexpr std::string_view k_user_agent = "envcache/0.1";
+// The retry budget's floor: retries an upstream gets beyond its share of requests.
+constexpr double k_retry_floor = 10;
+
+// What one request's attempts may do.
+struct Attempts {
+    bool retry = true;                          // retries allowed (not a probe, not asked off)
+    std::optional<Clock::time_point> deadline;  // the request's own limit, if any
+};
 
 // Errors worth another attempt: the network's, not TLS verification or our own.
 bool is_retryable(const error_code& ec) {
     return ec.category() != net::error::get_ssl_category() &&
            ec.category() != net::ssl::error::get_stream_category() &&
            ec.category() != error_category();
+}
+
+// Whether an attempt's outcome says something about the upstream's health: our own errors
+// (a bad URL, an unreadable ca_file) do not.
+bool is_upstream_failure(const error_code& ec) {
+    return ec.category() != error_category();
 }
 
 bool is_redirect(unsigned status) {
@@ -66,7 +81,13 @@ class UpstreamClient final : public Client {
         : m_config(config),
           m_connector(std::move(executor), config),
           m_pool(std::make_shared<Pool>()),
-          m_auth(config) {
+          m_auth(config),
+          m_health(
+              config.name,
+              {config.breaker_failures,
+               std::chrono::duration_cast<Health::Clock::duration>(config.breaker_probe_interval),
+               config.retry_budget, k_retry_floor},
+              Health::Clock::now, [](std::string_view line) { warn(std::string(line)); }) {
         // The loader has checked a configured url already; a Config built in code may hold any.
         const auto url = config::parse_upstream_url(m_config.url);
         if (!url) {
@@ -79,11 +100,19 @@ class UpstreamClient final : public Client {
     }
 
     const config::UpstreamConfig& config() const override { return m_config; }
+    const Health* health() const override { return &m_health; }
 
     net::awaitable<result<std::unique_ptr<Response>>> send(Request request) override {
         if (m_setup_error) {
             co_return m_setup_error;
         }
+        const Health::Admission admission = m_health.admit();
+        if (admission == Health::Admission::refused) {
+            co_return make_error_code(Error::circuit_open);
+        }
+        Attempts attempts;
+        attempts.retry = request.retry && admission == Health::Admission::go;
+        if (request.timeout) attempts.deadline = Clock::now() + *request.timeout;
         request.headers.erase(http::field::host);
         request.headers.erase(http::field::authorization);
         Location location{m_origin, m_base_path + request.target};
@@ -95,17 +124,23 @@ class UpstreamClient final : public Client {
             // redirects to (object storage with presigned URLs).
             const bool at_upstream = location.origin == m_origin;
             http::fields headers = request.headers;
-            if (at_upstream) {
+            if (at_upstream && request.caller_authorization) {
+                if (!request.caller_authorization->empty())
+                    headers.set(http::field::authorization, *request.caller_authorization);
+            } else if (at_upstream) {
                 if (auto value = m_auth.authorization(request.scope)) {
                     headers.set(http::field::authorization, *value);
                 }
             }
-            auto response = co_await exchange(location, method, headers);
+            auto response = co_await exchange(location, method, headers, attempts);
             if (!response) {
                 co_return response.error();
             }
             const unsigned status = (*response)->status();
 
+            if (status == 401 && at_upstream && request.caller_authorization) {
+                co_return std::unique_ptr<Response>(std::move(*response));  // the caller's answer
+            }
             if (status == 401 && at_upstream) {
                 m_auth.refused(request.scope);
                 if (authenticated) {
@@ -114,7 +149,7 @@ class UpstreamClient final : public Client {
                     co_return std::unique_ptr<Response>(std::move(*response));
                 }
                 authenticated = true;
-                if (co_await authenticate(**response, request.scope)) {
+                if (co_await authenticate(**response, request.scope, attempts)) {
                     co_await discard_body(**response);
                     continue;
                 }
@@ -149,7 +184,8 @@ class UpstreamClient final : public Client {
   private:
     // Answers the 401's challenge: fetches and caches a bearer token, or switches to basic
     // credentials. Returns whether the request should be sent again.
-    net::awaitable<bool> authenticate(Response& response, const std::string& request_scope) {
+    net::awaitable<bool> authenticate(Response& response, const std::string& request_scope,
+                                      const Attempts& attempts) {
         const auto step =
             m_auth.answer(response.headers()[http::field::www_authenticate], request_scope);
         if (!step) {
@@ -160,7 +196,7 @@ class UpstreamClient final : public Client {
         }
         const TokenRequest& token_request = **step;
         const Location& location = token_request.location;
-        auto answer = co_await exchange(location, http::verb::get, token_request.headers);
+        auto answer = co_await exchange(location, http::verb::get, token_request.headers, attempts);
         if (!answer) {
             warn(m_config.name + ": token request to " + location.describe() +
                  " failed: " + answer.error().message());
@@ -187,18 +223,31 @@ class UpstreamClient final : public Client {
     }
 
     // Sends one request and reads the answer's header, retrying connection errors and 5xx
-    // answers with exponential backoff. A 5xx that persists is returned as it is.
+    // answers with exponential backoff while `attempts` and the retry budget allow. A 5xx that
+    // persists is returned as it is. Every attempt's outcome goes to the upstream's health.
     net::awaitable<result<std::unique_ptr<PooledResponse>>> exchange(const Location& location,
                                                                      http::verb method,
-                                                                     const http::fields& headers) {
+                                                                     const http::fields& headers,
+                                                                     const Attempts& attempts) {
         auto backoff = std::chrono::duration_cast<Clock::duration>(k_first_backoff);
         for (unsigned attempt = 0;; ++attempt) {
-            auto response = co_await attempt_once(location, method, headers);
-            const bool last = attempt >= m_config.retries;
+            auto response = co_await attempt_once(location, method, headers, attempts.deadline);
+            if (!response) {
+                if (is_upstream_failure(response.error())) m_health.failed();
+            } else if (is_server_error((*response)->status())) {
+                m_health.failed();
+            } else {
+                m_health.succeeded();
+            }
+            const bool retryable_outcome =
+                response ? (*response)->status() >= 500 : is_retryable(response.error());
+            const bool time_left = !attempts.deadline || Clock::now() < *attempts.deadline;
+            const bool last = attempt >= m_config.retries || !attempts.retry || !time_left ||
+                              !retryable_outcome || !m_health.may_retry();
             const std::string what =
                 std::string(http::to_string(method)) + " " + location.describe();
             if (!response) {
-                if (last || !is_retryable(response.error())) {
+                if (last) {
                     warn(m_config.name + ": " + what + " failed: " + response.error().message());
                     co_return response.error();
                 }
@@ -222,7 +271,15 @@ class UpstreamClient final : public Client {
     // One attempt: a pooled connection (or, if that turns out closed, a fresh one), the
     // request written and the answer's header read.
     net::awaitable<result<std::unique_ptr<PooledResponse>>> attempt_once(
-        const Location& location, http::verb method, const http::fields& headers) {
+        const Location& location, http::verb method, const http::fields& headers,
+        std::optional<Clock::time_point> deadline) {
+        // read_timeout per step, cut short by the request's deadline (never to zero, which
+        // arm() takes as no limit).
+        const auto step_limit = [&]() -> Clock::duration {
+            if (!deadline) return m_config.read_timeout;
+            return std::clamp<Clock::duration>(*deadline - Clock::now(),
+                                               std::chrono::nanoseconds(1), m_config.read_timeout);
+        };
         http::request<http::empty_body> request{method, location.target, 11};
         for (const auto& field : headers) {
             request.insert(field.name_string(), field.value());
@@ -234,13 +291,13 @@ class UpstreamClient final : public Client {
         while (true) {
             const bool reused = connection != nullptr;
             if (!connection) {
-                auto fresh = co_await m_connector.connect(location.origin);
+                auto fresh = co_await m_connector.connect(location.origin, deadline);
                 if (!fresh) {
                     co_return fresh.error();
                 }
                 connection = std::move(*fresh);
             }
-            arm(connection->tcp(), m_config.read_timeout);
+            arm(connection->tcp(), step_limit());
             auto [write_ec, written] = co_await connection->with_stream(
                 [&](auto& stream) { return http::async_write(stream, request, k_use); });
             std::ignore = written;
@@ -252,7 +309,7 @@ class UpstreamClient final : public Client {
             }
             error_code ec = write_ec;
             if (!ec) {
-                arm(connection->tcp(), m_config.read_timeout);
+                arm(connection->tcp(), step_limit());
                 auto [read_ec, read] = co_await connection->with_stream([&](auto& stream) {
                     return http::async_read_header(stream, connection->buffer(), *parser, k_use);
                 });
@@ -275,6 +332,7 @@ class UpstreamClient final : public Client {
     Connector m_connector;
     std::shared_ptr<Pool> m_pool;
     Authenticator m_auth;
+    Health m_health;
     Origin m_origin;
     std::string m_base_path;  // the configured url's path, without a trailing '/'
     error_code m_setup_error;

@@ -2,6 +2,7 @@
 // HTTP/1.1 client for one upstream registry: keep-alive pool, TLS, bearer-token and basic auth,
 // redirects to object storage, timeouts and bounded retries. Coroutines; errors are values.
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -16,6 +17,7 @@
 #include <boost/system/result.hpp>
 
 #include "config/config.hpp"
+#include "proxy/upstream/health.hpp"
 
 namespace proxy::upstream {
 
@@ -27,6 +29,14 @@ struct Request {
     std::string target;    // origin-form path and query, e.g. "/v2/library/alpine/manifests/3"
     std::string scope;     // token scope, e.g. "repository:library/alpine:pull"
     http::fields headers;  // extra headers to send (Accept, Range); no Host or Authorization
+    // A limit for the whole request (connect and answer header together), in place of
+    // connect_timeout and read_timeout; none: those apply to each step.
+    std::optional<std::chrono::milliseconds> timeout;
+    bool retry = true;  // false: one attempt, whatever config.retries says
+    // Set for a passthrough upstream: the caller's own Authorization value (empty: none), sent
+    // to the upstream's origin only and instead of envcache's credentials; a 401 is returned
+    // as it is. Never logged.
+    std::optional<std::string> caller_authorization;
 };
 
 // An open response whose body is read in pieces. Reading the body to the end returns the
@@ -47,12 +57,16 @@ class Client {
   public:
     virtual ~Client() = default;
     // Sends the request, following the auth challenge and redirects, retrying connection errors
-    // and 5xx answers with backoff up to config.retries times. Any status the registry gives
-    // (200, 404, 401 after auth failed, ...) is a value; an error is returned only when no
-    // response could be had (e.g. connection refused after all retries, TLS failure, timeout).
+    // and 5xx answers with backoff up to config.retries times, as far as the upstream's retry
+    // budget allows. Any status the registry gives (200, 404, 401 after auth failed, ...) is a
+    // value; an error is returned only when no response could be had (e.g. connection refused
+    // after all retries, TLS failure, timeout) and, at once, while the upstream's circuit
+    // breaker is open (Error::circuit_open).
     virtual net::awaitable<boost::system::result<std::unique_ptr<Response>>> send(
         Request request) = 0;
     virtual const config::UpstreamConfig& config() const = 0;
+    // The upstream's breaker and retry budget; none for a client without one.
+    virtual const Health* health() const { return nullptr; }
 };
 
 std::unique_ptr<Client> make_client(net::any_io_executor executor,

@@ -25,6 +25,8 @@ class ErrorCategory final : public boost::system::error_category {
                 return "the upstream's answer is too large";
             case Error::bad_challenge:
                 return "the upstream's authentication challenge cannot be answered";
+            case Error::circuit_open:
+                return "the upstream is failing; its circuit breaker is open";
         }
         return "upstream error";
     }

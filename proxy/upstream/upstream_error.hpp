@@ -15,6 +15,7 @@ enum class Error {
     bad_token_response,  // the token endpoint's answer has no token
     body_too_large,      // a body the client reads itself (token, error) exceeded its limit
     bad_challenge,       // a 401's WWW-Authenticate challenge the client cannot answer
+    circuit_open,        // the upstream's circuit breaker is open: the request was not sent
 };
 
 const boost::system::error_category& error_category() noexcept;

@@ -101,7 +101,7 @@ TEST_CASE("a blob the store removes as corrupt leaves the policy and is not coun
     REQUIRE(c.start());
     REQUIRE(c.evictor().stats().tracked_blobs == 2);
 
-    std::string out;
+    store::ChunkBuffer out;
     CHECK(c.read_chunk(d, 1, out).error() == store::errc::corrupt);
     REQUIRE(c.flush());
     CHECK_FALSE(c.stat(d)->has_value());

@@ -49,7 +49,7 @@ TEST_CASE("blobs leased by readers on other threads survive concurrent eviction"
     std::atomic<int> reads{0};
     // A reader takes a lease, then the blob must stay readable for as long as it holds it.
     auto reader = [&](std::size_t first) {
-        std::string chunk;
+        store::ChunkBuffer chunk;
         while (!stop) {
             for (std::size_t i = first; i < blobs.size(); i += 2) {
                 auto lease = f.evictor().acquire(blobs[i]);

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "cache/referrer_records.hpp"
 #include "tests/cache/evictor_test_util.hpp"
 
 using namespace cache;
@@ -170,4 +171,35 @@ TEST_CASE("pin syntax is checked", "[evictor]") {
     CHECK(validate_pin("docker.io/Library/python:3"));
     CHECK(validate_pin("ghcr.io/org/app@sha256:xyz"));
     CHECK(validate_pin("sha256:" + std::string(63, 'c')));
+}
+
+TEST_CASE("a pinned image protects its stored referrers answers, the referrers and their blobs",
+          "[evictor]") {
+    EvictorFixture f(tiny_limits(), {"docker.io/library/app:1.0"});
+    const auto img = put_image(f);
+    REQUIRE(ok(f.store().put_tag({"docker.io", "library/app", "1.0"},
+                                 {img.index, "application/vnd.oci.image.index.v1+json", 0})));
+    // A signature of one platform manifest (config and payload), listed by a stored answer.
+    const std::vector<store::Digest> signature_blobs{f.put(4096), f.put(k_blob)};
+    const auto signature = f.put(4096);
+    REQUIRE(ok(f.store().put_refs(signature, signature_blobs)));
+    const auto answer = f.put(4096);
+    REQUIRE(ok(f.store().put_refs(answer, {signature})));
+    REQUIRE(
+        ok(put_referrers(f.store(), {img.manifests[0], "docker.io", "library/app"}, {answer, 0})));
+    // The same kind of answer about an image nobody pinned.
+    const auto other_signature = f.put(4096);
+    const auto other_answer = f.put(4096);
+    REQUIRE(ok(f.store().put_refs(other_answer, {other_signature})));
+    REQUIRE(ok(
+        put_referrers(f.store(), {f.put(4096), "docker.io", "library/other"}, {other_answer, 0})));
+    for (int i = 0; i < 2; ++i)
+        std::ignore = f.put(k_blob);
+
+    std::ignore = f.evictor().maybe_evict();
+
+    for (const auto& d : {answer, signature, signature_blobs[0], signature_blobs[1]})
+        CHECK(f.has(d));
+    CHECK_FALSE(f.has(other_answer));
+    CHECK_FALSE(f.has(other_signature));
 }

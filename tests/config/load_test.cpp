@@ -83,6 +83,12 @@ TEST_CASE("a file with only an upstream gets the documented defaults", "[config]
     CHECK(u.connect_timeout == seconds{10});
     CHECK(u.read_timeout == seconds{60});
     CHECK(u.retries == 3);
+    CHECK(u.retry_budget == 0.2);
+    CHECK(u.revalidate_timeout == seconds{3});
+    CHECK(u.stale_while_revalidate == seconds{0});
+    CHECK(u.negative_ttl == seconds{5});
+    CHECK(u.breaker_failures == 3);
+    CHECK(u.breaker_probe_interval == seconds{10});
     CHECK_FALSE(u.insecure_skip_verify);
     CHECK(u.password().empty());
     REQUIRE(c.default_upstream() != nullptr);
@@ -146,6 +152,12 @@ TEST_CASE("every key in the file is read into the Config", "[config]") {
         "    connect_timeout: 5s\n"
         "    read_timeout: 2m\n"
         "    retries: 0\n"
+        "    retry_budget: 0.5\n"
+        "    revalidate_timeout: 1s\n"
+        "    stale_while_revalidate: 1m\n"
+        "    negative_ttl: 0\n"
+        "    breaker_failures: 0\n"
+        "    breaker_probe_interval: 30s\n"
         "  - name: localhost:5001\n"
         "    url: http://127.0.0.1:5001\n"
         "    default: true\n"
@@ -198,6 +210,12 @@ TEST_CASE("every key in the file is read into the Config", "[config]") {
     CHECK(ghcr.connect_timeout == seconds{5});
     CHECK(ghcr.read_timeout == seconds{120});
     CHECK(ghcr.retries == 0);
+    CHECK(ghcr.retry_budget == 0.5);
+    CHECK(ghcr.revalidate_timeout == seconds{1});
+    CHECK(ghcr.stale_while_revalidate == seconds{60});
+    CHECK(ghcr.negative_ttl == seconds{0});
+    CHECK(ghcr.breaker_failures == 0);
+    CHECK(ghcr.breaker_probe_interval == seconds{30});
 
     const auto& local = c.upstreams[1];
     CHECK(local.name == "localhost:5001");
@@ -216,7 +234,7 @@ TEST_CASE("an unknown key is an error naming its line and the key it resembles",
           "test.yml:4: prefetsh: unknown key; did you mean prefetch?");
     CHECK(rejected(k_upstream + "colour: blue\n") ==
           "test.yml:4: colour: unknown key (known here: listen, threads, storage, eviction, "
-          "upstreams, prefetch, server, admin_token, admin_token_env, admin_token_file)");
+          "upstreams, prefetch, server, admin_token, admin_token_env, admin_token_file, access)");
 }
 
 TEST_CASE("a typo in a nested key is an error, never a silently ignored limit", "[config]") {
@@ -306,6 +324,10 @@ TEST_CASE("a size or duration with a bad unit is an error naming line and key", 
           "MB, GB, TB)");
     CHECK(rejected(k_upstream + "storage:\n  max_size: 0\n") ==
           "test.yml:5: storage.max_size: must be greater than 0");
+    CHECK(rejected(k_upstream + "storage:\n  map_size: 64KiB\n") ==
+          "test.yml:5: storage.map_size: must be 0 (the default) or at least 1MiB");
+    CHECK(accepted(k_upstream + "storage:\n  map_size: 16MiB\n").storage.map_size == 16ull << 20);
+    CHECK(accepted(k_upstream).storage.map_size == 0);
     CHECK(rejected(k_upstream + "storage:\n  max_size: -5GiB\n") ==
           "test.yml:5: storage.max_size: \"-5GiB\" is negative; a size must be at least 0");
     CHECK(rejected(k_upstream + "eviction:\n  max_age: 5 minutes\n") ==
@@ -318,6 +340,18 @@ TEST_CASE("a size or duration with a bad unit is an error naming line and key", 
           "test.yml:4: upstreams[0].connect_timeout: must be greater than 0");
     CHECK(rejected(k_upstream + "    retries: 11\n") ==
           "test.yml:4: upstreams[0].retries: must be between 0 and 10, found 11");
+    CHECK(rejected(k_upstream + "    retry_budget: 1.5\n") ==
+          "test.yml:4: upstreams[0].retry_budget: must be between 0 and 1 (a share of requests), "
+          "found \"1.5\"");
+    CHECK(rejected(k_upstream + "    revalidate_timeout: 0\n") ==
+          "test.yml:4: upstreams[0].revalidate_timeout: must be greater than 0");
+    CHECK(rejected(k_upstream + "    breaker_probe_interval: 0\n") ==
+          "test.yml:4: upstreams[0].breaker_probe_interval: must be greater than 0");
+    CHECK(rejected(k_upstream + "    breaker_failures: 1001\n") ==
+          "test.yml:4: upstreams[0].breaker_failures: must be between 0 and 1000, found 1001");
+    CHECK(rejected(k_upstream + "    negative_ttl: 5\n") ==
+          "test.yml:4: upstreams[0].negative_ttl: \"5\" has no unit (use 0 or a whole number "
+          "with s, m, h or d: 30s, 5m, 12h, 30d)");
     CHECK(rejected(k_upstream + "server:\n  header_timeout: 0\n") ==
           "test.yml:5: server.header_timeout: must be greater than 0");
     CHECK(rejected(k_upstream + "server:\n  max_connections: 0\n") ==
@@ -601,6 +635,14 @@ TEST_CASE("an empty file, a non-mapping and broken YAML are clear errors", "[con
     CHECK(broken.find("not valid YAML") != std::string::npos);
     CHECK(rejected(k_upstream + "---\n" + k_upstream) ==
           "test.yml:5: holds more than one YAML document; expected one");
+}
+
+TEST_CASE("a stray ',' is an error on its line, not a parser that never returns", "[config]") {
+    CHECK(rejected(",") == "test.yml:1: not valid YAML: unexpected ','");
+    CHECK(rejected(", [\n") == "test.yml:1: not valid YAML: unexpected ','");
+    CHECK(rejected("# a comment\n,a\n") == "test.yml:2: not valid YAML: unexpected ','");
+    CHECK(rejected(k_upstream + "---\n,\n").find("more than one YAML document") !=
+          std::string::npos);
 }
 
 TEST_CASE("load() reads a file, names it in errors and offers a throwing value()", "[config]") {

@@ -19,7 +19,9 @@ import shutil
 import signal
 import socket
 import socketserver
+import struct
 import subprocess
+import sys
 import tarfile
 import tempfile
 import threading
@@ -119,10 +121,13 @@ def kill_process_group(proc, sig=signal.SIGKILL):
 class Registry:
     """docker-registry serving from a temporary directory on a free loopback port."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, auth="", port=None):
+        """`auth`: the registry's `auth:` section as YAML (one line), e.g. htpasswd."""
         self.workdir = workdir
+        self.auth = auth
         self.proc = None
         self.port = None
+        self.fixed_port = port
         self.log_path = os.path.join(workdir, "registry.log")
 
     def start(self):
@@ -130,7 +135,7 @@ class Registry:
         root = os.path.join(self.workdir, "registry-data")
         os.makedirs(root, exist_ok=True)
         for _attempt in range(5):
-            port = free_port()
+            port = self.fixed_port or free_port()
             cfg = os.path.join(self.workdir, "registry.yml")
             with open(cfg, "w") as f:
                 f.write(
@@ -141,6 +146,8 @@ class Registry:
                     "  delete: {enabled: true}\n"
                     "http: {addr: '127.0.0.1:%d'}\n" % (root, port)
                 )
+                if self.auth:
+                    f.write("auth: %s\n" % self.auth)
             log = open(self.log_path, "ab")
             self.proc = subprocess.Popen(
                 [exe, "serve", cfg],
@@ -163,7 +170,7 @@ class Registry:
                 return False  # e.g. the port was taken meanwhile: retry on another
             try:
                 status, _, _ = http_request(port, "GET", "/v2/", timeout=2)
-                if status == 200:
+                if status == 200 or (self.auth and status == 401):
                     return True
             except OSError:
                 pass
@@ -195,6 +202,11 @@ class _ProxyServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def handle_error(self, request, client_address):
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # the client went away (a reset, or a killed envcache): nothing to report
+        super().handle_error(request, client_address)
+
 
 class CountingProxy:
     """HTTP reverse proxy to an upstream that records every request it forwards.
@@ -204,7 +216,14 @@ class CountingProxy:
     hold(pattern) / release(): requests whose path matches the regex wait in the proxy, before
     being forwarded, until release(); held() is how many are waiting.
     finished_at[path]: time.monotonic() when the proxy wrote the last byte of that path.
+    answer(pattern, status, content_type, body): requests whose path matches the regex get this
+    answer from the proxy itself (an upstream with an endpoint the registry lacks).
+    fault_for(method, path): a hook (None here; see faults.FaultFront) naming the fault to inject
+    into one request: "reset", "503", "hang", "truncate", "corrupt", "slow", or None.
     """
+
+    SLOW_RATE = 2 << 20  # bytes per second of a "slow" body
+    HANG_S = 30  # longest a "hung" request is held before its connection is reset
 
     def __init__(self, upstream_port):
         self.upstream_port = upstream_port
@@ -217,6 +236,8 @@ class CountingProxy:
         self.hold_pattern = None
         self.hold_gate = threading.Event()
         self.holding = 0
+        self.answers = []  # (compiled pattern, status, content type, body)
+        self.calm_gate = threading.Event()  # set: hung requests are let go
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -296,6 +317,10 @@ class CountingProxy:
             gate = self.hold_gate
         gate.set()
 
+    def answer(self, pattern, status, content_type, body):
+        with self.lock:
+            self.answers.append((re.compile(pattern), status, content_type, body))
+
     def held(self):
         with self.lock:
             return self.holding
@@ -303,6 +328,29 @@ class CountingProxy:
     def snapshot(self):
         with self.lock:
             return list(self.requests)
+
+    def fault_for(self, method, path):
+        return None
+
+    @staticmethod
+    def _answer(handler, status, content_type, data):
+        """Answers from the proxy itself, without asking the upstream."""
+        handler.send_response(status)
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        if handler.command != "HEAD":
+            handler.wfile.write(data)
+
+    @staticmethod
+    def _reset(handler):
+        """Closes the client connection with a TCP reset (no answer, or a cut body)."""
+        handler.close_connection = True
+        try:
+            handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            handler.connection.close()
+        except OSError:
+            pass
 
     def blob_gets(self, digest=None):
         """Number of GET requests for blobs (of one digest, or per digest as a dict)."""
@@ -326,6 +374,22 @@ class CountingProxy:
             gate.wait(timeout=120)
             with self.lock:
                 self.holding -= 1
+        with self.lock:
+            canned = next((a for a in self.answers if a[0].search(path)), None)
+        if canned:
+            _, status, content_type, data = canned
+            self._answer(handler, status, content_type, data)
+            return
+        fault = self.fault_for(handler.command, path)
+        if fault == "hang":
+            self.calm_gate.wait(timeout=self.HANG_S)
+        if fault in ("reset", "hang"):
+            self._reset(handler)
+            return
+        if fault == "503":
+            data = b'{"errors":[{"code":"UNAVAILABLE","message":"injected fault"}]}'
+            self._answer(handler, 503, "application/json", data)
+            return
         body = None
         length = int(handler.headers.get("Content-Length") or 0)
         if length:
@@ -350,8 +414,8 @@ class CountingProxy:
         digest_m = re.search(r"/blobs/(sha256:[0-9a-f]{64})", path)
         digest = digest_m.group(1) if digest_m else None
         with self.lock:
-            corrupt = digest in self.corrupted
-            rate = self.throttled.get(digest)
+            corrupt = digest in self.corrupted or fault == "corrupt"
+            rate = self.SLOW_RATE if fault == "slow" else self.throttled.get(digest)
         out_headers = [
             (k, v)
             for k, v in resp.getheaders()
@@ -367,7 +431,11 @@ class CountingProxy:
                     handler.send_header("Content-Length", length)
                 handler.end_headers()
                 if handler.command != "HEAD":
-                    self._stream(handler, resp, int(length or 0), corrupt, rate)
+                    cut = int(length or 0) // 2 if fault == "truncate" else None
+                    self._stream(handler, resp, int(length or 0), corrupt, rate, cut)
+                    if cut is not None:
+                        self._reset(handler)
+                        return
             else:
                 data = resp.read()
                 handler.send_response(resp.status)
@@ -384,8 +452,11 @@ class CountingProxy:
                 self.finished_at[path] = time.monotonic()
             conn.close()
 
-    def _stream(self, handler, resp, length, corrupt, rate):
+    def _stream(self, handler, resp, length, corrupt, rate, cut=None):
+        """Copies the body; `cut`: stop after that many bytes (a truncated body)."""
         piece = 256 * 1024
+        if cut is not None:
+            length = cut
         sent = 0
         flip_at = length // 2
         start = time.monotonic()
@@ -416,17 +487,23 @@ class Envcache:
     LISTEN_RE = re.compile(rb"listening on \[?([0-9.:a-f]+?)\]?:(\d+)")
 
     def __init__(self, workdir, upstream_url, tag_ttl="5m", name="upstream.test", extra="",
-                 max_size="2GiB", server_extra="", listen="127.0.0.1:0"):
-        """`extra`: more top-level config lines; `server_extra`: more `server:` keys in YAML flow
-        form (", tls: {...}")."""
+                 max_size="2GiB", listen="127.0.0.1:0", upstream_extra="", storage_extra="",
+                 server="", env=None):
+        """upstream_extra, storage_extra: more keys of those mappings (", retries: 0");
+        `server`: more server keys ("max_connections: 8, header_timeout: 2s"); `env`: more
+        environment variables for the process."""
         self.workdir = workdir
-        self.server_extra = server_extra
+        self.storage_extra = storage_extra
         self.listen = listen
+        self.upstream_extra = upstream_extra
+        self.server = server
+        self.env = env
         self.max_size = max_size
         self.upstream_url = upstream_url
         self.tag_ttl = tag_ttl
         self.name = name
         self.extra = extra
+        self.upstream_extra = upstream_extra  # more keys of the upstream's flow mapping
         self.proc = None
         self.port = None
         self.log_path = os.path.join(workdir, "envcache.log")
@@ -443,11 +520,13 @@ class Envcache:
         with open(cfg, "w") as f:
             f.write(
                 "listen: %s\n"
-                "storage: {path: %s, max_size: %s}\n"
+                "storage: {path: %s, max_size: %s%s}\n"
                 "upstreams:\n"
-                "  - {name: %s, url: \"%s\", default: true, tag_ttl: %s}\n"
+                "  - {name: %s, url: \"%s\", default: true, tag_ttl: %s%s}\n"
                 "prefetch: false\n"
-                "server: {shutdown_grace: %ds%s}\n%s" % (self.listen, data, self.max_size, self.name, self.upstream_url, self.tag_ttl, SHUTDOWN_GRACE_S, self.server_extra, self.extra)
+                "server: {shutdown_grace: %ds%s}\n%s"
+                % (self.listen, data, self.max_size, self.storage_extra, self.name, self.upstream_url, self.tag_ttl,
+                   self.upstream_extra, SHUTDOWN_GRACE_S, ", " + self.server if self.server else "", self.extra)
             )
         self.proc = subprocess.Popen(
             [exe, "serve", "--config", cfg],
@@ -455,8 +534,9 @@ class Envcache:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            env=dict(os.environ, **self.env) if self.env else None,
         )
-        reader = threading.Thread(target=self._read_output, daemon=True)
+        reader = self.reader = threading.Thread(target=self._read_output, daemon=True)
         reader.start()
         end = time.monotonic() + STARTUP_DEADLINE_S
         while not self.listening.wait(0.05):
@@ -470,7 +550,7 @@ class Envcache:
         return self
 
     def _read_output(self):
-        with open(self.log_path, "wb") as log:
+        with open(self.log_path, "ab") as log:  # appended: a restart on the same dir keeps it
             for line in iter(self.proc.stdout.readline, b""):
                 log.write(line)
                 log.flush()
@@ -507,6 +587,13 @@ class Envcache:
         kill_process_group(self.proc)  # anything left in its group
         self.proc.stdout.close()
         return self.exit_code
+
+    def kill(self):
+        """SIGKILL, as a crash or the OOM killer would: no shutdown, no flush."""
+        kill_process_group(self.proc)
+        self.exit_code = -signal.SIGKILL
+        self.reader.join(timeout=10)  # the pipe's end of file, once the whole group is gone
+        self.proc.stdout.close()
 
     def request(self, method, path, headers=None, body=None, timeout=30):
         return http_request(self.port, method, path, headers, body, timeout)
@@ -635,11 +722,13 @@ def skopeo(*args, timeout=SKOPEO_TIMEOUT_S, check=True):
     return proc
 
 
-def push(workdir, registry_hostport, repo, tag, obj):
+def push(workdir, registry_hostport, repo, tag, obj, creds=None):
     """Pushes an Image or Index to the registry with skopeo (from an OCI layout)."""
     layout = tempfile.mkdtemp(prefix="layout-", dir=workdir)
     write_layout(layout, tag, obj)
     args = ["copy", "--dest-tls-verify=false", "--preserve-digests"]
+    if creds:
+        args.append("--dest-creds=" + creds)
     if isinstance(obj, Index):
         args.append("--all")
     args += ["oci:%s:%s" % (layout, tag), "docker://%s/%s:%s" % (registry_hostport, repo, tag)]
@@ -647,9 +736,12 @@ def push(workdir, registry_hostport, repo, tag, obj):
     shutil.rmtree(layout, ignore_errors=True)
 
 
-def pull(hostport, repo, tag, out_dir, all_platforms=False, check=True, timeout=SKOPEO_TIMEOUT_S):
+def pull(hostport, repo, tag, out_dir, all_platforms=False, check=True, timeout=SKOPEO_TIMEOUT_S,
+         creds=None):
     """skopeo copy docker://hostport/repo:tag → oci:out_dir:tag."""
     args = ["copy", "--src-tls-verify=false"]
+    if creds:
+        args.append("--src-creds=" + creds)
     if all_platforms:
         args.append("--all")
     args += ["docker://%s/%s:%s" % (hostport, repo, tag), "oci:%s:%s" % (out_dir, tag)]

@@ -194,13 +194,20 @@ class Errors(ApiTestCase):
             ("/v2/envs/app/blobs/sha256:" + "0" * 65, "DIGEST_INVALID"),
             ("/v2/envs/app/blobs/not-a-digest", "DIGEST_INVALID"),
             ("/v2/envs/app/manifests/sha256:xyz", None),
-            ("/v2/envs/app/manifests/" + "t" * 129, None),
-            ("/v2/envs/app/manifests/-tag", None),
         ]
         self.upstream.reset()
         for path, code in cases:
             with self.subTest(path=path):
                 self.assert_error("GET", path, 400, code)
+        self.assertEqual(self.upstream.snapshot(), [])
+
+    def test_reads_of_tags_outside_the_grammar_are_unknown_without_an_upstream_request(self):
+        self.upstream.reset()
+        for tag in ("t" * 129, "-tag", ".INVALID_MANIFEST_NAME"):
+            with self.subTest(tag=tag):
+                self.assert_error("GET", "/v2/envs/app/manifests/" + tag, 404, "MANIFEST_UNKNOWN")
+                status, _, _ = self.cache.request("HEAD", "/v2/envs/app/manifests/" + tag)
+                self.assertEqual(status, 404)
         self.assertEqual(self.upstream.snapshot(), [])
 
     def test_hostile_paths_get_400_and_never_reach_the_upstream(self):

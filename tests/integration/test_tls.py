@@ -69,7 +69,7 @@ class Pki:
 
 
 def tls_server_config(cert, key, client_ca=None, client_auth="none"):
-    text = ", tls: {cert_file: %s, key_file: %s" % (cert, key)
+    text = "tls: {cert_file: %s, key_file: %s" % (cert, key)
     if client_ca:
         text += ", client_ca_file: %s, client_auth: %s" % (client_ca, client_auth)
     return text + "}"
@@ -107,7 +107,7 @@ class TlsTestCase(F.EnvcacheTestCase):
         ca = self.pki.ca_crt if self.client_auth != "none" else None
         self.cache = self.start_envcache(
             self.workdir, self.upstream.url, name=UPSTREAM_NAME,
-            server_extra=tls_server_config(*self.server_cert, client_ca=ca, client_auth=self.client_auth))
+            server=tls_server_config(*self.server_cert, client_ca=ca, client_auth=self.client_auth))
 
     def https_get(self, path, context, timeout=30):
         """(status, body) of GET path over a new TLS connection."""

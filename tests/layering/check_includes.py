@@ -20,8 +20,10 @@ ALLOWED = {
     "proxy/server": {"proxy", "config"},
     "proxy/upstream": {"proxy", "config"},
     "proxy/fetch": {"proxy", "proxy/upstream", "cache", "store", "config"},
-    "proxy/registry": {"proxy", "proxy/server", "proxy/fetch", "proxy/upstream", "cache",
-                       "store", "config"},
+    # Who may do what: pure decisions over config, hashed with store's SHA-256.
+    "proxy/access": {"config", "store"},
+    "proxy/registry": {"proxy", "proxy/server", "proxy/fetch", "proxy/upstream", "proxy/access",
+                       "cache", "store", "config"},
     # The pull-by-environment path and the base-image resolver use the registry's OCI
     # vocabulary (media types, upstream selection), never its handler.
     "proxy/environments": {"proxy", "proxy/server", "proxy/upstream", "cache", "store",

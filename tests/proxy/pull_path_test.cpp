@@ -459,6 +459,58 @@ TEST_CASE("a manifest by tag is served from the store while fresh and stale when
     CHECK(got.status == 502);
 }
 
+TEST_CASE("a tag's 404 is remembered for negative_ttl", "[proxy][pull]") {
+    const auto asks = [](std::chrono::seconds negative_ttl) {
+        Proxy proxy([&](config::Config& c) { c.upstreams[0].negative_ttl = negative_ttl; });
+        for (int i = 0; i < 3; ++i) {
+            const auto got = fetch(proxy.port, http::verb::get, "/v2/envs/app/manifests/later");
+            CHECK(got.status == 404);
+            CHECK(got.body.find("MANIFEST_UNKNOWN") != std::string::npos);
+        }
+        return std::pair{proxy.upstream->count("GET /v2/envs/app/manifests/later"),
+                         proxy.metrics->total().negative.load()};
+    };
+    CHECK(asks(std::chrono::seconds(300)) == std::pair{1, std::uint64_t{2}});
+    CHECK(asks(std::chrono::seconds(0)) == std::pair{3, std::uint64_t{0}});
+}
+
+TEST_CASE("within stale_while_revalidate a stale tag is served at once and renewed behind",
+          "[proxy][pull]") {
+    Proxy proxy([](config::Config& c) {
+        c.upstreams[0].tag_ttl = std::chrono::seconds(0);
+        c.upstreams[0].stale_while_revalidate = std::chrono::seconds(300);
+    });
+    const auto manifest_for = [](char fill) {
+        return R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
+               R"("config":{"digest":"sha256:)" +
+               std::string(64, fill) + R"("},"layers":[]})";
+    };
+    const std::string first = manifest_for('a');
+    const std::string second = manifest_for('b');
+    const std::string target = "/v2/envs/app/manifests/v1";
+    proxy.upstream->set(
+        target, {200, first, "application/vnd.oci.image.manifest.v1+json", digest_of(first)});
+    CHECK(fetch(proxy.port, http::verb::get, target).body == first);
+
+    // The tag moves upstream; the stale copy is still what the next client gets, at once.
+    proxy.upstream->set(
+        target, {200, second, "application/vnd.oci.image.manifest.v1+json", digest_of(second)});
+    const auto got = fetch(proxy.port, http::verb::get, target);
+    CHECK(got.status == 200);
+    CHECK(got.body == first);
+    CHECK(proxy.metrics->total().stale >= 1);
+
+    // Meanwhile the background revalidation saw the new digest and fetched it.
+    std::string now_served;
+    for (int i = 0; i < 1000 && now_served != second; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        now_served = fetch(proxy.port, http::verb::get, target).body;
+    }
+    CHECK(now_served == second);
+    CHECK(proxy.upstream->count("GET " + target) == 2);
+    CHECK(proxy.upstream->count("HEAD " + target) >= 1);
+}
+
 TEST_CASE("a manifest fetched by digest must hash to that digest", "[proxy][pull]") {
     Proxy proxy;
     const std::string manifest = R"({"schemaVersion":2,"layers":[]})";

@@ -64,15 +64,27 @@ TEST_CASE("push and delete endpoints answer UNSUPPORTED", "[proxy][route]") {
     CHECK(error_of(http::verb::get, "/v2/a/blobs/uploads/123").code == "UNSUPPORTED");
 }
 
-TEST_CASE("bad names, tags and digests are 400 before anything else", "[proxy][route]") {
+TEST_CASE("bad names and digests are 400 before anything else", "[proxy][route]") {
     CHECK(error_of(http::verb::get, "/v2/UPPER/manifests/x").code == "NAME_INVALID");
-    CHECK(error_of(http::verb::get, "/v2/a/manifests/.bad").code == "TAG_INVALID");
     CHECK(error_of(http::verb::get, "/v2/a/manifests/sha256:abc").code == "DIGEST_INVALID");
     CHECK(error_of(http::verb::get, "/v2/a/blobs/latest").code == "DIGEST_INVALID");
     CHECK(error_of(http::verb::get, "/v2/a/blobs/sha512:" + std::string(128, 'a')).status == 400);
     CHECK(error_of(http::verb::get, "/v2/" + std::string(256, 'a') + "/manifests/x").code ==
           "NAME_INVALID");
     CHECK(error_of(http::verb::get, "/v2/manifests/x").code == "NAME_INVALID");
+}
+
+TEST_CASE("a read of a tag outside the grammar is an unknown manifest, before anything else",
+          "[proxy][route]") {
+    for (const std::string& tag :
+         {std::string(".INVALID_MANIFEST_NAME"), std::string("-tag"), std::string(129, 't')}) {
+        for (const auto verb : {http::verb::get, http::verb::head}) {
+            const auto error = error_of(verb, "/v2/a/manifests/" + tag);
+            CHECK(error.status == 404);
+            CHECK(error.code == "MANIFEST_UNKNOWN");
+            CHECK(error.message.find("not a tag ([a-zA-Z0-9_]") != std::string::npos);
+        }
+    }
 }
 
 TEST_CASE("unknown paths are NOT_FOUND", "[proxy][route]") {

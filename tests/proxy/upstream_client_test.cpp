@@ -851,6 +851,75 @@ TEST_CASE("an answer whose header never comes fails after the read timeout", "[u
     });
 }
 
+TEST_CASE("a request with a timeout of its own gives up within it, with no retry", "[upstream]") {
+    TestServer server([](const auto&) {
+        Reply reply;
+        reply.stall_before_header = true;
+        return reply;
+    });
+    auto config = make_config(server.url());
+    config.read_timeout = std::chrono::seconds(30);
+    net::io_context io;
+    auto client = proxy::upstream::make_client(io.get_executor(), config);
+    const auto start = std::chrono::steady_clock::now();
+    run(io, [&]() -> net::awaitable<void> {
+        Request request = get("/v2/a/manifests/1");
+        request.method = http::verb::head;
+        request.timeout = std::chrono::milliseconds(300);
+        request.retry = false;
+        auto response = co_await client->send(std::move(request));
+        REQUIRE_FALSE(response);
+        CHECK(response.error() == beast::error::timeout);
+    });
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
+    CHECK(server.requests().size() == 1);
+}
+
+TEST_CASE("an open circuit breaker refuses requests without sending them", "[upstream]") {
+    TestServer server([](const auto&) { return answer("down", 503); });
+    auto config = make_config(server.url());
+    config.retries = 0;
+    config.breaker_failures = 2;
+    net::io_context io;
+    auto client = proxy::upstream::make_client(io.get_executor(), config);
+    run(io, [&]() -> net::awaitable<void> {
+        for (int i = 0; i < 2; ++i) {
+            auto response = co_await client->send(get("/v2/a/manifests/1"));
+            REQUIRE(response);
+            CHECK((*response)->status() == 503);
+            std::ignore = co_await read_all(**response);
+        }
+        auto refused = co_await client->send(get("/v2/a/manifests/1"));
+        REQUIRE_FALSE(refused);
+        CHECK(refused.error() == proxy::upstream::Error::circuit_open);
+    });
+    CHECK(server.requests().size() == 2);
+    REQUIRE(client->health() != nullptr);
+    CHECK(client->health()->snapshot().state == proxy::upstream::Health::State::open);
+    CHECK(client->health()->snapshot().refused == 1);
+}
+
+TEST_CASE("retries stop once the upstream's retry budget is spent", "[upstream]") {
+    TestServer server([](const auto&) { return answer("down", 503); });
+    auto config = make_config(server.url());
+    config.retries = 3;
+    config.breaker_failures = 0;
+    config.retry_budget = 0;  // only the floor of 10 retries
+    net::io_context io;
+    auto client = proxy::upstream::make_client(io.get_executor(), config);
+    run(io, [&]() -> net::awaitable<void> {
+        for (int i = 0; i < 5; ++i) {
+            auto response = co_await client->send(get("/v2/a/manifests/1"));
+            REQUIRE(response);
+            CHECK((*response)->status() == 503);
+            std::ignore = co_await read_all(**response);
+        }
+    });
+    // 5 first attempts and the floor's 10 retries, not 5 × 3.
+    CHECK(server.requests().size() == 15);
+    CHECK(client->health()->snapshot().retries_refused == 2);
+}
+
 TEST_CASE("a url that is not http or https is an error for every request", "[upstream]") {
     net::io_context io;
     auto client = proxy::upstream::make_client(io.get_executor(), make_config("ftp://host/"));

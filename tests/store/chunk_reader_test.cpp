@@ -99,10 +99,10 @@ TEST_CASE("a large payload is copied from the file offset its overflow page head
     layout.file(3, in_file);
     const MDB_val value = layout.map(page_header(3, 0x04, pages_for(in_map.size())), in_map);
     const ChunkReader reader(layout.fd(), k_page);
-    std::string out;
+    store::ChunkBuffer out;
     // Only the pread path can return the file's bytes.
     REQUIRE_FALSE(reader.read(value, raw_entry(in_file), in_file.size(), out));
-    CHECK(out == in_file);
+    CHECK(out.view() == in_file);
 }
 
 TEST_CASE("a large payload is read through the map when its page does not look as expected",
@@ -116,31 +116,31 @@ TEST_CASE("a large payload is read through the map when its page does not look a
     layout.file(70, random_bytes(in_map.size(), 3));
     const ChunkReader reader(layout.fd(), k_page);
     const auto pages = pages_for(in_map.size());
-    std::string out;
+    store::ChunkBuffer out;
     SECTION("the header names a page whose first bytes differ from the map") {
         const MDB_val value = layout.map(page_header(70, 0x04, pages), in_map);
         REQUIRE_FALSE(reader.read(value, raw_entry(in_map), in_map.size(), out));
-        CHECK(out == in_map);
+        CHECK(out.view() == in_map);
     }
     SECTION("the header names a page past the end of the file") {
         const MDB_val value = layout.map(page_header(1'000, 0x04, pages), in_map);
         REQUIRE_FALSE(reader.read(value, raw_entry(in_map), in_map.size(), out));
-        CHECK(out == in_map);
+        CHECK(out.view() == in_map);
     }
     SECTION("the header lacks the overflow flag") {
         const MDB_val value = layout.map(page_header(3, 0x02, pages), in_map);
         REQUIRE_FALSE(reader.read(value, raw_entry(in_map), in_map.size(), out));
-        CHECK(out == in_map);
+        CHECK(out.view() == in_map);
     }
     SECTION("the header's page count does not fit the value's size") {
         const MDB_val value = layout.map(page_header(3, 0x04, pages + 1), in_map);
         REQUIRE_FALSE(reader.read(value, raw_entry(in_map), in_map.size(), out));
-        CHECK(out == in_map);
+        CHECK(out.view() == in_map);
     }
     SECTION("there is no data file") {
         const MDB_val value = layout.map(page_header(3, 0x04, pages), in_map);
         REQUIRE_FALSE(ChunkReader().read(value, raw_entry(in_map), in_map.size(), out));
-        CHECK(out == in_map);
+        CHECK(out.view() == in_map);
     }
 }
 
@@ -152,9 +152,9 @@ TEST_CASE("a small payload is read through the map", "[store]") {
     in_file[500] = static_cast<char>(in_file[500] ^ 1);
     layout.file(3, in_file);
     const MDB_val value = layout.map(page_header(3, 0x04, 1), in_map);
-    std::string out;
+    store::ChunkBuffer out;
     REQUIRE_FALSE(ChunkReader(layout.fd(), k_page).read(value, raw_entry(in_map), 1'000, out));
-    CHECK(out == in_map);
+    CHECK(out.view() == in_map);
 }
 
 TEST_CASE("a compressed large payload read with pread decodes to its chunk", "[store]") {
@@ -168,9 +168,9 @@ TEST_CASE("a compressed large payload read with pread decodes to its chunk", "[s
     layout.file(5, frame);
     const MDB_val value = layout.map(page_header(5, 0x04, pages_for(frame.size())), frame);
     const ChunkEntry entry{Codec::zstd, crc32c(frame)};
-    std::string out;
+    store::ChunkBuffer out;
     REQUIRE_FALSE(ChunkReader(layout.fd(), k_page).read(value, entry, chunk.size(), out));
-    CHECK(out == chunk);
+    CHECK(out.view() == chunk);
     CHECK(ChunkReader(layout.fd(), k_page).read(value, entry, chunk.size() - 1, out) ==
           errc::corrupt);
 }
@@ -184,11 +184,11 @@ TEST_CASE("a payload that fails its checksum or size is corrupt on either read p
     ChunkEntry wrong = raw_entry(payload);
     wrong.crc ^= 1;
     for (const ChunkReader& reader : {ChunkReader(layout.fd(), k_page), ChunkReader()}) {
-        std::string out;
+        store::ChunkBuffer out;
         CHECK(reader.read(value, wrong, payload.size(), out) == errc::corrupt);
         CHECK(reader.read(value, raw_entry(payload), payload.size() + 1, out) == errc::corrupt);
         CHECK_FALSE(reader.read(value, raw_entry(payload), payload.size(), out));
-        CHECK(out == payload);
+        CHECK(out.view() == payload);
     }
 }
 
@@ -217,9 +217,9 @@ TEST_CASE("the self-check falls back to the map, saying why, when pread does not
     in_file[150'000] = static_cast<char>(in_file[150'000] ^ 1);
     layout.file(3, in_file);
     const MDB_val value = layout.map(page_header(3, 0x04, pages_for(in_map.size())), in_map);
-    std::string out;
+    store::ChunkBuffer out;
     REQUIRE_FALSE(reader.read(value, raw_entry(in_map), in_map.size(), out));
-    CHECK(out == in_map);
+    CHECK(out.view() == in_map);
 }
 
 TEST_CASE("the self-check falls back to the map when it cannot run", "[store]") {
@@ -231,4 +231,19 @@ TEST_CASE("the self-check falls back to the map when it cannot run", "[store]") 
     ChunkReader no_database(env.data_fd(), env.page_size());
     no_database.self_check(env.get(), env.dbs().records + 100);
     CHECK(no_database.read_path().starts_with("map: self-check could not write its probe: "));
+}
+
+TEST_CASE("a chunk buffer keeps its allocation and shows only the bytes of the last read",
+          "[store]") {
+    ChunkBuffer buffer;
+    CHECK(buffer.empty());
+    char* first = buffer.resize_for_overwrite(1000);
+    std::memset(first, 'a', 1000);
+    char* smaller = buffer.resize_for_overwrite(10);
+    CHECK(smaller == first);  // shrinking keeps the allocation
+    CHECK(buffer.view() == std::string(10, 'a'));
+    buffer.resize_for_overwrite(1000);
+    CHECK(buffer.data() == first);  // and growing back within it too
+    buffer.clear();
+    CHECK(buffer.view().empty());
 }
