@@ -41,7 +41,6 @@ struct Exchange {
     std::string outcome = "-";  // hit | miss | stale | coalesced | -
     bool keep_alive = true;
     bool aborted = false;  // connection cut mid-body on purpose
-    std::vector<std::string> client_cert_names;  // verified client certificate: subject CN first, then SANs; empty without one
     std::string identity = {};  // who the caller was made out to be; empty: anonymous or unknown
 
     bool is_head() const { return request.method() == http::verb::head; }
