@@ -72,6 +72,25 @@ struct UpstreamConfig {
     std::string password() const;
 };
 
+// Who must show a client certificate during the TLS handshake.
+enum class ClientAuth {
+    none,      // none is asked for
+    optional,  // asked for; a client without one is served, one with a bad one is refused
+    require,   // a client without a certificate the client CA signed is refused
+};
+
+// `server.tls`: HTTPS on the listener. Without a cert_file the listener speaks plain HTTP. The
+// loader checks that the files parse and that the key belongs to the certificate.
+struct TlsConfig {
+    std::filesystem::path cert_file;       // PEM: the server certificate, then any intermediates
+    std::filesystem::path key_file;        // PEM: its private key (unencrypted)
+    std::filesystem::path client_ca_file;  // PEM: CAs that sign client certificates
+    ClientAuth client_auth = ClientAuth::none;
+    std::string min_version = "1.2";  // "1.2" | "1.3"
+
+    bool enabled() const { return !cert_file.empty(); }
+};
+
 struct ServerConfig {
     std::size_t max_connections = 1024;
     Seconds header_timeout{30};  // a request's headers must arrive within this (slow-loris)
@@ -79,6 +98,7 @@ struct ServerConfig {
     Seconds shutdown_grace{30};  // in-flight responses get this long after SIGTERM
     std::size_t max_header_bytes = 16 * 1024;
     std::size_t max_body_bytes = 4 * 1024 * 1024;  // API request bodies (environment bundles)
+    TlsConfig tls;
 };
 
 // One rule of the `access` section: what the callers it names may do. Rules add up.

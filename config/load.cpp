@@ -17,6 +17,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "config/secret.hpp"
+#include "config/tls_files.hpp"
 #include "config/units.hpp"
 #include "config/url.hpp"
 
@@ -112,9 +113,11 @@ constexpr std::array<std::string_view, 21> k_upstream_keys{
     "insecure_skip_verify", "connect_timeout", "read_timeout", "retries", "retry_budget",
     "revalidate_timeout", "stale_while_revalidate", "negative_ttl", "breaker_failures",
     "breaker_probe_interval", "access", "decision_ttl", "denial_ttl"};
-constexpr std::array<std::string_view, 6> k_server_keys{
+constexpr std::array<std::string_view, 7> k_server_keys{
     "max_connections", "header_timeout", "idle_timeout", "shutdown_grace", "max_header_bytes",
-    "max_body_bytes"};
+    "max_body_bytes", "tls"};
+constexpr std::array<std::string_view, 5> k_tls_keys{
+    "cert_file", "key_file", "client_ca_file", "client_auth", "min_version"};
 constexpr std::array<std::string_view, 5> k_access_keys{
     "htpasswd_file", "tokens_file", "issued_token_ttl", "groups", "rules"};
 constexpr std::array<std::string_view, 4> k_rule_keys{"who", "pull", "environments", "admin"};
@@ -127,13 +130,14 @@ struct Section {
 
 // Every mapping the file may hold, to point at the right place for a key written at the wrong
 // level ("max_size" at the top level: did you mean storage.max_size?).
-const std::array<Section, 8> k_sections{{
+const std::array<Section, 9> k_sections{{
     {"", k_top_keys},
     {"storage", k_storage_keys},
     {"storage.compression", k_compression_keys},
     {"eviction", k_eviction_keys},
     {"upstreams[]", k_upstream_keys},
     {"server", k_server_keys},
+    {"server.tls", k_tls_keys},
     {"access", k_access_keys},
     {"access.rules[]", k_rule_keys},
 }};
@@ -557,10 +561,63 @@ class Loader {
                 s.max_header_bytes = positive_size();
             } else if (key == "max_body_bytes") {
                 s.max_body_bytes = positive_size();
+            } else if (key == "tls") {
+                read_tls(v, child, s.tls);
             } else {
                 unhandled(child);
             }
         }
+    }
+
+    void read_tls(const YAML::Node& n, const At& at, TlsConfig& t) const {
+        if (!expect_mapping(n, at)) return;
+        check_keys(n, at.path, k_tls_keys);
+        std::optional<At> cert_at, key_at, ca_at, auth_at;
+        for (const auto& kv : n) {
+            const auto key = kv.first.Scalar();
+            const auto& v = kv.second;
+            const At child = at.child(kv.first.Mark(), key);
+            if (key == "cert_file") {
+                t.cert_file = read_scalar(v, child, "a PEM file");
+                cert_at = child;
+            } else if (key == "key_file") {
+                t.key_file = read_scalar(v, child, "a PEM file");
+                key_at = child;
+            } else if (key == "client_ca_file") {
+                t.client_ca_file = read_scalar(v, child, "a PEM file");
+                ca_at = child;
+            } else if (key == "client_auth") {
+                const auto mode = read_scalar(v, child, "none, optional or require");
+                if (mode == "none")
+                    t.client_auth = ClientAuth::none;
+                else if (mode == "optional")
+                    t.client_auth = ClientAuth::optional;
+                else if (mode == "require")
+                    t.client_auth = ClientAuth::require;
+                else
+                    fail(child, in_quotes(mode) + " is not a mode (use none, optional or require)");
+                auth_at = child;
+            } else if (key == "min_version") {
+                t.min_version = read_scalar(v, child, "1.2 or 1.3");
+                if (t.min_version != "1.2" && t.min_version != "1.3")
+                    fail(child,
+                         in_quotes(t.min_version) + " is not a TLS version (use 1.2 or 1.3)");
+            } else {
+                unhandled(child);
+            }
+        }
+        if (!cert_at) fail(at.child(at.mark, "cert_file"), "is required to serve TLS");
+        if (!key_at) fail(at.child(at.mark, "key_file"), "is required to serve TLS");
+        if (const auto problem = certificate_file_problem(t.cert_file)) fail(*cert_at, *problem);
+        if (const auto problem = key_file_problem(t.key_file, t.cert_file)) fail(*key_at, *problem);
+        if (t.client_auth != ClientAuth::none && !ca_at)
+            fail(*auth_at, "needs client_ca_file: the CA that signs client certificates");
+        if (ca_at && t.client_auth == ClientAuth::none)
+            fail(*ca_at,
+                 "is unused while client_auth is none (set client_auth: optional or require)");
+        if (ca_at)
+            if (const auto problem = certificate_file_problem(t.client_ca_file))
+                fail(*ca_at, *problem);
     }
 
     std::vector<UpstreamConfig> read_upstreams(const YAML::Node& n, const At& at) const {

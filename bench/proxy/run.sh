@@ -6,12 +6,14 @@
 #
 #   bench/proxy/run.sh            full run (about 20 minutes on 2 cores)
 #   bench/proxy/run.sh --quick    short smoke run (3 s per wrk run, 1 round each, 8 RSS clients)
+#   bench/proxy/run.sh --tls      the warm TLS rows only (envcache and nginx over TLS)
 #
 # Environment: ENVCACHE (binary, default build/release/proxy/envcache), BENCH_WORK (scratch
 # directory, default build/bench-proxy; ~9 GiB), DURATION (seconds per wrk run, 10),
 # ROUNDS (rounds of the wrk and p99 tests, medians reported; 3), COLD_ROUNDS (3),
-# RSS_CLIENTS (64), RSS_MAX_TIME (seconds an RSS client may take, 600).
-# Needs docker-registry, nginx-light, wrk, skopeo, curl, python3. Every server binds
+# RSS_CLIENTS (64), RSS_MAX_TIME (seconds an RSS client may take, 600), BASELINE (another
+# envcache binary: its plain-HTTP blob rows beside this one's, in the TLS section).
+# Needs docker-registry, nginx-light, wrk, skopeo, curl, openssl, python3. Every server binds
 # 127.0.0.1 only; every process this script starts is stopped on exit.
 set -euo pipefail
 
@@ -24,12 +26,17 @@ ROUNDS=${ROUNDS:-3}
 COLD_ROUNDS=${COLD_ROUNDS:-3}
 RSS_CLIENTS=${RSS_CLIENTS:-64}
 RSS_MAX_TIME=${RSS_MAX_TIME:-600}
+TLS_ONLY=0
 if [[ ${1:-} == --quick ]]; then
     DURATION=3 ROUNDS=1 COLD_ROUNDS=1 RSS_CLIENTS=8
+elif [[ ${1:-} == --tls ]]; then
+    TLS_ONLY=1
 elif [[ -n ${1:-} ]]; then
-    sed -n '2,15p' "$0" >&2
+    sed -n '2,16p' "$0" >&2
     exit 2
 fi
+# The sections that --tls skips.
+full_run() { [[ $TLS_ONLY == 0 ]]; }
 # One wrk thread: on 2 cores the load generator takes one of them, as a new user's would.
 CONNECTIONS=32
 WRK_THREADS=1
@@ -37,7 +44,7 @@ LIB=(python3 "$HERE/benchlib.py")
 RESULTS=$WORK/results
 MANIFEST_ACCEPT="application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json"
 
-for tool in docker-registry nginx wrk skopeo curl python3; do
+for tool in docker-registry nginx wrk skopeo curl openssl python3; do
     command -v "$tool" >/dev/null || PATH=$PATH:/usr/sbin command -v "$tool" >/dev/null || {
         echo "run.sh: $tool is missing (make deps-bench deps-test)" >&2
         exit 1
@@ -90,9 +97,10 @@ start_registry() {
     "${LIB[@]}" wait "http://127.0.0.1:$port/v2/" 30 || { tail "$dir/log" >&2; exit 1; }
 }
 
-# start_envcache NAME PORT DIR UPSTREAM_PORT: envcache with a fresh store in DIR/store.
+# start_envcache NAME PORT DIR UPSTREAM_PORT [tls]: envcache with a fresh store in DIR/store;
+# with `tls`, HTTPS with the run's certificate.
 start_envcache() {
-    local name=$1 port=$2 dir=$3 up=$4
+    local name=$1 port=$2 dir=$3 up=$4 scheme=http
     rm -rf "$dir"
     mkdir -p "$dir"
     cat >"$dir/config.yml" <<EOF
@@ -107,6 +115,10 @@ upstreams:
     tag_ttl: 5m
 prefetch: false
 EOF
+    if [[ ${5:-} == tls ]]; then
+        scheme=https
+        echo "server: {tls: {cert_file: $TLS_DIR/cert.pem, key_file: $TLS_DIR/key.pem}}" >>"$dir/config.yml"
+    fi
     "$ENVCACHE" serve --config "$dir/config.yml" >"$dir/log" 2>&1 &
     PIDS[$name]=$!
     for _ in $(seq 300); do
@@ -114,11 +126,15 @@ EOF
         kill -0 "${PIDS[$name]}" 2>/dev/null || { tail "$dir/log" >&2; exit 1; }
         sleep 0.1
     done
-    "${LIB[@]}" wait "http://127.0.0.1:$port/v2/" 30 || { tail "$dir/log" >&2; exit 1; }
+    "${LIB[@]}" wait "$scheme://127.0.0.1:$port/v2/" 30 || { tail "$dir/log" >&2; exit 1; }
 }
 
-start_nginx() { # start_nginx NAME PORT WORKERS
-    local name=$1 port=$2 workers=$3 dir=$WORK/$1
+start_nginx() { # start_nginx NAME PORT WORKERS [tls]
+    local name=$1 port=$2 workers=$3 dir=$WORK/$1 scheme=http ssl=""
+    if [[ ${4:-} == tls ]]; then
+        scheme=https
+        ssl="ssl; ssl_certificate $TLS_DIR/cert.pem; ssl_certificate_key $TLS_DIR/key.pem"
+    fi
     mkdir -p "$dir/tmp"
     cat >"$dir/nginx.conf" <<EOF
 $([[ $(id -u) == 0 ]] && echo "user root;")
@@ -137,7 +153,7 @@ http {
     open_file_cache max=1000 inactive=60s;
     client_body_temp_path $dir/tmp;
     server {
-        listen 127.0.0.1:$port;
+        listen 127.0.0.1:$port $ssl;
         root $WORK/static;
         location = /v2/ {
             default_type application/json;
@@ -157,13 +173,22 @@ http {
 EOF
     "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >"$dir/log" 2>&1 &
     PIDS[$name]=$!
-    "${LIB[@]}" wait "http://127.0.0.1:$port/v2/" 30 || { cat "$dir/error.log" >&2; exit 1; }
+    "${LIB[@]}" wait "$scheme://127.0.0.1:$port/v2/" 30 || { cat "$dir/error.log" >&2; exit 1; }
 }
 
-skopeo_pull() { # skopeo_pull PORT REPO DEST: timed by the caller
+skopeo_pull() { # skopeo_pull PORT REPO DEST: timed by the caller (http or https: not verified)
     rm -rf "$3"
     timeout 600 skopeo --insecure-policy copy -q --src-tls-verify=false \
         "docker://127.0.0.1:$1/$2:v1" "dir:$3" >/dev/null
+}
+
+# The run's TLS certificate (self-signed, P-256), for envcache and nginx alike.
+TLS_DIR=$WORK/tls
+make_certificate() {
+    mkdir -p "$TLS_DIR"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -keyout "$TLS_DIR/key.pem" -out "$TLS_DIR/cert.pem" -subj /CN=127.0.0.1 \
+        -addext subjectAltName=IP:127.0.0.1 2>/dev/null
 }
 
 mkdir -p "$WORK"
@@ -180,19 +205,39 @@ if [[ ! -f $WORK/layout.stamp || $(cat "$WORK/layout.stamp") != "$stamp" ]]; the
 fi
 
 # --- 2. the seeded upstream: a fresh docker-registry, every image pushed with skopeo --------
+# (--tls: only the images its rows read)
+IMAGES=$WORK/images.txt
+if ! full_run; then
+    IMAGES=$WORK/images-tls.txt
+    awk '$1 == "bench/small" || $1 == "bench/large"' "$WORK/images.txt" >"$IMAGES"
+fi
 UP=$("${LIB[@]}" free-port)
 rm -rf "$WORK/upstream"
 start_registry upstream "$UP" "$WORK/upstream"
-log "upstream docker-registry on 127.0.0.1:$UP; pushing $(wc -l <"$WORK/images.txt") images"
+log "upstream docker-registry on 127.0.0.1:$UP; pushing $(wc -l <"$IMAGES") images"
 while read -r repo tag _; do
     timeout 600 skopeo --insecure-policy copy -q --dest-tls-verify=false \
         "oci:$WORK/layout:${repo//\//_}_$tag" "docker://127.0.0.1:$UP/$repo:$tag"
-done <"$WORK/images.txt"
-"${LIB[@]}" static-tree "http://127.0.0.1:$UP" "$WORK/layout" "$WORK/images.txt" "$WORK/static"
+done <"$IMAGES"
+"${LIB[@]}" static-tree "http://127.0.0.1:$UP" "$WORK/layout" "$IMAGES" "$WORK/static"
 URLS=$WORK/static/urls
 COLD_REPOS=$(awk '$1 ~ /^bench\/cold/ {print $1}' "$WORK/images.txt")
 WARM_REPOS="bench/small bench/large $COLD_REPOS"
 
+declare -A PORT=()
+run_wrk() { # run_wrk TEST CONTENDER ROUND LIST [wrk args...]; https for a TLS contender
+    local test=$1 c=$2 round=$3 list=$4 scheme=http
+    shift 4
+    [[ $c == *-tls* ]] && scheme=https
+    local out=$RESULTS/wrk-$test-$c-r$round.txt
+    echo "# $(uptime)" >"$out"
+    timeout $((DURATION + 60)) wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 30s \
+        "$@" -s "$HERE/rotate.lua" "$scheme://127.0.0.1:${PORT[$c]}" -- \
+        $(awk '{print $1}' "$list") >>"$out" 2>&1 || true
+    log "$test $c round $round: $(grep -E 'Requests/sec|Transfer/sec' "$out" | tr -s ' ' | tr '\n' ' ')"
+}
+
+if full_run; then # sections 3 to 5 (not indented, to keep them readable)
 # --- 3. cold pulls: the image set directly, through envcache and docker-registry, fresh -----
 EC=$("${LIB[@]}" free-port)
 RP=$("${LIB[@]}" free-port)
@@ -228,7 +273,7 @@ NG1=$("${LIB[@]}" free-port)
 start_nginx nginx1 "$NG1" 1
 NG2=$("${LIB[@]}" free-port)
 start_nginx nginx2 "$NG2" 2
-declare -A PORT=([nginx1]=$NG1 [nginx2]=$NG2 [envcache]=$EC [registry]=$RP)
+PORT+=([nginx1]=$NG1 [nginx2]=$NG2 [envcache]=$EC [registry]=$RP)
 for c in envcache registry; do
     log "warming $c: pulling $(echo $WARM_REPOS | wc -w) images once"
     for repo in $WARM_REPOS; do skopeo_pull "${PORT[$c]}" "$repo" "$WORK/pull/warm"; done
@@ -238,16 +283,6 @@ for c in nginx1 nginx2 envcache registry; do
         "$URLS/large.txt" >&2
 done
 
-run_wrk() { # run_wrk TEST CONTENDER ROUND LIST [wrk args...]
-    local test=$1 c=$2 round=$3 list=$4
-    shift 4
-    local out=$RESULTS/wrk-$test-$c-r$round.txt
-    echo "# $(uptime)" >"$out"
-    timeout $((DURATION + 60)) wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 30s \
-        "$@" -s "$HERE/rotate.lua" "http://127.0.0.1:${PORT[$c]}" -- \
-        $(awk '{print $1}' "$list") >>"$out" 2>&1 || true
-    log "$test $c round $round: $(grep -E 'Requests/sec|Transfer/sec' "$out" | tr -s ' ' | tr '\n' ' ')"
-}
 warm_log_lines=$(wc -l <"$WORK/envcache-warm/log")
 for round in $(seq "$ROUNDS"); do
     for c in nginx1 nginx2 envcache registry; do
@@ -341,6 +376,49 @@ for phase in cold warm; do
     rm -f "$WORK"/pull/rss-*
 done
 stop envcache
+
+fi # full_run
+
+# --- 5b. warm TLS throughput: envcache with server.tls against nginx with ssl, same files ----
+make_certificate
+ET=$("${LIB[@]}" free-port)
+rm -rf "$WORK/envcache-tls"
+start_envcache envcache-tls "$ET" "$WORK/envcache-tls" "$UP" tls
+NT1=$("${LIB[@]}" free-port)
+start_nginx nginx-tls1 "$NT1" 1 tls
+NT2=$("${LIB[@]}" free-port)
+start_nginx nginx-tls2 "$NT2" 2 tls
+PORT+=([nginx-tls1]=$NT1 [nginx-tls2]=$NT2 [envcache-tls]=$ET)
+log "warming envcache-tls: pulling bench/small and bench/large once"
+for repo in bench/small bench/large; do skopeo_pull "$ET" "$repo" "$WORK/pull/warm"; done
+for c in nginx-tls1 nginx-tls2 envcache-tls; do
+    "${LIB[@]}" verify "https://127.0.0.1:${PORT[$c]}" "$URLS/small.txt" "$URLS/large.txt" >&2
+done
+for round in $(seq "$ROUNDS"); do
+    for c in nginx-tls1 nginx-tls2 envcache-tls; do run_wrk tls-small "$c" "$round" "$URLS/small.txt"; done
+    for c in nginx-tls1 nginx-tls2 envcache-tls; do run_wrk tls-large "$c" "$round" "$URLS/large.txt"; done
+done
+stop nginx-tls1
+stop nginx-tls2
+stop envcache-tls
+if [[ -n ${BASELINE:-} ]]; then
+    # Plain HTTP, this build against BASELINE, same warm blobs: what the TLS-capable stream
+    # costs the plain path.
+    EP=$("${LIB[@]}" free-port)
+    EB=$("${LIB[@]}" free-port)
+    start_envcache envcache-plain "$EP" "$WORK/envcache-plain" "$UP"
+    ENVCACHE=$BASELINE start_envcache baseline-plain "$EB" "$WORK/baseline-plain" "$UP"
+    PORT+=([envcache-plain]=$EP [baseline-plain]=$EB)
+    for c in envcache-plain baseline-plain; do
+        for repo in bench/small bench/large; do skopeo_pull "${PORT[$c]}" "$repo" "$WORK/pull/warm"; done
+    done
+    for round in $(seq "$ROUNDS"); do
+        for c in baseline-plain envcache-plain; do run_wrk plain-small "$c" "$round" "$URLS/small.txt"; done
+        for c in baseline-plain envcache-plain; do run_wrk plain-large "$c" "$round" "$URLS/large.txt"; done
+    done
+    stop envcache-plain
+    stop baseline-plain
+fi
 
 # --- 6. the tables ---------------------------------------------------------------------------
 {

@@ -18,6 +18,7 @@
 #include "config/units.hpp"
 #include "proxy/cli/commands.hpp"
 #include "proxy/cli/http_client.hpp"
+#include "proxy/cli/server_access.hpp"
 
 namespace proxy::cli {
 
@@ -49,9 +50,9 @@ constexpr std::string_view k_admin_usage =
     "options:\n"
     "  --server URL       the envcache server (default $ENVCACHE_SERVER or\n"
     "                     http://127.0.0.1:5000)\n"
-    "  --token-env VAR    read the admin token from environment variable VAR\n"
-    "                     (default ENVCACHE_ADMIN_TOKEN, if set)\n"
-    "  --json             print the server's JSON instead of a table\n";
+    "  --json             print the server's JSON instead of a table\n"
+    "the server and its credentials (the admin token is a bearer token; default\n"
+    "$ENVCACHE_ADMIN_TOKEN, if set):\n";
 
 struct AdminOptions {
     std::string command;
@@ -63,11 +64,11 @@ struct AdminOptions {
     bool dry_run = false;
     bool json = false;
     std::string server;
-    std::string token;
+    HttpClientOptions http;  // TLS files and credentials
 };
 
 int usage_error(std::string_view message) {
-    std::cerr << "envcache admin: " << message << "\n\n" << k_admin_usage;
+    std::cerr << "envcache admin: " << message << "\n\n" << k_admin_usage << ServerAccess::usage();
     return 2;
 }
 
@@ -299,10 +300,13 @@ std::optional<AdminOptions> parse(Args args, std::string& problem) {
     AdminOptions o;
     if (const char* env = std::getenv("ENVCACHE_SERVER")) o.server = env;
     if (o.server.empty()) o.server = "http://127.0.0.1:5000";
-    std::string token_env = "ENVCACHE_ADMIN_TOKEN";
-    bool token_env_given = false;
+    ServerAccess access("ENVCACHE_ADMIN_TOKEN");
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string_view a = args[i];
+        if (const auto taken = access.take(args, i, problem)) {
+            if (!*taken) return std::nullopt;
+            continue;
+        }
         auto value = [&](std::string& into) {
             if (i + 1 >= args.size()) {
                 problem = std::string(a) + " needs a value";
@@ -313,9 +317,6 @@ std::optional<AdminOptions> parse(Args args, std::string& problem) {
         };
         if (a == "--server") {
             if (!value(o.server)) return std::nullopt;
-        } else if (a == "--token-env") {
-            if (!value(token_env)) return std::nullopt;
-            token_env_given = true;
         } else if (a == "--set") {
             std::string s;
             if (!value(s)) return std::nullopt;
@@ -342,12 +343,7 @@ std::optional<AdminOptions> parse(Args args, std::string& problem) {
             o.words.emplace_back(a);
         }
     }
-    if (const char* t = std::getenv(token_env.c_str())) {
-        o.token = t;
-    } else if (token_env_given) {
-        problem = "environment variable " + token_env + " is not set";
-        return std::nullopt;
-    }
+    if (!access.apply(o.http, problem)) return std::nullopt;
     return o;
 }
 
@@ -355,11 +351,10 @@ std::optional<AdminOptions> parse(Args args, std::string& problem) {
 // (without the token) and gives nullopt.
 std::optional<HttpReply> send(const AdminOptions& o, http::verb method, std::string_view target,
                               std::string_view body = {}) {
-    HttpClientOptions options;
+    HttpClientOptions options = o.http;
     options.timeout = k_timeout;
     options.body_limit = k_body_limit;
     options.user_agent = "envcache-admin";
-    options.bearer_token = o.token;
     const auto client = HttpClient::for_server(o.server, std::move(options));
     if (!client) {
         std::cerr << "envcache admin: " << client.error().message << '\n';
@@ -403,7 +398,7 @@ int admin(Args args) {
     const AdminOptions& o = *parsed;
 
     if (o.command == "help") {
-        std::cout << k_admin_usage;
+        std::cout << k_admin_usage << ServerAccess::usage();
         return 0;
     }
     if (o.command == "stats") {

@@ -18,6 +18,7 @@
 #include "environment/spec.hpp"
 #include "proxy/cli/commands.hpp"
 #include "proxy/cli/http_client.hpp"
+#include "proxy/cli/server_access.hpp"
 
 namespace proxy::cli {
 
@@ -40,7 +41,8 @@ constexpr std::string_view k_env_usage =
     "  --server URL          resolve through a running envcache\n"
     "  --requirements FILE   an extra requirements.txt (relative to the current directory)\n"
     "  --json                print everything as JSON (hash, dockerfile)\n"
-    "  --context DIR         dockerfile: write Dockerfile and the files it copies into DIR\n";
+    "  --context DIR         dockerfile: write Dockerfile and the files it copies into DIR\n"
+    "the server and its credentials (bearer token default $ENVCACHE_TOKEN, if set):\n";
 
 struct EnvOptions {
     std::string command;
@@ -53,10 +55,11 @@ struct EnvOptions {
     std::string image;
     std::string name;
     std::string version;
+    HttpClientOptions http;  // TLS files and credentials
 };
 
 int usage_error(std::string_view message) {
-    std::cerr << "envcache env: " << message << "\n" << k_env_usage;
+    std::cerr << "envcache env: " << message << "\n" << k_env_usage << ServerAccess::usage();
     return 2;
 }
 
@@ -67,8 +70,13 @@ std::optional<EnvOptions> parse_options(Args args, std::string& problem) {
         return std::nullopt;
     }
     o.command = std::string(args[0]);
+    ServerAccess access("ENVCACHE_TOKEN");
     for (std::size_t i = 1; i < args.size(); ++i) {
         const auto a = args[i];
+        if (const auto taken = access.take(args, i, problem)) {
+            if (!*taken) return std::nullopt;
+            continue;
+        }
         auto value = [&](std::string& out) {
             if (i + 1 >= args.size()) {
                 problem = std::string(a) + " needs a value";
@@ -113,6 +121,7 @@ std::optional<EnvOptions> parse_options(Args args, std::string& problem) {
         problem = "--offline and --server exclude each other";
         return std::nullopt;
     }
+    if (!access.apply(o.http, problem)) return std::nullopt;
     return o;
 }
 
@@ -141,8 +150,7 @@ namespace http = boost::beast::http;
 constexpr std::chrono::seconds k_http_timeout{60};
 constexpr std::size_t k_max_reply_bytes = 16 * 1024 * 1024;
 
-HttpResult<HttpClient> client_for(const std::string& server) {
-    HttpClientOptions options;
+HttpResult<HttpClient> client_for(const std::string& server, HttpClientOptions options) {
     options.timeout = k_http_timeout;
     options.body_limit = k_max_reply_bytes;
     options.user_agent = "envcache-cli";
@@ -257,7 +265,7 @@ int register_environment(const HttpClient& client, const EnvOptions& o,
 
 int env(Args args) {
     if (!args.empty() && (args[0] == "--help" || args[0] == "-h" || args[0] == "help")) {
-        std::cout << k_env_usage;
+        std::cout << k_env_usage << ServerAccess::usage();
         return 0;
     }
     std::string problem;
@@ -276,7 +284,7 @@ int env(Args args) {
     }
     std::optional<HttpClient> client;
     if (!o.server.empty()) {
-        auto made = client_for(o.server);
+        auto made = client_for(o.server, o.http);
         if (!made) {
             std::cerr << "envcache env: " << made.error().message << "\n";
             return 2;

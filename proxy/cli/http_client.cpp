@@ -11,6 +11,9 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -23,8 +26,10 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
+#include <openssl/ssl.h>
 
 #include "config/units.hpp"
+#include "proxy/upstream/authenticator.hpp"
 
 namespace proxy::cli {
 
@@ -103,20 +108,11 @@ std::optional<std::string> json_error(const std::string& body) {
     return std::nullopt;
 }
 
-// `options` is the caller's, who blocks in io_context::run until this has returned.
-net::awaitable<HttpResult<HttpReply>> exchange(std::string host, std::string port,
-                                               std::string where,
-                                               http::request<http::string_body> request,
-                                               const HttpClientOptions& options) {
-    const auto executor = co_await net::this_coro::executor;
-    tcp::resolver resolver(executor);
-    auto [rec, endpoints] = co_await resolver.async_resolve(host, port, k_token);
-    if (rec) co_return HttpFailure{rec, "cannot resolve " + host + ": " + rec.message()};
-
-    boost::beast::tcp_stream stream(executor);
-    stream.expires_after(options.timeout);  // one deadline for connect, send and receive
-    auto [cec, endpoint] = co_await stream.async_connect(endpoints, k_token);
-    if (cec) co_return HttpFailure{cec, "cannot connect to " + where + ": " + reason(cec, options)};
+// Sends `request` on a connected stream (plain or TLS) and reads the whole reply.
+template <class Stream>
+net::awaitable<HttpResult<HttpReply>> send_and_read(Stream& stream, const std::string& where,
+                                                    http::request<http::string_body>& request,
+                                                    const HttpClientOptions& options) {
     auto [wec, written] = co_await http::async_write(stream, request, k_token);
     if (wec)
         co_return HttpFailure{
@@ -128,9 +124,67 @@ net::awaitable<HttpResult<HttpReply>> exchange(std::string host, std::string por
     if (rdec)
         co_return HttpFailure{
             rdec, "reading the reply from " + where + " failed: " + reason(rdec, options)};
+    co_return HttpReply{parser.get().result_int(), std::move(parser.get().body())};
+}
 
-    HttpReply reply{parser.get().result_int(), std::move(parser.get().body())};
+// The client's TLS context: the system's CAs and options.ca_file, and the client certificate.
+// nullopt with `failure` set when a file cannot be loaded.
+std::optional<HttpFailure> setup_tls(net::ssl::context& context, const HttpClientOptions& options) {
+    boost::system::error_code ec;
+    context.set_default_verify_paths(ec);
+    if (!options.ca_file.empty()) {
+        context.load_verify_file(options.ca_file, ec);
+        if (ec)
+            return HttpFailure{
+                ec, "cannot load the CA file \"" + options.ca_file + "\": " + ec.message()};
+    }
+    if (!options.cert_file.empty()) {
+        context.use_certificate_chain_file(options.cert_file, ec);
+        if (ec)
+            return HttpFailure{ec, "cannot load the client certificate \"" + options.cert_file +
+                                       "\": " + ec.message()};
+        context.use_private_key_file(options.key_file, net::ssl::context::pem, ec);
+        if (ec)
+            return HttpFailure{
+                ec, "cannot load the client key \"" + options.key_file + "\": " + ec.message()};
+    }
+    context.set_verify_mode(net::ssl::verify_peer);
+    return std::nullopt;
+}
+
+// `options` is the caller's, who blocks in io_context::run until this has returned.
+net::awaitable<HttpResult<HttpReply>> exchange(std::string host, std::string port,
+                                               std::string where, bool tls,
+                                               http::request<http::string_body> request,
+                                               const HttpClientOptions& options) {
+    const auto executor = co_await net::this_coro::executor;
+    std::optional<net::ssl::context> context;
+    if (tls) {
+        context.emplace(net::ssl::context::tls_client);
+        if (auto failure = setup_tls(*context, options)) co_return std::move(*failure);
+    }
+    tcp::resolver resolver(executor);
+    auto [rec, endpoints] = co_await resolver.async_resolve(host, port, k_token);
+    if (rec) co_return HttpFailure{rec, "cannot resolve " + host + ": " + rec.message()};
+
+    boost::beast::tcp_stream stream(executor);
+    stream.expires_after(options.timeout);  // one deadline for connect, send and receive
+    auto [cec, endpoint] = co_await stream.async_connect(endpoints, k_token);
+    if (cec) co_return HttpFailure{cec, "cannot connect to " + where + ": " + reason(cec, options)};
     boost::system::error_code ignored;  // the reply is whole; a failed shutdown changes nothing
+    if (!tls) {
+        auto reply = co_await send_and_read(stream, where, request, options);
+        stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+        co_return reply;
+    }
+    net::ssl::stream<boost::beast::tcp_stream&> secure(stream, *context);
+    boost::system::error_code address_ec;
+    std::ignore = net::ip::make_address(host, address_ec);
+    if (address_ec) SSL_set_tlsext_host_name(secure.native_handle(), host.c_str());  // SNI
+    secure.set_verify_callback(net::ssl::host_name_verification(host));
+    auto [hec] = co_await secure.async_handshake(net::ssl::stream_base::client, k_token);
+    if (hec) co_return HttpFailure{hec, "TLS with " + where + " failed: " + reason(hec, options)};
+    auto reply = co_await send_and_read(secure, where, request, options);
     stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
     co_return reply;
 }
@@ -145,16 +199,19 @@ HttpResult<HttpClient> HttpClient::for_server(std::string_view server_url,
                                               HttpClientOptions options) {
     const auto url = boost::urls::parse_uri(server_url);
     if (!url || url->encoded_host().empty())
-        return bad_url("the server URL must be an http:// URL such as http://127.0.0.1:5000");
-    if (url->scheme_id() != boost::urls::scheme::http)
-        return bad_url("only http:// server URLs are supported");
+        return bad_url(
+            "the server URL must be an http:// or https:// URL such as "
+            "http://127.0.0.1:5000");
+    const bool tls = url->scheme_id() == boost::urls::scheme::https;
+    if (url->scheme_id() != boost::urls::scheme::http && !tls)
+        return bad_url("only http:// and https:// server URLs are supported");
     if (url->has_userinfo())
         return bad_url("the server URL must not contain a user name or password");
     if (url->has_query() || url->has_fragment())
         return bad_url("the server URL must not contain a query or a fragment");
     // Boost.URL 1.81's port_number() is not 0 for a port above 65535: the digits are checked here.
     const std::string_view port_text = url->port();
-    unsigned port = 80;
+    unsigned port = tls ? 443 : 80;
     if (!port_text.empty()) {
         const auto [end, ec] =
             std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
@@ -172,6 +229,7 @@ HttpResult<HttpClient> HttpClient::for_server(std::string_view server_url,
     client.m_prefix = std::string(url->encoded_path());
     while (!client.m_prefix.empty() && client.m_prefix.back() == '/')
         client.m_prefix.pop_back();
+    client.m_tls = tls;
     client.m_options = std::move(options);
     return client;
 }
@@ -182,8 +240,12 @@ HttpResult<HttpReply> HttpClient::call(http::verb method, std::string_view targe
     request.set(http::field::host, m_host_header);
     request.set(http::field::user_agent, m_options.user_agent);
     request.set(http::field::accept, "application/json");
-    if (!m_options.bearer_token.empty())
+    if (!m_options.username.empty()) {
+        request.set(http::field::authorization,
+                    upstream::basic_authorization(m_options.username, m_options.password));
+    } else if (!m_options.bearer_token.empty()) {
         request.set(http::field::authorization, "Bearer " + m_options.bearer_token);
+    }
     if (!json_body.empty()) {
         request.set(http::field::content_type, "application/json");
         request.body() = std::string(json_body);
@@ -192,7 +254,7 @@ HttpResult<HttpReply> HttpClient::call(http::verb method, std::string_view targe
 
     net::io_context ioc;
     std::optional<HttpResult<HttpReply>> out;
-    net::co_spawn(ioc, exchange(m_host, m_port, m_where, std::move(request), m_options),
+    net::co_spawn(ioc, exchange(m_host, m_port, m_where, m_tls, std::move(request), m_options),
                   [&out](std::exception_ptr e, HttpResult<HttpReply> result) {
                       // Only a bug or an exhausted heap throws in there: not a failure to
                       // report as the server's, so it propagates out of run().
@@ -204,12 +266,14 @@ HttpResult<HttpReply> HttpClient::call(http::verb method, std::string_view targe
 }
 
 std::string HttpClient::error_message(const HttpReply& reply) const {
-    if (auto text = json_error(reply.body)) return redact(*text, m_options.bearer_token);
+    const auto redacted = [this](const std::string& text) {
+        return redact(redact(text, m_options.bearer_token), m_options.password);
+    };
+    if (auto text = json_error(reply.body)) return redacted(*text);
     const std::string status = "HTTP " + std::to_string(reply.status);
     if (reply.body.empty()) return status;
     // Redacted before it is cut, so that no prefix of the token survives the cut.
-    return status + ": " +
-           redact(reply.body, m_options.bearer_token).substr(0, k_quoted_body_chars);
+    return status + ": " + redacted(reply.body).substr(0, k_quoted_body_chars);
 }
 
 }  // namespace proxy::cli

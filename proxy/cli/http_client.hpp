@@ -1,7 +1,7 @@
 #pragma once
-// The CLI's HTTP/1.1 client: one request per connection to a server given as a plain http://
-// URL, with a deadline and a reply body limit, and every failure as a value with a message
-// fit for the user. Synchronous: each call runs its own io_context.
+// The CLI's HTTP/1.1 client: one request per connection to a server given as an http:// or
+// https:// URL, with a deadline and a reply body limit, and every failure as a value with a
+// message fit for the user. Synchronous: each call runs its own io_context.
 
 #include <chrono>
 #include <cstddef>
@@ -21,6 +21,12 @@ struct HttpClientOptions {
     std::size_t body_limit = 16 * 1024 * 1024;  // a longer reply is a failure, never truncated
     std::string user_agent = "envcache-cli";
     std::string bearer_token;  // sent as `Authorization: Bearer <token>` if not empty
+    std::string username;      // if not empty, sent as Basic with `password` (instead of Bearer)
+    std::string password;
+    // https:// only: a CA (PEM) trusted besides the system's, and a client certificate + key.
+    std::string ca_file;
+    std::string cert_file;
+    std::string key_file;
 };
 
 struct HttpReply {
@@ -29,7 +35,7 @@ struct HttpReply {
 };
 
 // Why no whole reply arrived. `message` is one line for the user; it never holds the bearer
-// token, the request's headers or anything of the URL but its host and port.
+// token or password, the request's headers or anything of the URL but its host and port.
 struct HttpFailure {
     boost::system::error_code code;  // errc::invalid_argument for a bad URL, else the I/O error
     std::string message;
@@ -44,8 +50,8 @@ using HttpResult = boost::system::result<T, HttpFailure>;
 
 class HttpClient {
   public:
-    // Accepts http://HOST[:PORT][/PREFIX] only: a user, password, query or fragment in the URL
-    // is refused rather than ignored (and never echoed, since it may hold a secret).
+    // Accepts http:// or https://HOST[:PORT][/PREFIX] only: a user, password, query or fragment in
+    // the URL is refused rather than ignored (and never echoed, since it may hold a secret).
     static HttpResult<HttpClient> for_server(std::string_view server_url,
                                              HttpClientOptions options);
 
@@ -55,8 +61,8 @@ class HttpClient {
                                std::string_view json_body = {}) const;
 
     // The message of an error reply: the first OCI error's message, {"error": ...}, or
-    // "HTTP <status>" and the start of the body. The bearer token, should the server quote it,
-    // is shown as [redacted].
+    // "HTTP <status>" and the start of the body. The bearer token and password, should the
+    // server quote them, are shown as [redacted].
     std::string error_message(const HttpReply& reply) const;
 
     // The server URL as given; it holds no credentials (for_server refuses those).
@@ -71,6 +77,7 @@ class HttpClient {
     std::string m_host_header;  // host and port as in the URL
     std::string m_where;        // host:port, to name the server in messages
     std::string m_prefix;       // the URL's path without trailing slashes
+    bool m_tls = false;         // https://
     HttpClientOptions m_options;
 };
 

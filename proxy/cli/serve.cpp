@@ -30,6 +30,7 @@
 #include "proxy/registry/registry_handler.hpp"
 #include "proxy/server/exchange.hpp"
 #include "proxy/server/server.hpp"
+#include "proxy/server/tls_context.hpp"
 #include "proxy/upstream/upstream_client.hpp"
 #include "store/allocator.hpp"
 #include "store/blob_store.hpp"
@@ -89,6 +90,40 @@ net::awaitable<void> shut_down(server::Server& server, fetch::Fetcher& fetcher,
         log_line("shutdown: downloads still running after the grace period");
     boost::system::error_code ignored;
     signals.cancel(ignored);
+}
+
+// A new TLS context from the certificate and key files as they are now, for the connections
+// accepted from here on; on failure the previous one stays.
+void reload_tls(server::Server& server, const config::TlsConfig& tls) {
+    if (!tls.enabled()) {
+        log_line("received SIGHUP: no TLS certificate to reload (server.tls is not set)");
+        return;
+    }
+    auto context = server::make_tls_context(tls);
+    if (!context) {
+        log_line("received SIGHUP: tls: " + context.error() + "; keeping the previous certificate");
+        return;
+    }
+    server.set_tls_context(std::move(*context));
+    log_line("received SIGHUP: tls: reloaded " + tls.cert_file.string() + " and " +
+             tls.key_file.string() + " for new connections");
+}
+
+// SIGHUP reloads the TLS certificate; SIGINT or SIGTERM shuts down (once).
+net::awaitable<void> handle_signals(net::signal_set& signals, server::Server& server,
+                                    fetch::Fetcher& fetcher, const config::Config& config) {
+    for (;;) {
+        auto [ec, signal] = co_await signals.async_wait(net::as_tuple(net::use_awaitable));
+        if (ec) co_return;
+        if (signal == SIGHUP) {
+            reload_tls(server, config.server.tls);
+            continue;
+        }
+        log_line(std::string("received ") + (signal == SIGINT ? "SIGINT" : "SIGTERM") +
+                 ": stopping");
+        co_await shut_down(server, fetcher, signals, config.server.shutdown_grace);
+        co_return;
+    }
 }
 
 }  // namespace
@@ -164,7 +199,8 @@ int serve(Args args) {
         Metrics metrics(names);
         fetch::Fetcher fetcher(ioc.get_executor(), core, metrics,
                                {config.storage.path / "tmp", 2, 1024});
-        const registry::PullAccess pull_access{policy, *identities, "http"};
+        const registry::PullAccess pull_access{policy, *identities,
+                                                 config.server.tls.enabled() ? "https" : "http"};
         const AccessGate gate{pull_access};
         registry::RegistryHandler registry(config, core, client_ptrs, fetcher, metrics,
                                            &pull_access);
@@ -248,17 +284,24 @@ int serve(Args args) {
                       << bound.error().message() << "\n";
             return 1;
         }
+        if (config.server.tls.enabled()) {
+            auto context = server::make_tls_context(config.server.tls);
+            if (!context) {
+                std::cerr << "envcache: server.tls: " << context.error() << "\n";
+                return 2;
+            }
+            server.set_tls_context(std::move(*context));
+        } else if (!bound->address().is_loopback()) {
+            log_line("warning: listening on " + config.listen +
+                     " beyond loopback without TLS: tokens and images travel in clear (set "
+                     "server.tls)");
+        }
         // Signals are caught from here on, before anyone is told where to connect.
-        net::signal_set signals(ioc, SIGINT, SIGTERM);
-        signals.async_wait([&](const boost::system::error_code& ec, int signal) {
-            if (ec) return;
-            log_line(std::string("received ") + (signal == SIGINT ? "SIGINT" : "SIGTERM") +
-                     ": stopping");
-            net::co_spawn(ioc, shut_down(server, fetcher, signals, config.server.shutdown_grace),
-                          [](std::exception_ptr e) {
-                              if (e) std::rethrow_exception(e);
-                          });
-        });
+        net::signal_set signals(ioc, SIGINT, SIGTERM, SIGHUP);
+        net::co_spawn(ioc, handle_signals(signals, server, fetcher, config),
+                      [](std::exception_ptr e) {
+                          if (e) std::rethrow_exception(e);
+                      });
 
         const std::string address = bound->address().is_v6()
                                         ? "[" + bound->address().to_string() + "]"

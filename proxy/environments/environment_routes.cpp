@@ -103,7 +103,10 @@ net::awaitable<bool> serve_environment_pull(server::Exchange& ex, store::BlobSto
     server::Request inner = ex.request;
     inner.target("/v2/" + image->upstream + "/" + image->repository +
                  (manifest ? "/manifests/" : "/blobs/") + reference);
-    server::Exchange inner_ex{ex.stream, inner, ex.write_timeout, ex.client_cert_names};
+    server::Exchange inner_ex{.stream = ex.stream,
+                              .request = inner,
+                              .write_timeout = ex.write_timeout,
+                              .client_cert_names = ex.client_cert_names};
     co_await registry(inner_ex);
     ex.identity = inner_ex.identity;
     ex.status = inner_ex.status;

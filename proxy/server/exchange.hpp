@@ -11,13 +11,13 @@
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/string_body.hpp>
 
 #include "proxy/server/api_error.hpp"
+#include "proxy/server/stream.hpp"
 
 namespace proxy::server {
 
@@ -25,7 +25,7 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 
-using Stream = beast::tcp_stream;  // its executor is the connection's strand
+// Stream (proxy/server/stream.hpp): plain or TLS; its executor is the connection's strand.
 using Request = http::request<http::string_body>;
 
 struct Exchange {

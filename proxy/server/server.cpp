@@ -56,10 +56,15 @@ std::string access_line(const Request& request, const Exchange& ex,
 
 }  // namespace
 
+// How long a closing TLS connection waits for the client's close_notify.
+constexpr std::chrono::seconds k_tls_shutdown_timeout{2};
+
 struct Server::Connection {
-    explicit Connection(net::ip::tcp::socket socket) : stream(std::move(socket)) {}
+    Connection(net::ip::tcp::socket socket, std::shared_ptr<net::ssl::context> tls)
+        : stream(std::move(socket), std::move(tls)) {}
     Stream stream;
-    bool busy = false;  // touched on the connection's strand only
+    std::vector<std::string> client_cert_names;  // set after the TLS handshake
+    bool busy = false;                           // touched on the connection's strand only
     // Ends whatever the session awaits (close_all); emitted on the connection's strand.
     net::cancellation_signal cancel;
 };
@@ -139,7 +144,7 @@ net::awaitable<void> Server::accept_loop() {
         }
         ++m_active;
         socket.set_option(net::ip::tcp::no_delay(true), ec);
-        auto connection = std::make_shared<Connection>(std::move(socket));
+        auto connection = std::make_shared<Connection>(std::move(socket), m_tls.load());
         {
             const std::lock_guard lock(m_mutex);
             m_connections.insert(connection);
@@ -162,6 +167,21 @@ net::awaitable<void> Server::session(std::shared_ptr<Connection> connection) {
     // handle; none throws.
     co_await net::this_coro::throw_if_cancelled(false);
     Stream& stream = connection->stream;
+    if (stream.is_tls()) {
+        // The handshake is bounded like a request's headers (slow clients are dropped).
+        stream.expires_after(m_config.header_timeout);
+        auto handshaking = stream.handshake();
+        if (const auto ec = co_await std::move(handshaking)) {
+            boost::system::error_code peer_ec;
+            const auto peer = stream.socket().remote_endpoint(peer_ec);
+            log_line("tls: handshake with " + (peer_ec ? "?" : peer.address().to_string()) +
+                     " failed: " + ec.message());
+            boost::system::error_code ignored;
+            stream.socket().close(ignored);
+            co_return;
+        }
+        connection->client_cert_names = stream.peer_certificate_names();
+    }
     beast::flat_buffer buffer;
     for (;;) {
         if (m_stopping) break;
@@ -185,7 +205,10 @@ net::awaitable<void> Server::session(std::shared_ptr<Connection> connection) {
                 ec == net::error::operation_aborted || ec == net::error::eof)
                 break;
             Request bad{http::verb::get, "/", 11};
-            Exchange ex{stream, bad, m_config.idle_timeout, {}};
+            Exchange ex{.stream = stream,
+                        .request = bad,
+                        .write_timeout = m_config.idle_timeout,
+                        .client_cert_names = connection->client_cert_names};
             ex.keep_alive = false;
             const bool too_large = ec == http::error::header_limit;
             const ApiError error{too_large ? 431u : 400u, "NAME_INVALID",
@@ -208,7 +231,10 @@ net::awaitable<void> Server::session(std::shared_ptr<Connection> connection) {
                     if (body_ec != beast::error::timeout &&
                         body_ec != net::error::operation_aborted) {
                         const bool too_large = body_ec == http::error::body_limit;
-                        Exchange ex{stream, parser.get(), m_config.idle_timeout, {}};
+                        Exchange ex{.stream = stream,
+                                    .request = parser.get(),
+                                    .write_timeout = m_config.idle_timeout,
+                                    .client_cert_names = connection->client_cert_names};
                         ex.keep_alive = false;
                         const ApiError error{
                             too_large ? 413u : 400u, too_large ? "SIZE_INVALID" : "BODY_INVALID",
@@ -220,12 +246,19 @@ net::awaitable<void> Server::session(std::shared_ptr<Connection> connection) {
             }
         }
         const Request& request = parser.get();
-        Exchange ex{stream, request, m_config.idle_timeout, {}};
+        Exchange ex{.stream = stream,
+                    .request = request,
+                    .write_timeout = m_config.idle_timeout,
+                    .client_cert_names = connection->client_cert_names};
         ex.keep_alive = keep_alive && !m_stopping;
         co_await m_handler(ex);
         log_line(access_line(request, ex, std::chrono::steady_clock::now() - started));
         connection->busy = false;
         if (!ex.keep_alive || ex.aborted) break;
+    }
+    if (stream.is_tls() && stream.socket().is_open()) {
+        stream.expires_after(k_tls_shutdown_timeout);
+        co_await stream.shutdown();
     }
     if (stream.socket().is_open()) {
         boost::system::error_code ignored;

@@ -27,6 +27,13 @@ std::string base64(std::string_view text) {
 
 }  // namespace
 
+std::string basic_authorization(std::string_view username, std::string_view password) {
+    std::string pair;
+    pair.reserve(username.size() + 1 + password.size());
+    pair.append(username).append(":").append(password);
+    return "Basic " + base64(pair);
+}
+
 Authenticator::Authenticator(const config::UpstreamConfig& config) : m_config(config) {}
 
 std::optional<std::string> Authenticator::authorization(const std::string& scope) {
@@ -97,7 +104,7 @@ boost::system::result<void> Authenticator::accept_token(const std::string& reque
 }
 
 std::string Authenticator::basic_credentials() const {
-    return "Basic " + base64(m_config.username + ":" + m_config.password());
+    return basic_authorization(m_config.username, m_config.password());
 }
 
 }  // namespace proxy::upstream

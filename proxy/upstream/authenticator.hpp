@@ -25,6 +25,9 @@ struct TokenRequest {
 
 // Decides what the upstream is sent; performs no I/O (the client makes the token request).
 // Safe to use from several threads.
+// "Basic <base64(username:password)>", the value of an Authorization header.
+std::string basic_authorization(std::string_view username, std::string_view password);
+
 class Authenticator {
   public:
     explicit Authenticator(const config::UpstreamConfig& config);

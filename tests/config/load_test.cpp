@@ -11,6 +11,7 @@
 
 #include "config/units.hpp"
 #include "tests/common/temp_dir.hpp"
+#include "tests/common/test_certificate.hpp"
 
 namespace fs = std::filesystem;
 using std::chrono::seconds;
@@ -664,4 +665,82 @@ TEST_CASE("load() reads a file, names it in errors and offers a throwing value()
     CHECK(error.error().key == "storage.max_size");
     CHECK_THROWS_AS(config::load(bad).value(), std::runtime_error);
     CHECK_THROWS_WITH(config::load(bad).value(), error.error().message());
+}
+
+namespace {
+
+// A config with `server.tls` holding `tls` (indented lines under it), after the upstream.
+std::string with_tls(const std::string& tls) {
+    return k_upstream + "server:\n  tls:\n" + tls;
+}
+
+}  // namespace
+
+TEST_CASE("server.tls is read with its files checked", "[config]") {
+    TempDir dir;
+    const auto server = test_util::make_test_certificate("envcache.test");
+    const auto ca = test_util::make_test_certificate("clients CA");
+    const auto cert = dir.write("server.crt", server.cert_pem);
+    const auto key = dir.write("server.key", server.key_pem);
+    const auto ca_file = dir.write("ca.crt", ca.cert_pem);
+
+    const auto c =
+        accepted(with_tls("    cert_file: " + cert.string() + "\n    key_file: " + key.string() +
+                          "\n    client_ca_file: " + ca_file.string() +
+                          "\n    client_auth: require\n    min_version: \"1.3\"\n"));
+    CHECK(c.server.tls.enabled());
+    CHECK(c.server.tls.cert_file == cert);
+    CHECK(c.server.tls.key_file == key);
+    CHECK(c.server.tls.client_ca_file == ca_file);
+    CHECK(c.server.tls.client_auth == config::ClientAuth::require);
+    CHECK(c.server.tls.min_version == "1.3");
+
+    const auto plain = accepted(k_upstream);
+    CHECK_FALSE(plain.server.tls.enabled());
+    CHECK(plain.server.tls.client_auth == config::ClientAuth::none);
+    CHECK(plain.server.tls.min_version == "1.2");
+}
+
+TEST_CASE("a missing, unreadable or mismatched TLS file is an error naming its line and key",
+          "[config]") {
+    TempDir dir;
+    const auto server = test_util::make_test_certificate("envcache.test");
+    const auto other = test_util::make_test_certificate("someone else");
+    const auto cert = dir.write("server.crt", server.cert_pem).string();
+    const auto key = dir.write("server.key", server.key_pem).string();
+    const auto other_key = dir.write("other.key", other.key_pem).string();
+    const auto junk = dir.write("junk.pem", "not a certificate\n").string();
+    const auto missing = (dir.path() / "missing.pem").string();
+
+    CHECK(rejected(with_tls("    key_file: " + key + "\n")) ==
+          "test.yml:5: server.tls.cert_file: is required to serve TLS");
+    CHECK(rejected(with_tls("    cert_file: " + cert + "\n")) ==
+          "test.yml:5: server.tls.key_file: is required to serve TLS");
+    CHECK(rejected(with_tls("    cert_file: " + missing + "\n    key_file: " + key + "\n")) ==
+          "test.yml:6: server.tls.cert_file: cannot read \"" + missing + "\"");
+    CHECK(rejected(with_tls("    cert_file: " + junk + "\n    key_file: " + key + "\n")) ==
+          "test.yml:6: server.tls.cert_file: \"" + junk + "\" holds no PEM certificate");
+    CHECK(rejected(with_tls("    cert_file: " + cert + "\n    key_file: " + other_key + "\n")) ==
+          "test.yml:7: server.tls.key_file: \"" + other_key +
+              "\" is not the key of the certificate in \"" + cert + "\"");
+    CHECK(rejected(with_tls("    cert_file: " + cert + "\n    key_file: " + cert + "\n")) ==
+          "test.yml:7: server.tls.key_file: \"" + cert + "\" holds no unencrypted PEM private key");
+}
+
+TEST_CASE("client_auth and min_version take only their documented values", "[config]") {
+    TempDir dir;
+    const auto server = test_util::make_test_certificate("envcache.test");
+    const std::string files = "    cert_file: " + dir.write("s.crt", server.cert_pem).string() +
+                              "\n    key_file: " + dir.write("s.key", server.key_pem).string() +
+                              "\n";
+    CHECK(rejected(with_tls(files + "    client_auth: always\n")) ==
+          "test.yml:8: server.tls.client_auth: \"always\" is not a mode (use none, optional or "
+          "require)");
+    CHECK(rejected(with_tls(files + "    client_auth: require\n")) ==
+          "test.yml:8: server.tls.client_auth: needs client_ca_file: the CA that signs client "
+          "certificates");
+    CHECK(rejected(with_tls(files + "    min_version: \"1.1\"\n")) ==
+          "test.yml:8: server.tls.min_version: \"1.1\" is not a TLS version (use 1.2 or 1.3)");
+    CHECK(rejected(with_tls(files + "    cert_fille: x\n")) ==
+          "test.yml:8: server.tls.cert_fille: unknown key; did you mean cert_file?");
 }

@@ -31,6 +31,87 @@ def run(cmd, env=None, check=True):
     return proc
 
 
+def start_containerd(case, containerd):
+    """Starts containerd with its own root, state and socket (stopped in case's cleanups);
+    returns (its directory, its socket)."""
+    # Unix socket paths are limited to 108 bytes: keep containerd's directory short.
+    d = tempfile.mkdtemp(prefix="ctd-")
+    case.addCleanup(shutil.rmtree, d, True)
+    sock = os.path.join(d, "containerd.sock")
+    cfg = os.path.join(d, "config.toml")
+    with open(cfg, "w") as f:
+        f.write(
+            'version = 2\n'
+            'root = "{d}/root"\n'
+            'state = "{d}/state"\n'
+            'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+            '[grpc]\n  address = "{d}/containerd.sock"\n'
+            '[ttrpc]\n  address = "{d}/containerd.sock.ttrpc"\n'
+            '[plugins."io.containerd.internal.v1.opt"]\n  path = "{d}/opt"\n'.format(d=d)
+        )
+    log_path = os.path.join(d, "containerd.log")
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [containerd, "--config", cfg],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    case.addCleanup(F.kill_process_group, proc)
+    case._logs.append(("containerd", lambda: open(log_path, "rb").read()[-8000:].decode(errors="replace")))
+    F.wait_until(lambda: os.path.exists(sock) or proc.poll() is not None, F.STARTUP_DEADLINE_S, "containerd's socket")
+    if proc.poll() is not None:
+        case.fail("containerd exited at start-up (%d)" % proc.returncode)
+    return d, sock
+
+
+def podman_dirs(case):
+    """A directory with podman's own storage, config and signature policy (removed in case's
+    cleanups); returns it and the environment that points podman at it (registries.conf is
+    for the caller to write)."""
+    d = tempfile.mkdtemp(prefix="podman-")
+    case.addCleanup(shutil.rmtree, d, True)
+    for name in ("root", "run", "tmp"):
+        os.makedirs(os.path.join(d, name))
+    with open(os.path.join(d, "containers.conf"), "w") as f:
+        f.write('[engine]\nevents_logger = "none"\ncgroup_manager = "cgroupfs"\n')
+    with open(os.path.join(d, "storage.conf"), "w") as f:
+        f.write('[storage]\ndriver = "vfs"\nrunroot = "{d}/run"\ngraphroot = "{d}/root"\n'.format(d=d))
+    with open(os.path.join(d, "policy.json"), "w") as f:
+        json.dump({"default": [{"type": "insecureAcceptAnything"}]}, f)
+    env = dict(
+        os.environ,
+        CONTAINERS_CONF=os.path.join(d, "containers.conf"),
+        CONTAINERS_STORAGE_CONF=os.path.join(d, "storage.conf"),
+        CONTAINERS_REGISTRIES_CONF=os.path.join(d, "registries.conf"),
+    )
+    return d, env
+
+
+def write_registries_conf(env, mirror_location, insecure=True):
+    """A registries.conf (at env's CONTAINERS_REGISTRIES_CONF) with envcache as the mirror of
+    UPSTREAM_NAME; `insecure`: plain HTTP."""
+    with open(env["CONTAINERS_REGISTRIES_CONF"], "w") as f:
+        f.write(
+            'unqualified-search-registries = []\n\n'
+            '[[registry]]\nprefix = "{n}"\nlocation = "{n}"\n\n'
+            '[[registry.mirror]]\nlocation = "{m}"\n{i}'.format(
+                n=UPSTREAM_NAME, m=mirror_location, i="insecure = true\n" if insecure else "")
+        )
+
+
+def podman_cmd(podman, d, env, *args):
+    return [
+        podman,
+        "--root", d + "/root",
+        "--runroot", d + "/run",
+        "--tmpdir", d + "/tmp",
+        "--storage-driver", "vfs",
+        "--registries-conf", env["CONTAINERS_REGISTRIES_CONF"],
+    ] + list(args)
+
+
 class ClientTestCase(F.EnvcacheTestCase):
     def setUp(self):
         super().setUp()
@@ -56,36 +137,7 @@ class Containerd(ClientTestCase):
         self.ctr = F.require_tool("ctr")
         require_root("containerd")
         super().setUp()
-        # Unix socket paths are limited to 108 bytes: keep containerd's directory short.
-        self.dir = tempfile.mkdtemp(prefix="ctd-")
-        self.addCleanup(shutil.rmtree, self.dir, True)
-        self.sock = os.path.join(self.dir, "containerd.sock")
-        cfg = os.path.join(self.dir, "config.toml")
-        with open(cfg, "w") as f:
-            f.write(
-                'version = 2\n'
-                'root = "{d}/root"\n'
-                'state = "{d}/state"\n'
-                'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
-                '[grpc]\n  address = "{d}/containerd.sock"\n'
-                '[ttrpc]\n  address = "{d}/containerd.sock.ttrpc"\n'
-                '[plugins."io.containerd.internal.v1.opt"]\n  path = "{d}/opt"\n'.format(d=self.dir)
-            )
-        log_path = os.path.join(self.dir, "containerd.log")
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(
-                [self.containerd, "--config", cfg],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        self.addCleanup(F.kill_process_group, proc)
-        self._logs.append(("containerd", lambda: open(log_path, "rb").read()[-8000:].decode(errors="replace")))
-        F.wait_until(lambda: os.path.exists(self.sock) or proc.poll() is not None, F.STARTUP_DEADLINE_S, "containerd's socket")
-        if proc.poll() is not None:
-            self.fail("containerd exited at start-up (%d)" % proc.returncode)
-
+        self.dir, self.sock = start_containerd(self, self.containerd)
         self.hosts_dir = os.path.join(self.dir, "hosts")
         os.makedirs(os.path.join(self.hosts_dir, UPSTREAM_NAME))
         with open(os.path.join(self.hosts_dir, UPSTREAM_NAME, "hosts.toml"), "w") as f:
@@ -114,41 +166,13 @@ class Podman(ClientTestCase):
         self.podman = F.require_tool("podman")
         require_root("podman")
         super().setUp()
-        self.dir = tempfile.mkdtemp(prefix="podman-")
-        self.addCleanup(shutil.rmtree, self.dir, True)
-        for name in ("root", "run", "tmp"):
-            os.makedirs(os.path.join(self.dir, name))
-        with open(os.path.join(self.dir, "containers.conf"), "w") as f:
-            f.write('[engine]\nevents_logger = "none"\ncgroup_manager = "cgroupfs"\n')
-        with open(os.path.join(self.dir, "storage.conf"), "w") as f:
-            f.write('[storage]\ndriver = "vfs"\nrunroot = "{d}/run"\ngraphroot = "{d}/root"\n'.format(d=self.dir))
-        with open(os.path.join(self.dir, "policy.json"), "w") as f:
-            json.dump({"default": [{"type": "insecureAcceptAnything"}]}, f)
-        self.env = dict(
-            os.environ,
-            CONTAINERS_CONF=os.path.join(self.dir, "containers.conf"),
-            CONTAINERS_STORAGE_CONF=os.path.join(self.dir, "storage.conf"),
-            CONTAINERS_REGISTRIES_CONF=os.path.join(self.dir, "registries.conf"),
-        )
+        self.dir, self.env = podman_dirs(self)
 
     def write_registries_conf(self, mirror_location):
-        with open(self.env["CONTAINERS_REGISTRIES_CONF"], "w") as f:
-            f.write(
-                'unqualified-search-registries = []\n\n'
-                '[[registry]]\nprefix = "{n}"\nlocation = "{n}"\n\n'
-                '[[registry.mirror]]\nlocation = "{m}"\ninsecure = true\n'.format(n=UPSTREAM_NAME, m=mirror_location)
-            )
+        write_registries_conf(self.env, mirror_location)
 
     def podman_cmd(self, *args):
-        d = self.dir
-        return [
-            self.podman,
-            "--root", d + "/root",
-            "--runroot", d + "/run",
-            "--tmpdir", d + "/tmp",
-            "--storage-driver", "vfs",
-            "--registries-conf", self.env["CONTAINERS_REGISTRIES_CONF"],
-        ] + list(args)
+        return podman_cmd(self.podman, self.dir, self.env, *args)
 
     def pull_and_check(self):
         pulled = []

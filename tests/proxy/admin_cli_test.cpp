@@ -168,9 +168,12 @@ TEST_CASE("envcache admin reports usage errors and unreachable servers", "[admin
     auto down = run_cli({"stats", "--server", "http://127.0.0.1:1"});
     CHECK(down.code == 1);
     CHECK(down.err.find("cannot connect") != std::string::npos);
-    auto https = run_cli({"stats", "--server", "https://example.invalid"});
-    CHECK(https.code == 1);
-    CHECK(https.err == "envcache admin: only http:// server URLs are supported\n");
+    auto ftp = run_cli({"stats", "--server", "ftp://example.invalid"});
+    CHECK(ftp.code == 1);
+    CHECK(ftp.err == "envcache admin: only http:// and https:// server URLs are supported\n");
+    auto lone_cert = run_cli({"stats", "--cert", "client.cert"});
+    CHECK(lone_cert.code == 2);
+    CHECK(lone_cert.err.starts_with("envcache admin: --cert and --key go together\n"));
     auto secret = run_cli({"stats", "--server", "http://admin:s3cret@127.0.0.1:1"});
     CHECK(secret.code == 1);
     CHECK(secret.err.find("s3cret") == std::string::npos);

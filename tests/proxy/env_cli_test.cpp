@@ -93,9 +93,9 @@ TEST_CASE("envcache env says why a server could not be used, and exits 2", "[cli
     CHECK(down.code == 2);
     CHECK(down.err.starts_with("envcache env: cannot connect to 127.0.0.1:" + port + ": "));
 
-    auto https = run_env({"hash", file, "--server", "https://127.0.0.1:" + port});
-    CHECK(https.code == 2);
-    CHECK(https.err == "envcache env: only http:// server URLs are supported\n");
+    auto ftp = run_env({"hash", file, "--server", "ftp://127.0.0.1:" + port});
+    CHECK(ftp.code == 2);
+    CHECK(ftp.err == "envcache env: only http:// and https:// server URLs are supported\n");
 
     auto secret = run_env({"resolve", file, "--server", "http://ci:s3cret@127.0.0.1:" + port});
     CHECK(secret.code == 2);

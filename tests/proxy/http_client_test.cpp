@@ -176,7 +176,8 @@ TEST_CASE("a connection closed before the reply is a read failure", "[cli]") {
     CHECK(reply.error().message.starts_with("reading the reply from 127.0.0.1:"));
 }
 
-TEST_CASE("only http://host[:port][/path] is a server URL; the refusal never echoes it", "[cli]") {
+TEST_CASE("only http(s)://host[:port][/path] is a server URL; the refusal never echoes it",
+          "[cli]") {
     auto refusal = [](std::string_view url) {
         auto client = HttpClient::for_server(url, {});
         REQUIRE_FALSE(client);
@@ -185,10 +186,10 @@ TEST_CASE("only http://host[:port][/path] is a server URL; the refusal never ech
     };
 
     CHECK(refusal("127.0.0.1:5000") ==
-          "the server URL must be an http:// URL such as http://127.0.0.1:5000");
+          "the server URL must be an http:// or https:// URL such as http://127.0.0.1:5000");
     CHECK(refusal("not a url") ==
-          "the server URL must be an http:// URL such as http://127.0.0.1:5000");
-    CHECK(refusal("https://127.0.0.1:5000") == "only http:// server URLs are supported");
+          "the server URL must be an http:// or https:// URL such as http://127.0.0.1:5000");
+    CHECK(refusal("ftp://127.0.0.1:5000") == "only http:// and https:// server URLs are supported");
     CHECK(refusal("http://admin:s3cret@127.0.0.1:5000") ==
           "the server URL must not contain a user name or password");
     CHECK(refusal("http://127.0.0.1:5000/?token=s3cret") ==

@@ -1,0 +1,215 @@
+// The listener over TLS, against a client on loopback: the verified client certificate's names
+// reach the handler, a client without one is refused under `require`, and a new context serves
+// new connections while an open one keeps its own.
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <catch2/catch.hpp>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "config/config.hpp"
+#include "proxy/server/exchange.hpp"
+#include "proxy/server/server.hpp"
+#include "proxy/server/tls_context.hpp"
+#include "tests/common/temp_dir.hpp"
+#include "tests/common/test_certificate.hpp"
+
+namespace {
+
+namespace net = boost::asio;
+namespace ssl = net::ssl;
+namespace http = boost::beast::http;
+using tcp = net::ip::tcp;
+
+std::shared_ptr<ssl::context> context_of(const config::TlsConfig& tls) {
+    auto made = proxy::server::make_tls_context(tls);
+    if (!made) FAIL(made.error());
+    return *made;
+}
+
+// A server whose handler answers with the client certificate's names, joined by commas.
+struct TlsServer {
+    explicit TlsServer(const config::TlsConfig& tls) {
+        config.tls = tls;
+        server.set_tls_context(context_of(tls));
+        port = server.listen("127.0.0.1", 0).value().port();
+        server.start();
+        thread = std::thread([this] { ioc.run(); });
+    }
+    ~TlsServer() {
+        server.stop();
+        server.close_all();
+        for (int i = 0; i < 500 && server.connections() > 0; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        ioc.stop();
+        thread.join();
+    }
+
+    static net::awaitable<void> answer(proxy::server::Exchange& ex) {
+        std::string names;
+        for (const auto& name : ex.client_cert_names)
+            names += (names.empty() ? "" : ",") + name;
+        const http::fields none;
+        co_await proxy::server::send_response(ex, http::status::ok, none, names);
+    }
+
+    net::io_context ioc;
+    config::ServerConfig config;
+    proxy::server::Server server{ioc, config, answer};
+    unsigned short port = 0;
+    std::thread thread;
+};
+
+// A client trusting `server_cert` (a file), with a client certificate if `cert` is not empty.
+struct Client {
+    Client(unsigned short port, const std::string& server_cert, const std::string& cert = "",
+           const std::string& key = "")
+        : context(make_context(server_cert, cert, key)), stream(ioc, context) {
+        stream.set_verify_mode(ssl::verify_peer);
+        stream.next_layer().connect({net::ip::make_address("127.0.0.1"), port});
+    }
+    // The stream copies the certificate and key when it is made: they go in first.
+    static ssl::context make_context(const std::string& server_cert, const std::string& cert,
+                                     const std::string& key) {
+        ssl::context context(ssl::context::tls_client);
+        context.load_verify_file(server_cert);
+        if (!cert.empty()) {
+            context.use_certificate_chain_file(cert);
+            context.use_private_key_file(key, ssl::context::pem);
+        }
+        return context;
+    }
+    // The body of GET / (handshake first), or the error that ended it.
+    std::string get(boost::system::error_code& ec) {
+        stream.handshake(ssl::stream_base::client, ec);
+        if (ec) return {};
+        http::request<http::string_body> request{http::verb::get, "/", 11};
+        request.set(http::field::host, "127.0.0.1");
+        http::write(stream, request, ec);
+        if (ec) return {};
+        boost::beast::flat_buffer buffer;
+        http::response<http::string_body> response;
+        http::read(stream, buffer, response, ec);
+        return response.body();
+    }
+    std::string peer_common_name() {
+        X509* cert = SSL_get0_peer_certificate(stream.native_handle());
+        char name[256] = {};
+        X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, name, sizeof name);
+        return name;
+    }
+
+    net::io_context ioc;
+    ssl::context context;
+    ssl::stream<tcp::socket> stream;
+};
+
+// server.tls for `server`'s files written into `dir`, with `client_ca` (a self-signed client
+// certificate is its own CA) and `auth`.
+config::TlsConfig tls_files(const test_util::TempDir& dir, const test_util::TestCertificate& server,
+                            const test_util::TestCertificate& client_ca, config::ClientAuth auth) {
+    config::TlsConfig tls;
+    tls.cert_file = dir.write("server.crt", server.cert_pem);
+    tls.key_file = dir.write("server.key", server.key_pem);
+    tls.client_ca_file = dir.write("client.crt", client_ca.cert_pem);
+    tls.client_auth = auth;
+    return tls;
+}
+
+}  // namespace
+
+TEST_CASE("the handler sees a verified client certificate's CN, then its SANs", "[server]") {
+    test_util::TempDir dir;
+    const auto server_cert = test_util::make_test_certificate("envcache.test");
+    const auto client_cert =
+        test_util::make_test_certificate("ci-runner", "DNS:runner.example,IP:10.0.0.7");
+    const auto tls = tls_files(dir, server_cert, client_cert, config::ClientAuth::optional);
+    const auto client_key = dir.write("client.key", client_cert.key_pem);
+    TlsServer server(tls);
+
+    boost::system::error_code ec;
+    Client with(server.port, tls.cert_file, tls.client_ca_file, client_key);
+    CHECK(with.get(ec) == "ci-runner,runner.example,10.0.0.7");
+    CHECK_FALSE(ec);
+
+    // `optional`: served, with no names.
+    Client without(server.port, tls.cert_file);
+    CHECK(without.get(ec).empty());
+    CHECK_FALSE(ec);
+}
+
+TEST_CASE("under client_auth require a client without a certificate gets no response", "[server]") {
+    test_util::TempDir dir;
+    const auto server_cert = test_util::make_test_certificate("envcache.test");
+    const auto client_cert = test_util::make_test_certificate("ci-runner");
+    const auto tls = tls_files(dir, server_cert, client_cert, config::ClientAuth::require);
+    TlsServer server(tls);
+
+    boost::system::error_code ec;
+    Client without(server.port, tls.cert_file);
+    CHECK(without.get(ec).empty());
+    CHECK(ec);  // TLS 1.3: the client's handshake ends first, the server's alert comes on read
+}
+
+TEST_CASE("a new TLS context serves new connections; an open one keeps its certificate",
+          "[server]") {
+    test_util::TempDir dir;
+    const auto first = test_util::make_test_certificate("first.test");
+    const auto second = test_util::make_test_certificate("second.test");
+    config::TlsConfig tls;
+    tls.cert_file = dir.write("first.crt", first.cert_pem);
+    tls.key_file = dir.write("first.key", first.key_pem);
+    const auto trusted = dir.write("both.crt", first.cert_pem + second.cert_pem).string();
+    TlsServer server(tls);
+
+    boost::system::error_code ec;
+    Client open(server.port, trusted);
+    CHECK(open.get(ec).empty());
+    REQUIRE_FALSE(ec);
+    CHECK(open.peer_common_name() == "first.test");
+
+    config::TlsConfig renewed = tls;
+    renewed.cert_file = dir.write("second.crt", second.cert_pem);
+    renewed.key_file = dir.write("second.key", second.key_pem);
+    server.server.set_tls_context(context_of(renewed));
+
+    Client fresh(server.port, trusted);
+    fresh.get(ec);
+    REQUIRE_FALSE(ec);
+    CHECK(fresh.peer_common_name() == "second.test");
+
+    // The first connection is still open and still served, over its first handshake.
+    http::request<http::string_body> again{http::verb::get, "/", 11};
+    again.set(http::field::host, "127.0.0.1");
+    http::write(open.stream, again, ec);
+    REQUIRE_FALSE(ec);
+    boost::beast::flat_buffer buffer;
+    http::response<http::string_body> response;
+    http::read(open.stream, buffer, response, ec);
+    CHECK_FALSE(ec);
+    CHECK(response.result() == http::status::ok);
+}
+
+TEST_CASE("a key that does not belong to the certificate gives no TLS context", "[server]") {
+    test_util::TempDir dir;
+    const auto one = test_util::make_test_certificate("one.test");
+    const auto other = test_util::make_test_certificate("other.test");
+    config::TlsConfig tls;
+    tls.cert_file = dir.write("one.crt", one.cert_pem);
+    tls.key_file = dir.write("other.key", other.key_pem);
+    const auto made = proxy::server::make_tls_context(tls);
+    REQUIRE_FALSE(made);
+    CHECK(made.error().find("other.key") != std::string::npos);
+}
