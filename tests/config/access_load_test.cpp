@@ -4,8 +4,11 @@
 
 #include "config/load.hpp"
 #include "tests/common/temp_dir.hpp"
+#include "tests/config/config_test_util.hpp"
 
 using std::chrono::seconds;
+using test_util::accepted;
+using test_util::rejected;
 using test_util::TempDir;
 
 namespace {
@@ -15,18 +18,6 @@ const std::string k_upstreams =
     "  - {name: docker.io, url: \"https://registry-1.docker.io\", default: true}\n"
     "  - {name: private.example, url: \"https://private.example\", access: passthrough,\n"
     "     decision_ttl: 2m, denial_ttl: 15s}\n";
-
-config::Config accepted(const std::string& yaml) {
-    auto result = config::load_from_string(yaml, "test.yml");
-    if (!result) FAIL("rejected: " << result.error().message());
-    return *result;
-}
-
-std::string rejected(const std::string& yaml) {
-    const auto result = config::load_from_string(yaml, "test.yml");
-    if (result) FAIL("accepted:\n" << yaml);
-    return result.error().message();
-}
 
 }  // namespace
 

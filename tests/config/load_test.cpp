@@ -12,6 +12,7 @@
 #include "config/units.hpp"
 #include "tests/common/temp_dir.hpp"
 #include "tests/common/test_certificate.hpp"
+#include "tests/config/config_test_util.hpp"
 
 namespace fs = std::filesystem;
 using std::chrono::seconds;
@@ -23,6 +24,8 @@ const std::string k_upstream =
     "  - name: docker.io\n"
     "    url: https://registry-1.docker.io\n";
 
+using test_util::accepted;
+using test_util::rejected;
 using test_util::TempDir;
 
 // Sets an environment variable for the scope of a test, then removes it.
@@ -38,18 +41,6 @@ class ScopedEnv {
   private:
     std::string m_name;
 };
-
-config::Config accepted(const std::string& yaml) {
-    auto result = config::load_from_string(yaml, "test.yml");
-    if (!result) FAIL("rejected: " << result.error().message());
-    return *result;
-}
-
-std::string rejected(const std::string& yaml) {
-    const auto result = config::load_from_string(yaml, "test.yml");
-    if (result) FAIL("accepted:\n" << yaml);
-    return result.error().message();
-}
 
 }  // namespace
 
