@@ -200,7 +200,7 @@ int serve(Args args) {
         fetch::Fetcher fetcher(ioc.get_executor(), core, metrics,
                                {config.storage.path / "tmp", 2, 1024});
         const registry::PullAccess pull_access{policy, *identities,
-                                                 config.server.tls.enabled() ? "https" : "http"};
+                                               config.server.tls.enabled() ? "https" : "http"};
         const AccessGate gate{pull_access};
         registry::RegistryHandler registry(config, core, client_ptrs, fetcher, metrics,
                                            &pull_access);

@@ -40,7 +40,7 @@ struct Exchange {
     std::uint64_t bytes = 0;    // body bytes sent
     std::string outcome = "-";  // hit | miss | stale | coalesced | -
     bool keep_alive = true;
-    bool aborted = false;  // connection cut mid-body on purpose
+    bool aborted = false;       // connection cut mid-body on purpose
     std::string identity = {};  // who the caller was made out to be; empty: anonymous or unknown
 
     bool is_head() const { return request.method() == http::verb::head; }

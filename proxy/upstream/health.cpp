@@ -31,9 +31,7 @@ void Health::change(State to, std::string_view why) {
         m_opened_at = m_now();
         ++m_counts.opened;
     }
-    if (m_log)
-        m_log(m_name + ": circuit " + std::string(to_string(to)) + ": " +
-              std::string(why));
+    if (m_log) m_log(m_name + ": circuit " + std::string(to_string(to)) + ": " + std::string(why));
 }
 
 Health::Admission Health::admit() {
