@@ -1,5 +1,7 @@
 #include "proxy/registry/passthrough.hpp"
 
+#include <algorithm>
+
 #include "cache/membership_records.hpp"
 #include "proxy/log.hpp"
 #include "proxy/registry/media_types.hpp"
@@ -35,7 +37,12 @@ std::string relayed_challenge(std::string_view upstream_value, std::string_view 
 
 PassThrough::PassThrough(const config::Config& config, std::vector<upstream::Client*> clients,
                          cache::Cache& cache)
-    : m_config(config), m_clients(std::move(clients)), m_cache(cache) {}
+    : m_config(config),
+      m_clients(std::move(clients)),
+      m_cache(cache),
+      m_guards_any(std::ranges::any_of(config.upstreams, [](const config::UpstreamConfig& u) {
+          return u.access == config::UpstreamConfig::Access::passthrough;
+      })) {}
 
 bool PassThrough::is_member(const UpstreamTarget& target, const store::Digest& digest) {
     if (m_members.contains(target.index, target.repo, digest)) return true;

@@ -68,6 +68,8 @@ class PassThrough {
     // A digest a passthrough upstream guards, asked for through a shared upstream: is it there
     // too? (A HEAD with envcache's credentials; no answer is a no.)
     net::awaitable<bool> shared_has(UpstreamTarget target, store::Digest digest, bool manifest);
+    // Some upstream is passthrough: only then can a digest be guarded, and shared_has matter.
+    bool guards_any() const { return m_guards_any; }
 
     // Upstream HEADs made to decide (for tests and stats).
     std::uint64_t checks() const { return m_checks.load(); }
@@ -84,6 +86,7 @@ class PassThrough {
     const config::Config& m_config;
     std::vector<upstream::Client*> m_clients;
     cache::Cache& m_cache;
+    bool m_guards_any = false;
     access::Decisions m_decisions;
     access::Membership m_members;
     fetch::SingleFlight<Check> m_flights;

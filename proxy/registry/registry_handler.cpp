@@ -179,7 +179,8 @@ net::awaitable<void> RegistryHandler::handle(Exchange& ex) {
         }
         co_return;
     }
-    if (!up.caller_authorization &&
+    // A shared upstream's blob or manifest by digest, when a passthrough upstream may guard it.
+    if (m_passthrough.guards_any() && !up.caller_authorization &&
         (route.endpoint == Endpoint::blob ||
          (route.endpoint == Endpoint::manifest && route.reference_is_digest))) {
         auto asking = m_passthrough.shared_has(up, *store::Digest::parse(route.reference),
