@@ -22,6 +22,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -159,7 +160,12 @@ class Cache {
             co_await net::this_coro::throw_if_cancelled(false);
             co_return fn();
         };
-        auto spawned = net::co_spawn(pool, std::move(run), net::use_awaitable);
+        // The work is not cancellable, so the caller's cancellation slot is not passed on: a
+        // cancellation forwarded to the pool raced the spawned side's end (a handler emitted
+        // after it was gone).
+        auto spawned = net::co_spawn(
+            pool, std::move(run),
+            net::bind_cancellation_slot(net::cancellation_slot(), net::use_awaitable));
         co_return co_await std::move(spawned);
     }
     // Destroys an abandoned store writer on the blob threads (its destructor waits for the
