@@ -266,8 +266,8 @@ net::awaitable<void> RegistryHandler::serve_stored_blob(Exchange& ex, const stor
     }
     const std::uint64_t length = *slice.length;
     const auto status = slice.status;
+    // The head goes out with the first chunk: one write for a blob of one chunk.
     server::BodyWriter writer(ex, status, headers, length);
-    if (!co_await writer.write_header()) co_return;
     store::ChunkBuffer chunk;
     std::uint64_t offset = slice.offset;
     const std::uint64_t end = slice.offset + length;

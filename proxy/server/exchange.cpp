@@ -1,9 +1,14 @@
 #include "proxy/server/exchange.hpp"
 
+#include <array>
+#include <span>
+#include <string_view>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/asio/write.hpp>
+
+#include "proxy/server/response_head.hpp"
 
 namespace proxy::server {
 
@@ -11,51 +16,54 @@ namespace {
 
 constexpr auto k_token = net::as_tuple(net::use_awaitable);
 
-template <class Body>
-void copy_headers(http::response<Body>& response, const http::fields& headers) {
-    for (const auto& field : headers)
-        response.insert(field.name_string(), field.value());
+// Writes all of `buffers` within the exchange's write timeout; false (and the connection is
+// not kept) on an error.
+template <class Buffers>
+net::awaitable<bool> write_all(Exchange& ex, const Buffers& buffers) {
+    ex.stream.expires_after(ex.write_timeout);
+    auto [ec, n] = co_await net::async_write(ex.stream, buffers, k_token);
+    if (ec) ex.keep_alive = false;
+    co_return !ec;
 }
+
+// The buffers of one write, empty ones left out: a stream may report an empty first buffer
+// as a write of nothing, which async_write takes for the end (Beast's flat_stream under TLS).
+class Pieces {
+  public:
+    void add(std::string_view bytes) {
+        if (!bytes.empty()) m_buffers[m_count++] = net::buffer(bytes.data(), bytes.size());
+    }
+    std::span<const net::const_buffer> span() const { return {m_buffers.data(), m_count}; }
+
+  private:
+    std::array<net::const_buffer, 4> m_buffers;
+    std::size_t m_count = 0;
+};
 
 }  // namespace
 
 net::awaitable<void> send_response(Exchange& ex, http::status status, const http::fields& headers,
                                    std::string_view body) {
     ex.status = static_cast<unsigned>(status);
-    const unsigned version = ex.request.version();
-    ex.stream.expires_after(ex.write_timeout);
+    // Head and body in one buffer: one write, and one TLS record when they fit in one.
+    std::string message;
+    message.reserve(256 + (ex.is_head() ? 0 : body.size()));
+    append_response_head(message, status, ex.request.version(), headers, body.size(),
+                         ex.keep_alive);
     if (ex.is_head()) {
-        http::response<http::empty_body> response{status, version};
-        copy_headers(response, headers);
-        response.keep_alive(ex.keep_alive);
-        response.content_length(body.size());
-        auto [ec, n] = co_await http::async_write(ex.stream, response, k_token);
-        if (ec) ex.keep_alive = false;
+        co_await write_all(ex, net::buffer(message));
         co_return;
     }
-    http::response<http::string_body> response{status, version};
-    copy_headers(response, headers);
-    response.keep_alive(ex.keep_alive);
-    const std::size_t size = body.size();
-    response.body() = std::string(body);
-    response.prepare_payload();
-    auto [ec, n] = co_await http::async_write(ex.stream, response, k_token);
-    if (ec)
-        ex.keep_alive = false;
-    else
-        ex.bytes += size;
+    message += body;
+    if (co_await write_all(ex, net::buffer(message))) ex.bytes += body.size();
 }
 
 net::awaitable<void> send_head(Exchange& ex, http::status status, const http::fields& headers,
                                std::uint64_t length) {
     ex.status = static_cast<unsigned>(status);
-    ex.stream.expires_after(ex.write_timeout);
-    http::response<http::empty_body> response{status, ex.request.version()};
-    copy_headers(response, headers);
-    response.keep_alive(ex.keep_alive);
-    response.content_length(length);
-    auto [ec, n] = co_await http::async_write(ex.stream, response, k_token);
-    if (ec) ex.keep_alive = false;
+    std::string head;
+    append_response_head(head, status, ex.request.version(), headers, length, ex.keep_alive);
+    co_await write_all(ex, net::buffer(head));
 }
 
 net::awaitable<void> send_error(Exchange& ex, const ApiError& error, const http::fields& headers) {
@@ -87,52 +95,42 @@ void abort_connection(Exchange& ex) {
     ex.stream.socket().close(ignored);
 }
 
-BodyWriter::BodyWriter(Exchange& ex, http::status status, http::fields headers,
+BodyWriter::BodyWriter(Exchange& ex, http::status status, const http::fields& headers,
                        std::optional<std::uint64_t> length)
-    : m_ex(ex), m_response(status, ex.request.version()), m_serializer(m_response) {
-    copy_headers(m_response, headers);
-    m_response.keep_alive(ex.keep_alive);
-    if (length)
-        m_response.content_length(*length);
-    else
-        m_response.chunked(true);
-    m_response.body().data = nullptr;
-    m_response.body().more = true;
+    : m_ex(ex), m_chunked(!length) {
+    append_response_head(m_head, status, ex.request.version(), headers, length, ex.keep_alive);
     m_ex.status = static_cast<unsigned>(status);
 }
 
 net::awaitable<bool> BodyWriter::write_header() {
-    m_ex.stream.expires_after(m_ex.write_timeout);
-    auto [ec, n] = co_await http::async_write_header(m_ex.stream, m_serializer, k_token);
-    if (ec) m_ex.keep_alive = false;
-    co_return !ec;
+    if (m_head.empty()) co_return true;  // sent already
+    const bool ok = co_await write_all(m_ex, net::buffer(m_head));
+    m_head.clear();
+    co_return ok;
 }
 
 net::awaitable<bool> BodyWriter::write(std::span<const char> bytes) {
     if (bytes.empty()) co_return true;
-    m_response.body().data = const_cast<char*>(bytes.data());
-    m_response.body().size = bytes.size();
-    m_response.body().more = true;
-    m_ex.stream.expires_after(m_ex.write_timeout);
-    auto [ec, n] = co_await http::async_write(m_ex.stream, m_serializer, k_token);
-    if (ec == http::error::need_buffer) ec = {};
-    if (ec) {
-        m_ex.keep_alive = false;
-        co_return false;
-    }
-    m_ex.bytes += bytes.size();
-    co_return true;
+    const std::string prefix = m_chunked ? chunk_prefix(bytes.size()) : std::string();
+    Pieces pieces;
+    pieces.add(m_head);
+    pieces.add(prefix);
+    pieces.add({bytes.data(), bytes.size()});
+    if (m_chunked) pieces.add("\r\n");
+    const bool ok = co_await write_all(m_ex, pieces.span());
+    m_head.clear();
+    if (ok) m_ex.bytes += bytes.size();
+    co_return ok;
 }
 
 net::awaitable<bool> BodyWriter::finish() {
-    m_response.body().data = nullptr;
-    m_response.body().size = 0;
-    m_response.body().more = false;
-    m_ex.stream.expires_after(m_ex.write_timeout);
-    auto [ec, n] = co_await http::async_write(m_ex.stream, m_serializer, k_token);
-    if (ec == http::error::need_buffer) ec = {};
-    if (ec) m_ex.keep_alive = false;
-    co_return !ec;
+    if (!m_chunked) co_return co_await write_header();
+    Pieces pieces;
+    pieces.add(m_head);
+    pieces.add("0\r\n\r\n");
+    const bool ok = co_await write_all(m_ex, pieces.span());
+    m_head.clear();
+    co_return ok;
 }
 
 }  // namespace proxy::server

@@ -11,9 +11,8 @@
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/message.hpp>
-#include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/string_body.hpp>
 
 #include "proxy/server/api_error.hpp"
@@ -66,24 +65,27 @@ net::awaitable<void> send_response(Exchange& ex, const ApiResponse& response);
 // Closes the connection without finishing the response, so the client sees a short body.
 void abort_connection(Exchange& ex);
 
-// A streamed response body (the Beast relay pattern): headers first, then pieces as they come.
+// A streamed response body: the head, then pieces as they come. The head goes out with the
+// first piece (one write) unless write_header sends it first, as a caller does that may wait
+// long for its first byte.
 class BodyWriter {
   public:
     // `length`: Content-Length; std::nullopt sends chunked.
-    BodyWriter(Exchange& ex, http::status status, http::fields headers,
+    BodyWriter(Exchange& ex, http::status status, const http::fields& headers,
                std::optional<std::uint64_t> length);
     BodyWriter(const BodyWriter&) = delete;
     BodyWriter& operator=(const BodyWriter&) = delete;
 
+    // Sends the head now, if it is not sent yet.
     net::awaitable<bool> write_header();
     net::awaitable<bool> write(std::span<const char> bytes);
-    // Ends the body (the last chunk when chunked).
+    // Ends the body (the last chunk when chunked), sending the head if nothing was written.
     net::awaitable<bool> finish();
 
   private:
     Exchange& m_ex;
-    http::response<http::buffer_body> m_response;
-    http::response_serializer<http::buffer_body> m_serializer;
+    bool m_chunked;
+    std::string m_head;  // not sent yet while not empty
 };
 
 }  // namespace proxy::server

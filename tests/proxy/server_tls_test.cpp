@@ -2,7 +2,9 @@
 // reach the handler, a client without one is refused under `require`, and a new context serves
 // new connections while an open one keeps its own.
 
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -57,7 +59,33 @@ struct TlsServer {
         thread.join();
     }
 
+    // The body stream_body writes: three pieces, each a different byte.
+    static std::string streamed_body() {
+        return std::string(40000, 'a') + std::string(40000, 'b') + std::string(40000, 'c');
+    }
+
+    // GET /length/eager, /length/deferred, /chunked/eager or /chunked/deferred: the body in
+    // pieces through a BodyWriter, with Content-Length or chunked, the head sent on its own
+    // first (eager) or with the first piece (deferred).
+    static net::awaitable<void> stream_body(proxy::server::Exchange& ex) {
+        const std::string_view target = ex.request.target();
+        const std::string body = streamed_body();
+        const bool chunked = target.starts_with("/chunked");
+        const http::fields none;
+        proxy::server::BodyWriter writer(
+            ex, http::status::ok, none,
+            chunked ? std::nullopt : std::optional<std::uint64_t>(body.size()));
+        if (target.ends_with("/eager") && !co_await writer.write_header()) co_return;
+        for (std::size_t at = 0; at < body.size(); at += 40000)
+            if (!co_await writer.write({body.data() + at, 40000})) co_return;
+        co_await writer.finish();
+    }
+
     static net::awaitable<void> answer(proxy::server::Exchange& ex) {
+        if (ex.request.target() != "/") {
+            co_await stream_body(ex);
+            co_return;
+        }
         std::string names;
         for (const auto& name : ex.client_cert_names)
             names += (names.empty() ? "" : ",") + name;
@@ -92,10 +120,10 @@ struct Client {
         return context;
     }
     // The body of GET / (handshake first), or the error that ended it.
-    std::string get(boost::system::error_code& ec) {
+    std::string get(boost::system::error_code& ec, const std::string& target = "/") {
         stream.handshake(ssl::stream_base::client, ec);
         if (ec) return {};
-        http::request<http::string_body> request{http::verb::get, "/", 11};
+        http::request<http::string_body> request{http::verb::get, target, 11};
         request.set(http::field::host, "127.0.0.1");
         http::write(stream, request, ec);
         if (ec) return {};
@@ -212,4 +240,21 @@ TEST_CASE("a key that does not belong to the certificate gives no TLS context", 
     const auto made = proxy::server::make_tls_context(tls);
     REQUIRE_FALSE(made);
     CHECK(made.error().find("other.key") != std::string::npos);
+}
+
+TEST_CASE("over TLS a body written in pieces arrives whole, by length or chunked", "[server]") {
+    test_util::TempDir dir;
+    const auto server_cert = test_util::make_test_certificate("envcache.test");
+    config::TlsConfig tls;
+    tls.cert_file = dir.write("server.crt", server_cert.cert_pem);
+    tls.key_file = dir.write("server.key", server_cert.key_pem);
+    TlsServer server(tls);
+    for (const std::string target :
+         {"/length/eager", "/length/deferred", "/chunked/eager", "/chunked/deferred"}) {
+        CAPTURE(target);
+        boost::system::error_code ec;
+        Client client(server.port, tls.cert_file);
+        CHECK(client.get(ec, target) == TlsServer::streamed_body());
+        CHECK_FALSE(ec);
+    }
 }

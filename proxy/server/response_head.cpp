@@ -1,0 +1,65 @@
+#include "proxy/server/response_head.hpp"
+
+#include <charconv>
+
+namespace proxy::server {
+
+namespace http = boost::beast::http;
+
+namespace {
+
+bool has_line_break(std::string_view text) {
+    return text.find_first_of("\r\n") != std::string_view::npos;
+}
+
+void append_number(std::string& out, std::uint64_t value, int base = 10) {
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof digits, value, base).ptr;
+    out.append(digits, end);
+}
+
+}  // namespace
+
+void append_response_head(std::string& out, http::status status, unsigned version,
+                          const http::fields& headers, std::optional<std::uint64_t> length,
+                          bool keep_alive) {
+    out += "HTTP/";
+    append_number(out, version / 10);
+    out += '.';
+    append_number(out, version % 10);
+    out += ' ';
+    append_number(out, static_cast<unsigned>(status));
+    out += ' ';
+    out += http::obsolete_reason(status);
+    out += "\r\n";
+    for (const auto& field : headers) {
+        const auto name = field.name();
+        if (name == http::field::connection || name == http::field::content_length ||
+            name == http::field::transfer_encoding)
+            continue;
+        if (has_line_break(field.name_string()) || has_line_break(field.value())) continue;
+        out += field.name_string();
+        out += ": ";
+        out += field.value();
+        out += "\r\n";
+    }
+    if (version >= 11 && !keep_alive) out += "Connection: close\r\n";
+    if (version < 11 && keep_alive) out += "Connection: keep-alive\r\n";
+    if (length) {
+        out += "Content-Length: ";
+        append_number(out, *length);
+        out += "\r\n";
+    } else {
+        out += "Transfer-Encoding: chunked\r\n";
+    }
+    out += "\r\n";
+}
+
+std::string chunk_prefix(std::size_t size) {
+    std::string out;
+    append_number(out, size, 16);
+    out += "\r\n";
+    return out;
+}
+
+}  // namespace proxy::server

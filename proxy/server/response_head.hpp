@@ -1,0 +1,28 @@
+#pragma once
+// The status line and header block of a response, written into one string: what Beast's
+// serializer writes for the same message, without a message object, a field list copy or the
+// serializer's state machine on every response. Caller fields come first, in their order;
+// then Connection as `keep_alive` asks for (HTTP/1.1 says close, HTTP/1.0 keep-alive), then
+// the framing: Content-Length, or Transfer-Encoding: chunked.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/status.hpp>
+
+namespace proxy::server {
+
+// Appends the head to `out`. `length`: Content-Length; std::nullopt: chunked. The caller's
+// Connection, Content-Length and Transfer-Encoding fields are dropped (the framing is this
+// function's), and so is any field whose name or value holds CR or LF: a value that came
+// from an upstream cannot split the response.
+void append_response_head(std::string& out, boost::beast::http::status status, unsigned version,
+                          const boost::beast::http::fields& headers,
+                          std::optional<std::uint64_t> length, bool keep_alive);
+
+// The chunked framing of one non-empty body piece of `size` bytes: "<hex size>\r\n".
+std::string chunk_prefix(std::size_t size);
+
+}  // namespace proxy::server
