@@ -252,7 +252,7 @@ net::awaitable<void> Server::session(std::shared_ptr<Connection> connection) {
                     .client_cert_names = connection->client_cert_names};
         ex.keep_alive = keep_alive && !m_stopping;
         co_await m_handler(ex);
-        log_line(access_line(request, ex, std::chrono::steady_clock::now() - started));
+        log_access(access_line(request, ex, std::chrono::steady_clock::now() - started));
         connection->busy = false;
         if (!ex.keep_alive || ex.aborted) break;
     }

@@ -510,6 +510,7 @@ class Envcache:
         self.port = None
         self.log_path = os.path.join(workdir, "envcache.log")
         self.output = bytearray()
+        self.markers = 0
         self.lock = threading.Lock()
         self.listening = threading.Event()
         self.exit_code = None
@@ -572,6 +573,16 @@ class Envcache:
     def log(self):
         with self.lock:
             return bytes(self.output[-30000:]).decode(errors="replace")
+
+    def logged(self):
+        """The log once every request answered so far is in it. Access lines are written in
+        batches (within 50 ms), in order: so a marker request goes out, answered 400 without
+        reaching an upstream (its name is not valid), and its line is waited for."""
+        self.markers += 1
+        path = "/v2/LOG-MARKER-%d/tags/list" % self.markers
+        self.request("GET", path)
+        wait_until(lambda: path + " " in self.log(), 10, "the access-log line of " + path)
+        return self.log()
 
     def stop(self):
         """SIGTERM, then the exit code (None if it had to be killed)."""

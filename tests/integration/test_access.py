@@ -111,7 +111,7 @@ class PassthroughTest(EnvcacheTestCase):
         pull(self.cache.hostport, "private/app", "1", out2, creds="alice:" + ALICE_PW)
         self.assertEqual(len(self.heads("private/app")), 1, "second pull within decision_ttl")
 
-        refused_from = len(self.cache.log().splitlines())
+        refused_from = len(self.cache.logged().splitlines())
         layer = self.image.layers[0].digest
         for who in (None, basic("alice", WRONG_PW)):
             for path in ("/v2/private/app/manifests/1", "/v2/private/app/blobs/" + layer,
@@ -128,7 +128,7 @@ class PassthroughTest(EnvcacheTestCase):
                         tempfile.mkdtemp(dir=self.workdir), check=False, creds=creds)
             self.assertNotEqual(proc.returncode, 0)
             self.bodies.append(proc.stderr)
-        lines = access_lines("\n".join(self.cache.log().splitlines()[refused_from:]))
+        lines = access_lines("\n".join(self.cache.logged().splitlines()[refused_from:]))
         served = [l for l in lines if l[2] in (200, 206) and "/v2/private/" in l[1]]
         self.assertEqual(served, [], "cached content sent to a refused caller")
 
@@ -189,7 +189,7 @@ class PassthroughTest(EnvcacheTestCase):
         self.assert_no_secrets()
 
     def assert_no_secrets(self):
-        log = self.cache.log() + self.registry.log()
+        log = self.cache.logged() + self.registry.log()
         for secret in (ALICE_PW, WRONG_PW, basic("alice", ALICE_PW).split()[1],
                        basic("alice", WRONG_PW).split()[1]):
             self.assertNotIn(secret, log)
@@ -351,7 +351,7 @@ class TokenAuthPassthroughTest(EnvcacheTestCase):
                                              headers={"Authorization": "Bearer " + bob_public})
         self.assertNotEqual(status, 200)
         self.assertNotIn(self.image.layers[0].data[:64], body)
-        lines = access_lines(self.cache.log())
+        lines = access_lines(self.cache.logged())
         refused = [l for l in lines if l[2] in (200, 206) and l[1].endswith(layer)]
         self.assertEqual(len(refused), 1, "the layer went out once: alice's pull")
 
@@ -362,7 +362,7 @@ class TokenAuthPassthroughTest(EnvcacheTestCase):
                                 creds="alice:" + ALICE_PW).returncode != 0,
                    DECISION_TTL_S + 10, "alice refused after the revocation")
 
-        log = self.cache.log() + self.registry.log()
+        log = self.cache.logged() + self.registry.log()
         for secret in [ALICE_PW, BOB_PW, WRONG_PW] + self.tokens.issued:
             self.assertNotIn(secret, log)
             for body in bodies:
@@ -425,10 +425,10 @@ class OwnIdentitiesTest(EnvcacheTestCase):
                                           headers={"Authorization": "Bearer " + CI_TOKEN})
         self.assertNotIn(status, (401, 403))
         # The access log names the identity.
-        users = {l[5] for l in access_lines(self.cache.log()) if "/team/app/" in l[1]}
+        users = {l[5] for l in access_lines(self.cache.logged()) if "/team/app/" in l[1]}
         self.assertIn("bob", users)
         self.assertIn("ci", users)
-        log = self.cache.log()
+        log = self.cache.logged()
         for secret in (BOB_PW, CI_TOKEN, "eve-pw-1414"):
             self.assertNotIn(secret, log)
             for body in self.bodies:
