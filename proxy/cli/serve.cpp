@@ -275,8 +275,10 @@ int serve(Args args) {
             co_await gate.serve_token(ex);
         };
         const server::Router router = make_router(std::move(endpoints));
-        server::Server server(ioc, config.server,
-                              [&router](server::Exchange& ex) { return router(ex); });
+        // Connections run on `threads` loops of the server's own, downloads and timers on
+        // `ioc`'s `threads` threads.
+        server::Server server(
+            ioc, config.server, [&router](server::Exchange& ex) { return router(ex); }, threads);
 
         auto bound = server.listen(listen->host, listen->port);
         if (!bound) {

@@ -1,11 +1,14 @@
 #include "proxy/server/server.hpp"
 
 #include <chrono>
+#include <optional>
+#include <thread>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -63,17 +66,57 @@ struct Server::Connection {
     Connection(net::ip::tcp::socket socket, std::shared_ptr<net::ssl::context> tls)
         : stream(std::move(socket), std::move(tls)) {}
     Stream stream;
+    // Keeps the main io_context from running out of work while the connection is open (when
+    // it runs on a loop of the server's own).
+    std::optional<net::executor_work_guard<net::io_context::executor_type>> main_work;
     std::vector<std::string> client_cert_names;  // set after the TLS handshake
     bool busy = false;                           // touched on the connection's strand only
     // Ends whatever the session awaits (close_all); emitted on the connection's strand.
     net::cancellation_signal cancel;
 };
 
-Server::Server(net::io_context& ioc, const config::ServerConfig& config, Handler handler)
+struct Server::Loop {
+    net::io_context context{1};
+    std::optional<net::executor_work_guard<net::io_context::executor_type>> idle{
+        net::make_work_guard(context)};
+    std::thread thread;
+};
+
+Server::Server(net::io_context& ioc, const config::ServerConfig& config, Handler handler,
+               unsigned loops)
     : m_ioc(ioc),
       m_config(config),
       m_handler(std::move(handler)),
-      m_acceptor(net::make_strand(ioc)) {}
+      m_acceptor(net::make_strand(ioc)) {
+    for (unsigned i = 0; i < loops; ++i) {
+        m_loops.push_back(std::make_unique<Loop>());
+        Loop& loop = *m_loops.back();
+        loop.thread = std::thread([&loop] { loop.context.run(); });
+    }
+}
+
+Server::~Server() {
+    if (m_loops.empty()) return;
+    stop();
+    close_all();
+    release_loops();
+    for (const auto& loop : m_loops)
+        loop->thread.join();
+}
+
+net::any_io_executor Server::next_executor() {
+    if (m_loops.empty()) return net::make_strand(m_ioc);
+    const std::size_t index = m_next_loop++ % m_loops.size();
+    return m_loops[index]->context.get_executor();
+}
+
+void Server::release_loops() {
+    std::call_once(m_loops_released, [this] {
+        for (const auto& loop : m_loops) {
+            net::post(loop->context, [&loop = *loop] { loop.idle.reset(); });
+        }
+    });
+}
 
 boost::system::result<net::ip::tcp::endpoint> Server::listen(const std::string& host,
                                                              std::uint16_t port) {
@@ -105,12 +148,15 @@ void Server::stop() {
         boost::system::error_code ignored;
         m_acceptor.close(ignored);
     });
-    const std::lock_guard lock(m_mutex);
-    for (const auto& connection : m_connections) {
-        net::post(connection->stream.get_executor(), [connection] {
-            if (!connection->busy) connection->stream.cancel();
-        });
+    {
+        const std::lock_guard lock(m_mutex);
+        for (const auto& connection : m_connections) {
+            net::post(connection->stream.get_executor(), [connection] {
+                if (!connection->busy) connection->stream.cancel();
+            });
+        }
     }
+    release_loops();
 }
 
 void Server::close_all() {
@@ -126,7 +172,7 @@ void Server::close_all() {
 
 net::awaitable<void> Server::accept_loop() {
     while (!m_stopping) {
-        auto [ec, socket] = co_await m_acceptor.async_accept(net::make_strand(m_ioc), k_token);
+        auto [ec, socket] = co_await m_acceptor.async_accept(next_executor(), k_token);
         if (ec) {
             if (m_stopping || ec == net::error::operation_aborted) break;
             log_line("accept: " + ec.message());
@@ -145,6 +191,7 @@ net::awaitable<void> Server::accept_loop() {
         ++m_active;
         socket.set_option(net::ip::tcp::no_delay(true), ec);
         auto connection = std::make_shared<Connection>(std::move(socket), m_tls.load());
+        if (!m_loops.empty()) connection->main_work.emplace(net::make_work_guard(m_ioc));
         {
             const std::lock_guard lock(m_mutex);
             m_connections.insert(connection);

@@ -1,7 +1,13 @@
 #pragma once
-// The HTTP/1.1 listener, plain or TLS: accepts connections up to a bound, runs each on its own
-// strand with keep-alive, timeouts and parser limits, hands every request to one handler and logs
-// it.
+// The HTTP/1.1 listener, plain or TLS: accepts connections up to a bound, runs each with
+// keep-alive, timeouts and parser limits, hands every request to one handler and logs it.
+//
+// Where connections run: with `loops` > 0, on the server's own single-threaded event loops
+// (one thread each, connections dealt round robin), so that a request's reads, handler and
+// writes stay on one thread: no strand and no wake-up of another thread per step. Work a
+// handler starts elsewhere (downloads on the main io_context, store work on the cache's
+// threads) completes back on the connection's loop. With `loops` == 0, each connection runs on
+// a strand of the main io_context.
 
 #include <atomic>
 #include <functional>
@@ -9,7 +15,9 @@
 #include <mutex>
 #include <string>
 #include <unordered_set>
+#include <vector>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -25,7 +33,14 @@ class Server {
   public:
     using Handler = std::function<net::awaitable<void>(Exchange&)>;
 
-    Server(net::io_context& ioc, const config::ServerConfig& config, Handler handler);
+    // `ioc` runs the acceptor, and stays busy (cannot run out of work) while a connection is
+    // open, so that its run() returns only after every session has ended.
+    Server(net::io_context& ioc, const config::ServerConfig& config, Handler handler,
+           unsigned loops = 0);
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+    // Ends every connection still open and joins the loops' threads.
+    ~Server();
 
     // Binds and listens; returns the bound endpoint (port 0 picks a free port).
     boost::system::result<net::ip::tcp::endpoint> listen(const std::string& host,
@@ -48,6 +63,12 @@ class Server {
 
   private:
     struct Connection;
+    struct Loop;
+
+    // The executor the next connection runs on.
+    net::any_io_executor next_executor();
+    // Lets the loops' threads end once their connections have (idempotent).
+    void release_loops();
 
     net::awaitable<void> accept_loop();
     net::awaitable<void> session(std::shared_ptr<Connection> connection);
@@ -61,6 +82,9 @@ class Server {
     std::atomic<std::size_t> m_active{0};
     std::mutex m_mutex;
     std::unordered_set<std::shared_ptr<Connection>> m_connections;
+    std::vector<std::unique_ptr<Loop>> m_loops;
+    std::size_t m_next_loop = 0;  // on the acceptor's strand only
+    std::once_flag m_loops_released;
 };
 
 }  // namespace proxy::server
