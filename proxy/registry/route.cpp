@@ -119,7 +119,7 @@ std::variant<UpstreamTarget, OciError> select_upstream(
         if (!chosen && upstreams.size() == 1) chosen = 0;
     }
     if (!chosen) return name_unknown("no upstream for repository");
-    if (is_docker_hub(upstreams[*chosen]) && repo.find('/') == std::string::npos)
+    if (repo.find('/') == std::string::npos && is_docker_hub(upstreams[*chosen]))
         repo = "library/" + repo;
     return UpstreamTarget{*chosen, std::move(repo), std::nullopt};
 }
