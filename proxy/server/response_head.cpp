@@ -8,8 +8,11 @@ namespace http = boost::beast::http;
 
 namespace {
 
+// A plain loop: find_first_of would call memchr on the two-character set once per character.
 bool has_line_break(std::string_view text) {
-    return text.find_first_of("\r\n") != std::string_view::npos;
+    for (const char c : text)
+        if (c == '\r' || c == '\n') return true;
+    return false;
 }
 
 void append_number(std::string& out, std::uint64_t value, int base = 10) {
