@@ -71,28 +71,23 @@ void add_subject_alt_names(X509* cert, std::vector<std::string>& names) {
 }  // namespace
 
 Stream::Stream(net::ip::tcp::socket socket, std::shared_ptr<net::ssl::context> tls)
-    : m_context(std::move(tls)) {
-    if (m_context) {
-        m_tls.emplace(std::move(socket), *m_context);
-        m_tcp = &m_tls->next_layer();
-    } else {
-        m_plain.emplace(std::move(socket));
-        m_tcp = &*m_plain;
-    }
+    : m_context(std::move(tls)), m_tcp(std::move(socket)) {
+    if (m_context) m_tls = std::make_unique<TlsChannel>(m_context->native_handle());
 }
 
 net::awaitable<boost::system::error_code> Stream::handshake() {
-    auto [ec] = co_await m_tls->async_handshake(net::ssl::stream_base::server, k_token);
+    if (!m_tls->valid()) co_return net::error::no_memory;
+    auto [ec, n] = co_await run_tls([this] { return m_tls->handshake(); }, k_token);
     co_return ec;
 }
 
 net::awaitable<void> Stream::shutdown() {
-    std::ignore = co_await m_tls->async_shutdown(k_token);
+    std::ignore = co_await run_tls([this] { return m_tls->shutdown(); }, k_token);
 }
 
 std::vector<std::string> Stream::peer_certificate_names() {
     std::vector<std::string> names;
-    if (!m_tls) return names;
+    if (!m_tls || !m_tls->valid()) return names;
     SSL* ssl = m_tls->native_handle();
     X509* cert = SSL_get0_peer_certificate(ssl);
     if (!cert || SSL_get_verify_result(ssl) != X509_V_OK) return names;

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/connect.hpp>
@@ -13,6 +14,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -24,6 +26,7 @@
 #include "config/config.hpp"
 #include "proxy/server/exchange.hpp"
 #include "proxy/server/server.hpp"
+#include "proxy/server/tls_channel.hpp"
 #include "proxy/server/tls_context.hpp"
 #include "tests/common/temp_dir.hpp"
 #include "tests/common/test_certificate.hpp"
@@ -81,7 +84,20 @@ struct TlsServer {
         co_await writer.finish();
     }
 
+    // What GET /large answers: more than one TLS write takes (TlsChannel::k_max_write).
+    static std::string large_body() {
+        std::string body(4 * proxy::server::TlsChannel::k_max_write + 7, '\0');
+        for (std::size_t i = 0; i < body.size(); ++i)
+            body[i] = static_cast<char>('a' + (i * 7919) % 26);
+        return body;
+    }
+
     static net::awaitable<void> answer(proxy::server::Exchange& ex) {
+        if (ex.request.target() == "/large") {
+            const http::fields none;
+            co_await proxy::server::send_response(ex, http::status::ok, none, large_body());
+            co_return;
+        }
         if (ex.request.target() != "/") {
             co_await stream_body(ex);
             co_return;
@@ -153,6 +169,15 @@ config::TlsConfig tls_files(const test_util::TempDir& dir, const test_util::Test
     tls.key_file = dir.write("server.key", server.key_pem);
     tls.client_ca_file = dir.write("client.crt", client_ca.cert_pem);
     tls.client_auth = auth;
+    return tls;
+}
+
+// server.tls with a certificate for envcache.test written into `dir`, no client certificates.
+config::TlsConfig server_certificate_only(const test_util::TempDir& dir) {
+    const auto server_cert = test_util::make_test_certificate("envcache.test");
+    config::TlsConfig tls;
+    tls.cert_file = dir.write("server.crt", server_cert.cert_pem);
+    tls.key_file = dir.write("server.key", server_cert.key_pem);
     return tls;
 }
 
@@ -242,19 +267,69 @@ TEST_CASE("a key that does not belong to the certificate gives no TLS context", 
     CHECK(made.error().find("other.key") != std::string::npos);
 }
 
-TEST_CASE("over TLS a body written in pieces arrives whole, by length or chunked", "[server]") {
+TEST_CASE(
+    "over TLS a body arrives whole: in pieces, by length or chunked, or larger than one write",
+    "[server]") {
     test_util::TempDir dir;
-    const auto server_cert = test_util::make_test_certificate("envcache.test");
-    config::TlsConfig tls;
-    tls.cert_file = dir.write("server.crt", server_cert.cert_pem);
-    tls.key_file = dir.write("server.key", server_cert.key_pem);
+    const auto tls = server_certificate_only(dir);
     TlsServer server(tls);
-    for (const std::string target :
-         {"/length/eager", "/length/deferred", "/chunked/eager", "/chunked/deferred"}) {
+    const std::vector<std::pair<std::string, std::string>> cases{
+        {"/length/eager", TlsServer::streamed_body()},
+        {"/length/deferred", TlsServer::streamed_body()},
+        {"/chunked/eager", TlsServer::streamed_body()},
+        {"/chunked/deferred", TlsServer::streamed_body()},
+        {"/large", TlsServer::large_body()},  // one buffer, more than one TLS write takes
+    };
+    for (const auto& [target, body] : cases) {
         CAPTURE(target);
         boost::system::error_code ec;
         Client client(server.port, tls.cert_file);
-        CHECK(client.get(ec, target) == TlsServer::streamed_body());
+        CHECK(client.get(ec, target) == body);
         CHECK_FALSE(ec);
     }
+}
+
+TEST_CASE("over TLS requests sent together are answered in order", "[server]") {
+    test_util::TempDir dir;
+    const auto tls = server_certificate_only(dir);
+    TlsServer server(tls);
+    boost::system::error_code ec;
+    Client client(server.port, tls.cert_file);
+    client.stream.handshake(ssl::stream_base::client, ec);
+    REQUIRE_FALSE(ec);
+    // Two requests in one TLS record: the second is read from what the first read left.
+    const std::string two =
+        "GET /length/deferred HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    net::write(client.stream, net::buffer(two), ec);
+    REQUIRE_FALSE(ec);
+    boost::beast::flat_buffer buffer;
+    http::response<http::string_body> first;
+    http::read(client.stream, buffer, first, ec);
+    REQUIRE_FALSE(ec);
+    CHECK(first.body() == TlsServer::streamed_body());
+    http::response<http::string_body> second;
+    http::read(client.stream, buffer, second, ec);
+    REQUIRE_FALSE(ec);
+    CHECK(second.result() == http::status::ok);
+    CHECK(second.body().empty());  // no client certificate: no names
+}
+
+TEST_CASE("over TLS a client gone without close_notify ends its connection", "[server]") {
+    test_util::TempDir dir;
+    const auto tls = server_certificate_only(dir);
+    TlsServer server(tls);
+    {
+        boost::system::error_code ec;
+        Client client(server.port, tls.cert_file);
+        client.stream.handshake(ssl::stream_base::client, ec);
+        REQUIRE_FALSE(ec);
+        const std::string half = "GET / HTTP/1.1\r\nHo";
+        net::write(client.stream, net::buffer(half), ec);
+        REQUIRE_FALSE(ec);
+        client.stream.next_layer().close();  // TCP closed, no TLS close_notify
+    }
+    // The server notices (a truncated stream), not after its header timeout: bounded wait.
+    for (int i = 0; i < 500 && server.server.connections() > 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(server.server.connections() == 0);
 }
