@@ -17,7 +17,7 @@ BUILD_PACKAGES := g++ cmake make pkg-config ccache \
 TEST_PACKAGES := docker-registry skopeo python3 openssl curl containerd podman apache2-utils
 # libFuzzer and its sanitizers: Debian's clang with its runtime libraries.
 FUZZ_PACKAGES := clang libclang-rt-14-dev
-BENCH_PACKAGES := docker-registry nginx-light wrk skopeo python3 curl openssl
+BENCH_PACKAGES := docker-registry nginx-light wrk skopeo python3 curl openssl apache2-utils
 
 # Paths relative to the checkout in ccache's keys, and the build directory left out of them
 # (debug builds would hash it), so a fresh clone elsewhere reuses the cache.

@@ -2,7 +2,7 @@
 """Helpers of bench/proxy/run.sh (Python 3 stdlib only).
 
   benchlib.py free-port                      a free loopback TCP port
-  benchlib.py wait URL SECONDS               polls URL until it answers 200 (exit 1 on time-out)
+  benchlib.py wait URL SECONDS [any]         polls URL until it answers 200, or anything with "any" (exit 1 on time-out)
   benchlib.py static-tree UPSTREAM LAYOUT IMAGES OUT
         lays out OUT/v2/<repo>/manifests/<tag|digest> and OUT/v2/<repo>/blobs/<digest> (blobs
         are symlinks into the OCI layout) after checking that the upstream serves the layout's
@@ -41,13 +41,17 @@ def free_port():
         print(s.getsockname()[1])
 
 
-def wait(url, seconds):
+def wait(url, seconds, accept="200"):
+    """Until `url` answers 200 (with accept "any": answers at all, 401 included)."""
     deadline = time.monotonic() + float(seconds)
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(url, timeout=2, context=UNVERIFIED) as r:
                 if r.status == 200:
                     return 0
+        except urllib.error.HTTPError:
+            if accept == "any":
+                return 0
         except (urllib.error.URLError, OSError):
             pass
         time.sleep(0.1)
@@ -343,7 +347,7 @@ def main(argv):
     cmd, args = argv[1], argv[2:]
     if cmd == "free-port":
         return free_port()
-    if cmd == "wait" and len(args) == 2:
+    if cmd == "wait" and len(args) in (2, 3):
         return wait(*args)
     if cmd == "static-tree" and len(args) == 4:
         return static_tree(*args)

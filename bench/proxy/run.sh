@@ -6,15 +6,18 @@
 #
 #   bench/proxy/run.sh            full run (about 20 minutes on 2 cores)
 #   bench/proxy/run.sh --quick    short smoke run (3 s per wrk run, 1 round each, 8 RSS clients)
-#   bench/proxy/run.sh --tls      the warm TLS rows only (envcache and nginx over TLS)
+#   bench/proxy/run.sh --tls      the warm TLS rows (envcache and nginx over TLS) and the
+#                                 pass-through HEAD count only
 #
 # Environment: ENVCACHE (binary, default build/release/proxy/envcache), BENCH_WORK (scratch
 # directory, default build/bench-proxy; ~9 GiB), DURATION (seconds per wrk run, 10),
 # ROUNDS (rounds of the wrk and p99 tests, medians reported; 3), COLD_ROUNDS (3),
 # RSS_CLIENTS (64), RSS_MAX_TIME (seconds an RSS client may take, 600), BASELINE (another
-# envcache binary: its plain-HTTP blob rows beside this one's, in the TLS section).
-# Needs docker-registry, nginx-light, wrk, skopeo, curl, openssl, python3. Every server binds
-# 127.0.0.1 only; every process this script starts is stopped on exit.
+# envcache binary: its plain-HTTP blob rows beside this one's, in the TLS section), PASS_PULLS
+# (pulls per credential and repository in the pass-through count, 5).
+# Needs docker-registry, nginx-light, wrk, skopeo, curl, openssl, python3 and htpasswd
+# (apache2-utils). Every server binds 127.0.0.1 only; every process this script starts is
+# stopped on exit.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -32,7 +35,7 @@ if [[ ${1:-} == --quick ]]; then
 elif [[ ${1:-} == --tls ]]; then
     TLS_ONLY=1
 elif [[ -n ${1:-} ]]; then
-    sed -n '2,16p' "$0" >&2
+    sed -n '2,20p' "$0" >&2
     exit 2
 fi
 # The sections that --tls skips.
@@ -44,7 +47,7 @@ LIB=(python3 "$HERE/benchlib.py")
 RESULTS=$WORK/results
 MANIFEST_ACCEPT="application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json"
 
-for tool in docker-registry nginx wrk skopeo curl openssl python3; do
+for tool in docker-registry nginx wrk skopeo curl openssl python3 htpasswd; do
     command -v "$tool" >/dev/null || PATH=$PATH:/usr/sbin command -v "$tool" >/dev/null || {
         echo "run.sh: $tool is missing (make deps-bench deps-test)" >&2
         exit 1
@@ -81,26 +84,33 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# start_registry NAME PORT ROOTDIR [REMOTE_URL]: Debian's docker-registry, optionally as a proxy.
+# start_registry NAME PORT ROOTDIR [REMOTE_URL [HTPASSWD]]: Debian's docker-registry, optionally
+# as a proxy; with HTPASSWD, with basic auth and its access log on (DIR/log).
 start_registry() {
-    local name=$1 port=$2 dir=$3 remote=${4:-}
+    local name=$1 port=$2 dir=$3 remote=${4:-} htpasswd=${5:-}
     mkdir -p "$dir"
     {
         echo "version: 0.1"
-        echo "log: {level: error, accesslog: {disabled: true}}"
+        if [[ -n $htpasswd ]]; then
+            echo "log: {level: error, accesslog: {disabled: false}}"
+            echo "auth: {htpasswd: {realm: bench, path: $htpasswd}}"
+        else
+            echo "log: {level: error, accesslog: {disabled: true}}"
+        fi
         echo "storage: {filesystem: {rootdirectory: $dir/data}, cache: {blobdescriptor: inmemory}}"
         echo "http: {addr: 127.0.0.1:$port}"
         [[ -z $remote ]] || echo "proxy: {remoteurl: $remote}"
     } >"$dir/config.yml"
     docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
     PIDS[$name]=$!
-    "${LIB[@]}" wait "http://127.0.0.1:$port/v2/" 30 || { tail "$dir/log" >&2; exit 1; }
+    "${LIB[@]}" wait "http://127.0.0.1:$port/v2/" 30 ${htpasswd:+any} || { tail "$dir/log" >&2; exit 1; }
 }
 
-# start_envcache NAME PORT DIR UPSTREAM_PORT [tls]: envcache with a fresh store in DIR/store;
-# with `tls`, HTTPS with the run's certificate.
+# start_envcache NAME PORT DIR UPSTREAM_PORT [tls [UPSTREAM_KEYS]]: envcache with a fresh store in
+# DIR/store; with `tls`, HTTPS with the run's certificate; UPSTREAM_KEYS: more keys of the
+# upstream, one "key: value" per line.
 start_envcache() {
-    local name=$1 port=$2 dir=$3 up=$4 scheme=http
+    local name=$1 port=$2 dir=$3 up=$4 scheme=http keys=${6:-}
     rm -rf "$dir"
     mkdir -p "$dir"
     cat >"$dir/config.yml" <<EOF
@@ -113,6 +123,7 @@ upstreams:
     url: "http://127.0.0.1:$up"
     default: true
     tag_ttl: 5m
+$(sed 's/^/    /' <<<"$keys")
 prefetch: false
 EOF
     if [[ ${5:-} == tls ]]; then
@@ -126,7 +137,7 @@ EOF
         kill -0 "${PIDS[$name]}" 2>/dev/null || { tail "$dir/log" >&2; exit 1; }
         sleep 0.1
     done
-    "${LIB[@]}" wait "$scheme://127.0.0.1:$port/v2/" 30 || { tail "$dir/log" >&2; exit 1; }
+    "${LIB[@]}" wait "$scheme://127.0.0.1:$port/v2/" 30 ${keys:+any} || { tail "$dir/log" >&2; exit 1; }
 }
 
 start_nginx() { # start_nginx NAME PORT WORKERS [tls]
@@ -420,11 +431,49 @@ if [[ -n ${BASELINE:-} ]]; then
     stop baseline-plain
 fi
 
+# --- 5c. pass-through: the upstream HEADs it adds, per caller credential and repository -----
+# docker-registry with basic auth (two users) behind envcache as a passthrough upstream; each
+# user pulls each of two repositories PASS_PULLS times within decision_ttl. The registry's
+# access log counts the manifest HEADs: at most one per credential and repository.
+PASS_PULLS=${PASS_PULLS:-5}
+htpasswd -cbB "$WORK/pass.htpasswd" alice alice-bench-pw >/dev/null 2>&1
+htpasswd -bB "$WORK/pass.htpasswd" bob bob-bench-pw >/dev/null 2>&1
+PR=$("${LIB[@]}" free-port)
+rm -rf "$WORK/pass-upstream"
+start_registry pass-upstream "$PR" "$WORK/pass-upstream" "" "$WORK/pass.htpasswd"
+for repo in pass/one pass/two; do
+    timeout 600 skopeo --insecure-policy copy -q --dest-tls-verify=false \
+        --dest-creds alice:alice-bench-pw "oci:$WORK/layout:bench_small_v1" \
+        "docker://127.0.0.1:$PR/$repo:v1"
+done
+EPASS=$("${LIB[@]}" free-port)
+start_envcache envcache-pass "$EPASS" "$WORK/envcache-pass" "$PR" "" \
+    "$(printf 'access: passthrough\ndecision_ttl: 1m')"
+heads_before=$(grep -c '"HEAD /v2/pass/' "$WORK/pass-upstream/log" || true)
+pulls=0
+for round in $(seq "$PASS_PULLS"); do
+    for user in alice:alice-bench-pw bob:bob-bench-pw; do
+        for repo in pass/one pass/two; do
+            rm -rf "$WORK/pull/pass"
+            timeout 600 skopeo --insecure-policy copy -q --src-tls-verify=false \
+                --src-creds "$user" "docker://127.0.0.1:$EPASS/$repo:v1" "dir:$WORK/pull/pass"
+            pulls=$((pulls + 1))
+        done
+    done
+done
+heads=$(($(grep -c '"HEAD /v2/pass/' "$WORK/pass-upstream/log" || true) - heads_before))
+echo "pass-through: $heads upstream manifest HEADs for $pulls pulls by 2 credentials of 2 repositories within decision_ttl (at most 4)" \
+    | tee "$RESULTS/passthrough.txt" >&2
+stop envcache-pass
+stop pass-upstream
+
 # --- 6. the tables ---------------------------------------------------------------------------
 {
     echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB," \
         "$(uname -r); wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s; envcache at $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')"
     echo
     "${LIB[@]}" table "$RESULTS"
+    echo
+    cat "$RESULTS/passthrough.txt"
 } | tee "$RESULTS/results.md"
 log "raw results in $RESULTS"
