@@ -84,23 +84,57 @@ const char* ChunkReader::describe(Copy outcome) {
             return "pread at the page header's offset came up short";
         case Copy::differs_from_map:
             return "pread at the page header's offset differs from the map";
+        case Copy::header_elsewhere:
+            return "a large value's page header is not where its address in the map says";
     }
     return "unknown";
 }
 
+ChunkReader::Copy ChunkReader::read_header(const MDB_val& value, char (&header)[16],
+                                           off_t& offset) const {
+    namespace page = lmdb_page;
+    static_assert(sizeof header == page::k_header_size);
+    const char* data = static_cast<const char*>(value.mv_data);
+    if (!m_map_base) {
+        std::memcpy(header, data - page::k_header_size, page::k_header_size);
+        page::Number number = 0;
+        std::memcpy(&number, header + page::k_number_offset, sizeof number);
+        offset = static_cast<off_t>(number * m_page_size);
+        return Copy::done;
+    }
+    // The value's page starts k_header_size before it, at a page boundary of the map.
+    if (data < m_map_base + page::k_header_size || data >= m_map_base + m_map_size)
+        return Copy::header_elsewhere;
+    const auto at = static_cast<std::uint64_t>(data - m_map_base) - page::k_header_size;
+    if (at % m_page_size != 0) return Copy::header_elsewhere;
+    offset = static_cast<off_t>(at);
+    std::size_t done = 0;
+    while (done < page::k_header_size) {
+        const ssize_t n = ::pread(m_fd, header + done, page::k_header_size - done,
+                                  offset + static_cast<off_t>(done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return Copy::short_read;
+        done += static_cast<std::size_t>(n);
+    }
+    page::Number number = 0;
+    std::memcpy(&number, header + page::k_number_offset, sizeof number);
+    if (number * m_page_size != at) return Copy::header_elsewhere;
+    return Copy::done;
+}
+
 ChunkReader::Copy ChunkReader::copy_with_pread(const MDB_val& value, ChunkBuffer& target) const {
     namespace page = lmdb_page;
-    const char* header = static_cast<const char*>(value.mv_data) - page::k_header_size;
-    page::Number number = 0;
+    char header[page::k_header_size];
+    off_t page_offset = 0;
+    if (const auto read = read_header(value, header, page_offset); read != Copy::done) return read;
     page::Flags flags = 0;
     page::OverflowPages pages = 0;
-    std::memcpy(&number, header + page::k_number_offset, sizeof number);
     std::memcpy(&flags, header + page::k_flags_offset, sizeof flags);
     std::memcpy(&pages, header + page::k_overflow_pages_offset, sizeof pages);
     if (!(flags & page::k_overflow_flag)) return Copy::not_overflow;
     if (pages != page::overflow_pages(value.mv_size, m_page_size)) return Copy::wrong_page_count;
 
-    const auto offset = static_cast<off_t>(number * m_page_size + page::k_header_size);
+    const auto offset = page_offset + static_cast<off_t>(page::k_header_size);
     char* bytes = target.resize_for_overwrite(value.mv_size);
     std::size_t done = 0;
     while (done < value.mv_size) {
@@ -110,11 +144,14 @@ ChunkReader::Copy ChunkReader::copy_with_pread(const MDB_val& value, ChunkBuffer
         if (n <= 0) return Copy::short_read;
         done += static_cast<std::size_t>(n);
     }
-    // The rest of the first page must be what the map shows (it is mapped for the header
-    // anyway); otherwise the header did not name this value's page.
-    const std::size_t check =
-        std::min<std::size_t>(value.mv_size, m_page_size - page::k_header_size);
-    if (std::memcmp(bytes, value.mv_data, check) != 0) return Copy::differs_from_map;
+    // Without the map's range, the header came from the map: the rest of the first page must
+    // be what the map shows (it is mapped for the header anyway), or the header did not name
+    // this value's page. With it, the header was read at the value's own offset.
+    if (!m_map_base) {
+        const std::size_t check =
+            std::min<std::size_t>(value.mv_size, m_page_size - page::k_header_size);
+        if (std::memcmp(bytes, value.mv_data, check) != 0) return Copy::differs_from_map;
+    }
     return Copy::done;
 }
 
@@ -140,6 +177,18 @@ void ChunkReader::self_check(MDB_env* env, MDB_dbi dbi) {
             why = describe(outcome);
         } else if (copy.view() != lmdb::view(v) || copy.view() != probe) {
             why = "pread past the first page differs from the map";
+        } else {
+            // The probe's page is `number` pages into the file, and so into the map.
+            lmdb_page::Number number = 0;
+            std::memcpy(&number,
+                        static_cast<const char*>(v.mv_data) - lmdb_page::k_header_size +
+                            lmdb_page::k_number_offset,
+                        sizeof number);
+            MDB_envinfo info{};
+            mdb_env_info(env, &info);
+            m_map_base = static_cast<const char*>(v.mv_data) - lmdb_page::k_header_size -
+                         number * m_page_size;
+            m_map_size = info.me_mapsize;
         }
     }
     // Best effort: a probe left behind is overwritten and deleted by the next start.
@@ -152,6 +201,7 @@ void ChunkReader::self_check(MDB_env* env, MDB_dbi dbi) {
         m_read_path = "pread";
     } else {
         m_fd = -1;
+        m_map_base = nullptr;
         m_read_path = "map: " + why;
     }
 }

@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <fcntl.h>
+#include <fstream>
 #include <string>
 #include <unistd.h>
 
@@ -200,6 +201,59 @@ TEST_CASE("the self-check chooses pread on LMDB's own data file and leaves no pr
     reader.self_check(env.get(), env.dbs().chunks);
     CHECK(reader.read_path() == "pread");
     CHECK(chunk_entries(env) == 0);
+}
+
+namespace {
+
+// The resident size, in KiB, of this process's mapping that holds `address` (/proc/self/smaps).
+long mapping_rss_kb(const void* address) {
+    std::ifstream smaps("/proc/self/smaps");
+    const auto at = reinterpret_cast<std::uintptr_t>(address);
+    std::string line;
+    bool inside = false;
+    while (std::getline(smaps, line)) {
+        const std::string first = line.substr(0, line.find(' '));
+        const auto dash = first.find('-');
+        if (dash != std::string::npos && first.find(':') == std::string::npos) {
+            // A mapping's first line: "begin-end perms offset device inode path".
+            const auto begin = std::stoul(first.substr(0, dash), nullptr, 16);
+            const auto end = std::stoul(first.substr(dash + 1), nullptr, 16);
+            inside = begin <= at && at < end;
+        } else if (inside && line.starts_with("Rss:")) {
+            return std::stol(line.substr(4));
+        }
+    }
+    return -1;
+}
+
+}  // namespace
+
+TEST_CASE("after the self-check a large value is read without touching the map", "[store]") {
+    TempDir dir;
+    const StoreEnv env = open_env(dir);
+    ChunkReader reader(env.data_fd(), env.page_size());
+    reader.self_check(env.get(), env.dbs().chunks);
+    REQUIRE(reader.read_path() == "pread");
+    const std::string payload = random_bytes(k_chunk_size, 8);
+    {
+        lmdb::Txn txn;
+        REQUIRE(txn.begin(env.get(), 0) == 0);
+        MDB_val k = lmdb::val("a chunk key");
+        MDB_val v = lmdb::val(payload);
+        REQUIRE(mdb_put(txn.get(), env.dbs().chunks, &k, &v, 0) == 0);
+        REQUIRE(txn.commit() == 0);
+    }
+    lmdb::ReadTxn t(env.get());
+    REQUIRE(t.rc == 0);
+    MDB_val value;
+    REQUIRE(lmdb::get(t.get(), env.dbs().chunks, "a chunk key", value) == 0);
+    const long before = mapping_rss_kb(value.mv_data);
+    REQUIRE(before >= 0);
+    store::ChunkBuffer out;
+    REQUIRE_FALSE(reader.read(value, raw_entry(payload), payload.size(), out));
+    CHECK(out.view() == payload);
+    // Not one page of the value (not even its header's) was mapped in by the read.
+    CHECK(mapping_rss_kb(value.mv_data) == before);
 }
 
 TEST_CASE("the self-check falls back to the map, saying why, when pread does not match it",
