@@ -144,9 +144,12 @@ void Server::start() {
 
 void Server::stop() {
     m_stopping = true;
+    // On the acceptor's strand: a connection whose accept completed before the close has been
+    // handed to its loop by then, so the loop gets it before it may run out of work.
     net::post(m_acceptor.get_executor(), [this] {
         boost::system::error_code ignored;
         m_acceptor.close(ignored);
+        release_loops();
     });
     {
         const std::lock_guard lock(m_mutex);
@@ -156,7 +159,6 @@ void Server::stop() {
             });
         }
     }
-    release_loops();
 }
 
 void Server::close_all() {
@@ -181,6 +183,11 @@ net::awaitable<void> Server::accept_loop() {
                                     std::chrono::milliseconds(50));
             std::ignore = co_await pause.async_wait(k_token);
             continue;
+        }
+        if (m_stopping) {
+            boost::system::error_code ignored;
+            socket.close(ignored);
+            break;
         }
         if (m_active.load() >= m_config.max_connections) {
             // Over the bound: refuse at once rather than queue unbounded work.
