@@ -64,6 +64,7 @@ struct TlsOperation {
                 channel.sent(n);
                 break;
             case State::receiving:
+                channel.reading = false;
                 if (ec)
                     return self.complete(
                         ec == net::error::eof ? net::ssl::error::stream_truncated : ec, 0);
@@ -92,9 +93,19 @@ struct TlsOperation {
             net::post(tcp.get_executor(), std::move(self));
             return;
         }
-        // Input, or room that only another operation's write in flight can make: wait for
-        // input either way (one operation each way at a time never needs the second).
+        // Input, then. The connection runs one operation each way at a time, and neither
+        // needs the other's direction while it is busy: should one, it fails rather than
+        // wait on the socket beside the other (a write would wait for bytes the client need
+        // not send; two reads would fill the same room).
         const auto room = channel.input_room();
+        if (last.need == TlsChannel::Need::output || channel.reading || room.empty()) {
+            last = {TlsChannel::Need::failed, 0,
+                    room.empty() ? net::error::no_buffer_space : net::error::in_progress};
+            finished = true;
+            state = State::start;
+            return (*this)(self);
+        }
+        channel.reading = true;
         state = State::receiving;
         suspended = true;
         tcp.async_read_some(net::buffer(room.data(), room.size()), std::move(self));

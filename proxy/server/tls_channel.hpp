@@ -59,8 +59,9 @@ class TlsChannel {
     std::span<char> input_room();
     void received(std::size_t bytes);
 
-    // One write to the socket at a time: set while one is in flight.
+    // One write and one read of the socket at a time: set while one is in flight.
     bool writing = false;
+    bool reading = false;
 
   private:
     Step outcome(int rc);
