@@ -97,7 +97,9 @@ void abort_connection(Exchange& ex) {
 
 BodyWriter::BodyWriter(Exchange& ex, http::status status, const http::fields& headers,
                        std::optional<std::uint64_t> length)
-    : m_ex(ex), m_chunked(!length) {
+    : m_ex(ex), m_chunked(!length && ex.request.version() >= 11) {
+    // HTTP/1.0 has no chunked coding: a body of unknown length ends with the connection.
+    if (!length && !m_chunked) m_ex.keep_alive = false;
     append_response_head(m_head, status, ex.request.version(), headers, length, ex.keep_alive);
     m_ex.status = static_cast<unsigned>(status);
 }

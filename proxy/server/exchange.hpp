@@ -70,7 +70,8 @@ void abort_connection(Exchange& ex);
 // long for its first byte.
 class BodyWriter {
   public:
-    // `length`: Content-Length; std::nullopt sends chunked.
+    // `length`: Content-Length; std::nullopt sends chunked (HTTP/1.1), or under HTTP/1.0
+    // the bare body, ending the connection after it.
     BodyWriter(Exchange& ex, http::status status, const http::fields& headers,
                std::optional<std::uint64_t> length);
     BodyWriter(const BodyWriter&) = delete;

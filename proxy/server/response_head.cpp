@@ -52,9 +52,9 @@ void append_response_head(std::string& out, http::status status, unsigned versio
         out += "Content-Length: ";
         append_number(out, *length);
         out += "\r\n";
-    } else {
+    } else if (version >= 11) {
         out += "Transfer-Encoding: chunked\r\n";
-    }
+    }  // HTTP/1.0 has no chunked coding: the body ends when the connection does
     out += "\r\n";
 }
 

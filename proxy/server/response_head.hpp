@@ -3,7 +3,7 @@
 // serializer writes for the same message, without a message object, a field list copy or the
 // serializer's state machine on every response. Caller fields come first, in their order;
 // then Connection as `keep_alive` asks for (HTTP/1.1 says close, HTTP/1.0 keep-alive), then
-// the framing: Content-Length, or Transfer-Encoding: chunked.
+// the framing: Content-Length, or Transfer-Encoding: chunked (HTTP/1.1).
 
 #include <cstdint>
 #include <optional>
@@ -14,7 +14,9 @@
 
 namespace proxy::server {
 
-// Appends the head to `out`. `length`: Content-Length; std::nullopt: chunked. The caller's
+// Appends the head to `out`. `length`: Content-Length; std::nullopt: chunked under HTTP/1.1,
+// and no framing field under HTTP/1.0 (the body ends with the connection, so `keep_alive`
+// should be false then; unlike Beast, which writes chunked for either version). The caller's
 // Connection, Content-Length and Transfer-Encoding fields are dropped (the framing is this
 // function's), and so is any field whose name or value holds CR or LF: a value that came
 // from an upstream cannot split the response.

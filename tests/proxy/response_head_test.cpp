@@ -66,6 +66,7 @@ TEST_CASE("response head: byte for byte what Beast writes", "[server]") {
                 for (const std::optional<std::uint64_t> length :
                      {std::optional<std::uint64_t>(0), std::optional<std::uint64_t>(1234567890123),
                       std::optional<std::uint64_t>()}) {
+                    if (version == 10 && !length) continue;  // Beast writes chunked there
                     CAPTURE(version, keep_alive, static_cast<unsigned>(status), length.has_value());
                     CHECK(ours(status, version, headers, length, keep_alive) ==
                           beast_head(status, version, headers, length, keep_alive));
@@ -104,4 +105,9 @@ TEST_CASE("response head: chunk prefixes are hex sizes", "[server]") {
     CHECK(proxy::server::chunk_prefix(1) == "1\r\n");
     CHECK(proxy::server::chunk_prefix(255) == "ff\r\n");
     CHECK(proxy::server::chunk_prefix(1 << 20) == "100000\r\n");
+}
+
+TEST_CASE("response head: HTTP/1.0 with no length gets no framing field and closes", "[server]") {
+    const http::fields none;
+    CHECK(ours(http::status::ok, 10, none, std::nullopt, false) == "HTTP/1.0 200 OK\r\n\r\n");
 }
