@@ -301,3 +301,23 @@ TEST_CASE("a chunk buffer keeps its allocation and shows only the bytes of the l
     buffer.clear();
     CHECK(buffer.view().empty());
 }
+
+TEST_CASE("a pread copy that fails its checksum is read again through the map", "[store]") {
+    TempDir dir;
+    FakeLayout layout(dir);
+    // The file differs from the map past the first page (which pread checks against the map):
+    // as if the offset were wrong. The map's bytes are the chunk's.
+    const std::string in_map = random_bytes(200'000, 9);
+    std::string in_file = in_map;
+    in_file[150'000] = static_cast<char>(in_file[150'000] ^ 1);
+    layout.file(3, in_file);
+    const MDB_val value = layout.map(page_header(3, 0x04, pages_for(in_map.size())), in_map);
+    store::ChunkBuffer out;
+    REQUIRE_FALSE(
+        ChunkReader(layout.fd(), k_page).read(value, raw_entry(in_map), in_map.size(), out));
+    CHECK(out.view() == in_map);
+    // Bytes that fail in the map too are corrupt.
+    ChunkEntry wrong = raw_entry(in_map);
+    wrong.crc ^= 1;
+    CHECK(ChunkReader(layout.fd(), k_page).read(value, wrong, in_map.size(), out) == errc::corrupt);
+}
