@@ -70,6 +70,18 @@ void prefault(const MDB_val& v) {
     std::ignore = madvise(addr, end - begin, MADV_WILLNEED);
 }
 
+// Reads exactly `size` bytes at `offset`; false on an error or the end of the file first.
+bool pread_exactly(int fd, char* into, std::size_t size, off_t offset) {
+    std::size_t done = 0;
+    while (done < size) {
+        const ssize_t n = ::pread(fd, into + done, size - done, offset + static_cast<off_t>(done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        done += static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
 }  // namespace
 
 const char* ChunkReader::describe(Copy outcome) {
@@ -108,14 +120,7 @@ ChunkReader::Copy ChunkReader::read_header(const MDB_val& value, char (&header)[
     const auto at = static_cast<std::uint64_t>(data - m_map_base) - page::k_header_size;
     if (at % m_page_size != 0) return Copy::header_elsewhere;
     offset = static_cast<off_t>(at);
-    std::size_t done = 0;
-    while (done < page::k_header_size) {
-        const ssize_t n = ::pread(m_fd, header + done, page::k_header_size - done,
-                                  offset + static_cast<off_t>(done));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return Copy::short_read;
-        done += static_cast<std::size_t>(n);
-    }
+    if (!pread_exactly(m_fd, header, page::k_header_size, offset)) return Copy::short_read;
     page::Number number = 0;
     std::memcpy(&number, header + page::k_number_offset, sizeof number);
     if (number * m_page_size != at) return Copy::header_elsewhere;
@@ -136,14 +141,7 @@ ChunkReader::Copy ChunkReader::copy_with_pread(const MDB_val& value, ChunkBuffer
 
     const auto offset = page_offset + static_cast<off_t>(page::k_header_size);
     char* bytes = target.resize_for_overwrite(value.mv_size);
-    std::size_t done = 0;
-    while (done < value.mv_size) {
-        const ssize_t n =
-            ::pread(m_fd, bytes + done, value.mv_size - done, offset + static_cast<off_t>(done));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return Copy::short_read;
-        done += static_cast<std::size_t>(n);
-    }
+    if (!pread_exactly(m_fd, bytes, value.mv_size, offset)) return Copy::short_read;
     // Without the map's range, the header came from the map: the rest of the first page must
     // be what the map shows (it is mapped for the header anyway), or the header did not name
     // this value's page. With it, the header was read at the value's own offset.
