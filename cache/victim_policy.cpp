@@ -1,6 +1,7 @@
 #include "cache/victim_policy.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 namespace cache {
 
@@ -26,9 +27,27 @@ void VictimPolicy::forget(const store::Digest& digest) {
     m_ids.erase(it);
 }
 
+eviction::Key VictimPolicy::natural_key(const store::Digest& digest) {
+    eviction::Key key = 0;
+    std::memcpy(&key, digest.bytes.data(), sizeof key);
+    return key;
+}
+
+eviction::Key VictimPolicy::free_key(const store::Digest& digest) const {
+    eviction::Key key = natural_key(digest);
+    for (auto it = m_digests.find(key); it != m_digests.end() && it->second != digest;
+         it = m_digests.find(key))
+        ++key;
+    return key;
+}
+
 void VictimPolicy::on_insert(const store::Digest& digest, std::uint64_t bytes) {
-    auto [it, fresh] = m_ids.try_emplace(digest, m_next_id);
-    if (fresh) m_digests.emplace(m_next_id++, digest);
+    auto it = m_ids.find(digest);
+    if (it == m_ids.end()) {
+        const eviction::Key key = free_key(digest);
+        it = m_ids.emplace(digest, key).first;
+        m_digests.emplace(key, digest);
+    }
     m_policy->on_insert(it->second, bytes);
 }
 

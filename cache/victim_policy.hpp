@@ -38,14 +38,20 @@ class VictimPolicy {
 
     std::size_t size() const { return m_policy->size(); }
 
+    // The policy's key for a digest: its first eight bytes, read as a native integer. Digests
+    // are uniformly distributed, and a digest evicted and inserted again gets the same key, so
+    // a policy's ghost entries (S3-FIFO, W-TinyLFU's sketch) recognise it. A tracked digest
+    // with the same key (about 2^-64 a pair) moves the newcomer to the next free key.
+    static eviction::Key natural_key(const store::Digest& digest);
+
   private:
     std::optional<eviction::Key> find(const store::Digest& digest) const;
+    eviction::Key free_key(const store::Digest& digest) const;
     void forget(const store::Digest& digest);
 
     std::unique_ptr<eviction::Policy> m_policy;
     std::unordered_map<store::Digest, eviction::Key, store::DigestHash> m_ids;
     std::unordered_map<eviction::Key, store::Digest> m_digests;
-    eviction::Key m_next_id = 0;
 };
 
 std::span<const std::string_view> known_policies();
