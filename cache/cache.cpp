@@ -1,5 +1,7 @@
 #include "cache/cache.hpp"
 
+#include <new>
+
 #include <boost/asio/post.hpp>
 
 #include "store/errors.hpp"
@@ -40,9 +42,25 @@ net::awaitable<result<void>> Writer::commit() {
 
 // ---- Cache --------------------------------------------------------------------------------
 
+namespace {
+
+// The evictor's options, with removals reported to the hot tier as well: a blob leaves it
+// before it leaves the store.
+EvictorOptions with_removals_to(HotBlobs& hot, EvictorOptions options) {
+    options.removing = [&hot, also = std::move(options.removing)](const store::Digest& digest) {
+        hot.erase(digest);
+        if (also) also(digest);
+    };
+    return options;
+}
+
+}  // namespace
+
 Cache::Cache(std::unique_ptr<store::BlobStore> store, Options options)
     : m_store(std::move(store)),
-      m_evictor(std::make_unique<Evictor>(*m_store, std::move(options.evictor))),
+      m_hot(options.hot),
+      m_evictor(
+          std::make_unique<Evictor>(*m_store, with_removals_to(m_hot, std::move(options.evictor)))),
       m_blob_pool(std::max(1u, options.blob_threads)) {
     m_store->set_removal_listener([this](const store::Digest& d) { on_removed_by_store(d); });
 }
@@ -181,7 +199,54 @@ void Cache::abandon(std::unique_ptr<store::BlobWriter> writer) {
 }
 
 void Cache::on_removed_by_store(const store::Digest& digest) {
+    m_hot.erase(digest);
     m_evictor->on_removed(digest);
+}
+
+std::future<bool> Cache::offer_hot(const store::Digest& digest, const store::BlobInfo& info) {
+    if (!m_hot.claim(digest, info.size)) return {};
+    // The lease keeps the evictor from removing the blob while it is copied, so that a copy
+    // never outlives the blob in the store.
+    auto lease = m_evictor->try_acquire(digest);
+    if (!lease) {
+        m_hot.abandon(digest);
+        return {};
+    }
+    std::promise<bool> done;
+    std::future<bool> copied = done.get_future();
+    net::post(m_blob_pool, [this, digest, size = info.size, type = info.media_type,
+                            lease = std::move(*lease), done = std::move(done)]() mutable {
+        bool copied = false;
+        bool held = false;
+        try {
+            auto copy = copy_hot(digest, size, std::move(type));
+            copied = copy.has_value();
+            if (copied) held = m_hot.insert(digest, std::move(*copy));
+        } catch (const std::bad_alloc&) {
+            copied = false;  // no memory for the copy: the blob is served from the store
+        }
+        if (!copied) m_hot.abandon(digest);
+        done.set_value(held);
+    });
+    return copied;
+}
+
+result<std::shared_ptr<const HotBlob>> Cache::copy_hot(const store::Digest& digest,
+                                                       std::uint64_t size, std::string media_type) {
+    auto blob = HotBlob::create(size, std::move(media_type));
+    if (!blob) return blob.error();
+    boost::system::error_code append_error;
+    if (size > 0) {
+        auto read = m_store->read_range(digest, 0, size, [&](std::span<const char> piece) {
+            auto appended = (*blob)->append(piece);
+            if (!appended) append_error = appended.error();
+            return !append_error;
+        });
+        if (!read) return read.error();
+        if (append_error) return append_error;
+    }
+    if (auto sealed = (*blob)->seal(digest); !sealed) return sealed.error();
+    return std::shared_ptr<const HotBlob>(std::move(*blob));
 }
 
 }  // namespace cache

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <span>
@@ -30,6 +31,7 @@
 #include <boost/system/result.hpp>
 
 #include "cache/evictor.hpp"
+#include "cache/hot_blobs.hpp"
 #include "store/blob_store.hpp"
 
 namespace cache {
@@ -71,6 +73,8 @@ class Cache {
         // Threads for blob writes (appends and commits wait for the disk; reservations may
         // evict). Each blocked write holds one; the others wait their turn, suspended.
         unsigned blob_threads = 2;
+        // The hot tier of small blobs in memory (off while max_bytes is 0).
+        HotBlobs::Options hot;
     };
 
     // Takes the opened store. Call start() before serving.
@@ -100,6 +104,19 @@ class Cache {
     // A blob or manifest was served, from the store or from any copy kept in front of it:
     // records the access in the store and tells the policy.
     void record_hit(const store::Digest& digest);
+
+    // ---- the hot tier (hot_blobs.hpp) ----
+    // The in-memory copy of `digest`, or null. Serving it is a hit like any other: call
+    // record_hit too. No lease is needed: the copy stays valid while it is held.
+    std::shared_ptr<const HotBlob> find_hot(const store::Digest& digest) {
+        return m_hot.find(digest);
+    }
+    // Called when `digest` was served from the store: copies it into the hot tier in the
+    // background (on the blob threads, under a lease, its digest checked) when it belongs
+    // there. Never waits. The future says when the copy is done (true: the blob is hot now);
+    // it is not valid when no copy was started. Callers may drop it.
+    std::future<bool> offer_hot(const store::Digest& digest, const store::BlobInfo& info);
+    HotBlobs::Stats hot_stats() const { return m_hot.stats(); }
 
     // Held while a blob is served from the store: the evictor never removes it under a reader.
     // Suspends (never blocks) while that very blob is being removed.
@@ -172,8 +189,13 @@ class Cache {
     // store to delete what it wrote).
     void abandon(std::unique_ptr<store::BlobWriter> writer);
     void on_removed_by_store(const store::Digest& digest);
+    // Copies a complete blob of `size` bytes out of the store into a sealed hot blob.
+    result<std::shared_ptr<const HotBlob>> copy_hot(const store::Digest& digest, std::uint64_t size,
+                                                    std::string media_type);
 
     std::unique_ptr<store::BlobStore> m_store;
+    // Before the evictor, which drops blobs from it as it removes them.
+    HotBlobs m_hot;
     std::unique_ptr<Evictor> m_evictor;
     net::thread_pool m_blob_pool;
     net::thread_pool m_record_pool{1};

@@ -387,6 +387,7 @@ EvictionResult Evictor::evict_to(std::uint64_t target_bytes, bool dry_run) {
 bool Evictor::remove_one(const store::Digest& digest, const char* reason, bool policy_choice,
                          EvictionResult& result) {
     // Called with m_removing == digest: acquire() of this digest waits until we are done.
+    if (m_options.removing) m_options.removing(digest);
     auto removed = m_store.remove(digest);
     std::unique_lock lock(m_mutex);
     m_removing.reset();

@@ -42,6 +42,10 @@ struct EvictorOptions {
     std::function<std::int64_t()> now;
     // One line per call, no trailing newline. Defaults to a line on stderr.
     std::function<void(std::string_view)> log;
+    // Called just before the evictor removes a blob from the store (eviction, max_age, admin),
+    // on the removing thread and without the evictor's lock; no lease can be taken on the blob
+    // from then on. Optional.
+    std::function<void(const store::Digest&)> removing;
 };
 
 struct RemovedBlob {

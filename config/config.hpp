@@ -18,6 +18,12 @@ struct CompressionConfig {
     double min_saving = 0.10;  // keep a chunk compressed only if it saves at least this fraction
 };
 
+// The hot tier: small blobs kept whole in memory and sent with sendfile (cache/hot_blobs.hpp).
+struct HotConfig {
+    std::uint64_t max_size = 256ull << 20;  // memory for hot blobs; 0 turns the tier off
+    std::uint64_t max_blob = 1ull << 20;    // larger blobs are always read from the store
+};
+
 struct StorageConfig {
     std::filesystem::path path = "./data";
     std::uint64_t max_size = 20ull << 30;
@@ -25,6 +31,7 @@ struct StorageConfig {
     double high_watermark = 0.95;
     double low_watermark = 0.85;
     CompressionConfig compression;
+    HotConfig hot;
 };
 
 struct EvictionConfig {

@@ -40,6 +40,7 @@ namespace {
 
 using Keys = std::span<const std::string_view>;
 
+constexpr std::uint64_t k_max_hot_blob = 64ull << 20;
 constexpr std::uint64_t k_min_map_size = 1ull << 20;  // a map the store can still open in
 
 // Where each document of a YAML stream starts, and where its root node is; no node is built.
@@ -104,9 +105,10 @@ std::optional<ConfigError> not_one_document(const std::string& text, const std::
 constexpr std::array<std::string_view, 11> k_top_keys{
     "listen", "threads", "storage", "eviction", "upstreams", "prefetch", "server",
     "admin_token", "admin_token_env", "admin_token_file", "access"};
-constexpr std::array<std::string_view, 6> k_storage_keys{
-    "path", "max_size", "map_size", "high_watermark", "low_watermark", "compression"};
+constexpr std::array<std::string_view, 7> k_storage_keys{
+    "path", "max_size", "map_size", "high_watermark", "low_watermark", "compression", "hot"};
 constexpr std::array<std::string_view, 2> k_compression_keys{"level", "min_saving"};
+constexpr std::array<std::string_view, 2> k_hot_keys{"max_size", "max_blob"};
 constexpr std::array<std::string_view, 3> k_eviction_keys{"policy", "max_age", "pins"};
 constexpr std::array<std::string_view, 21> k_upstream_keys{
     "name", "url", "default", "tag_ttl", "username", "password_env", "password_file", "ca_file",
@@ -130,10 +132,11 @@ struct Section {
 
 // Every mapping the file may hold, to point at the right place for a key written at the wrong
 // level ("max_size" at the top level: did you mean storage.max_size?).
-const std::array<Section, 9> k_sections{{
+const std::array<Section, 10> k_sections{{
     {"", k_top_keys},
     {"storage", k_storage_keys},
     {"storage.compression", k_compression_keys},
+    {"storage.hot", k_hot_keys},
     {"eviction", k_eviction_keys},
     {"upstreams[]", k_upstream_keys},
     {"server", k_server_keys},
@@ -465,6 +468,8 @@ class Loader {
                 low_at = child;
             } else if (key == "compression") {
                 read_compression(v, child, s.compression);
+            } else if (key == "hot") {
+                read_hot(v, child, s.hot);
             } else {
                 unhandled(child);
             }
@@ -501,6 +506,37 @@ class Loader {
             } else {
                 unhandled(child);
             }
+        }
+    }
+
+    void read_hot(const YAML::Node& n, const At& at, HotConfig& h) const {
+        if (!expect_mapping(n, at)) return;
+        check_keys(n, at.path, k_hot_keys);
+        std::optional<At> size_at, blob_at;
+        for (const auto& kv : n) {
+            const auto key = kv.first.Scalar();
+            const auto& v = kv.second;
+            const At child = at.child(kv.first.Mark(), key);
+            if (key == "max_size") {
+                h.max_size = read_size(v, child);
+                size_at = child;
+            } else if (key == "max_blob") {
+                h.max_blob = read_size(v, child);
+                blob_at = child;
+                if (h.max_blob > k_max_hot_blob)
+                    fail(child,
+                         "must be at most 64MiB (larger blobs stream from the store as "
+                         "fast as from memory)");
+            } else {
+                unhandled(child);
+            }
+        }
+        if (h.max_size > 0 && h.max_blob > h.max_size) {
+            if (blob_at || !size_at)
+                fail(blob_at ? *blob_at : at,
+                     "must not exceed storage.hot.max_size (" + format_size(h.max_size) + ")");
+            fail(*size_at, "must be 0 (off) or at least max_blob (" + format_size(h.max_blob) +
+                               ", the default)");
         }
     }
 

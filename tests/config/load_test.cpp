@@ -54,6 +54,8 @@ TEST_CASE("a file with only an upstream gets the documented defaults", "[config]
     CHECK(c.storage.low_watermark == 0.85);
     CHECK(c.storage.compression.level == 3);
     CHECK(c.storage.compression.min_saving == 0.10);
+    CHECK(c.storage.hot.max_size == 256ull << 20);
+    CHECK(c.storage.hot.max_blob == 1ull << 20);
     CHECK(c.eviction.policy == "s3fifo");
     CHECK(c.eviction.max_age == seconds{0});
     CHECK(c.eviction.pins.empty());
@@ -494,6 +496,25 @@ TEST_CASE("an unknown eviction policy is an error that suggests the close one", 
         CHECK(accepted(k_upstream + "eviction: {policy: " + policy + "}\n").eviction.policy ==
               policy);
     }
+}
+
+TEST_CASE("the hot tier takes sizes, may be off, and holds no blob larger than itself or 64MiB",
+          "[config]") {
+    const auto c = accepted(k_upstream + "storage:\n  hot: {max_size: 64MiB, max_blob: 512KiB}\n");
+    CHECK(c.storage.hot.max_size == 64ull << 20);
+    CHECK(c.storage.hot.max_blob == 512ull << 10);
+    CHECK(accepted(k_upstream + "storage:\n  hot:\n    max_size: 0\n").storage.hot.max_size == 0);
+    CHECK(rejected(k_upstream + "storage:\n  hot:\n    max_size: 1MiB\n    max_blob: 2MiB\n") ==
+          "test.yml:7: storage.hot.max_blob: must not exceed storage.hot.max_size (1 MiB)");
+    CHECK(rejected(k_upstream + "storage:\n  hot:\n    max_size: 512KiB\n") ==
+          "test.yml:6: storage.hot.max_size: must be 0 (off) or at least max_blob (1 MiB, the "
+          "default)");
+    CHECK(rejected(k_upstream + "storage:\n  hot:\n    max_size: 1GiB\n    max_blob: 65MiB\n")
+              .starts_with("test.yml:7: storage.hot.max_blob: must be at most 64MiB"));
+    CHECK(rejected(k_upstream + "storage:\n  hot:\n    max_blob: lots\n")
+              .starts_with("test.yml:6: storage.hot.max_blob: "));
+    CHECK(rejected(k_upstream + "storage:\n  hot:\n    max_sise: 1MiB\n") ==
+          "test.yml:6: storage.hot.max_sise: unknown key; did you mean max_size?");
 }
 
 TEST_CASE("compression level is 1..19 and min_saving is at least 0 and below 1", "[config]") {
