@@ -57,6 +57,12 @@ struct TagKey {
     std::string upstream;
     std::string repo;
     std::string tag;
+
+    friend bool operator==(const TagKey&, const TagKey&) = default;
+};
+
+struct TagKeyHash {
+    std::size_t operator()(const TagKey& key) const noexcept;
 };
 
 struct TagRecord {

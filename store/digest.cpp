@@ -31,17 +31,29 @@ std::optional<Digest> Digest::parse(std::string_view text) {
     return d;
 }
 
-std::string Digest::hex() const {
-    std::string out(64, '0');
+namespace {
+
+// Writes the 64 hex digits of `bytes` at `out`.
+void write_hex(const std::array<std::uint8_t, 32>& bytes, char* out) {
     for (std::size_t i = 0; i < bytes.size(); ++i) {
         out[2 * i] = k_hex[bytes[i] >> 4];
         out[2 * i + 1] = k_hex[bytes[i] & 0xf];
     }
+}
+
+}  // namespace
+
+std::string Digest::hex() const {
+    std::string out(64, '0');
+    write_hex(bytes, out.data());
     return out;
 }
 
 std::string Digest::str() const {
-    return std::string(k_prefix) + hex();
+    std::string out(k_prefix.size() + 64, '0');
+    k_prefix.copy(out.data(), k_prefix.size());
+    write_hex(bytes, out.data() + k_prefix.size());
+    return out;
 }
 
 std::size_t DigestHash::operator()(const Digest& d) const noexcept {

@@ -115,6 +115,14 @@ std::string tag_prefix(std::string_view upstream, std::string_view repo) {
     return k;
 }
 
+std::size_t TagKeyHash::operator()(const TagKey& key) const noexcept {
+    const std::hash<std::string_view> hash;
+    std::size_t h = hash(key.upstream);
+    for (const std::string_view part : {std::string_view(key.repo), std::string_view(key.tag)})
+        h = h * 31 + hash(part);
+    return h;
+}
+
 std::string tag_key(const TagKey& key) {
     return tag_prefix(key.upstream, key.repo) + key.tag;
 }

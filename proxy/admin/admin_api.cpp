@@ -293,6 +293,15 @@ AdminResponse AdminApi::stats() const {
     o["protected_blobs"] = s.protected_blobs;
     o["remove_errors"] = s.remove_errors;
     o["reserve_refused"] = s.reserve_refused;
+    o["hot"] = json::object{{"bytes", t.hot.bytes},
+                            {"max_bytes", t.hot.max_bytes},
+                            {"max_blob_bytes", t.hot.max_blob_bytes},
+                            {"blobs", t.hot.blobs},
+                            {"files", t.hot.files},
+                            {"hits", t.hot.hits},
+                            {"fills", t.hot.fills},
+                            {"fill_errors", t.hot.fill_errors},
+                            {"evictions", t.hot.evictions}};
     json::object upstreams;
     for (const auto& [name, counters] : t.upstreams) {
         json::object u;
@@ -388,6 +397,23 @@ AdminResponse AdminApi::metrics() const {
     out.sample(static_cast<double>(s.leased_blobs));
     out.family("envcache_protected_blobs", "gauge", "Blobs a pin protects.");
     out.sample(static_cast<double>(s.protected_blobs));
+    for (const auto& [family, type, value, help] :
+         {std::tuple{"envcache_hot_bytes", "gauge", t.hot.bytes,
+                     "Bytes of small blobs held in memory (the hot tier)."},
+          std::tuple{"envcache_hot_max_bytes", "gauge", t.hot.max_bytes,
+                     "The hot tier's limit (storage.hot.max_size); 0: off."},
+          std::tuple{"envcache_hot_blobs", "gauge", t.hot.blobs, "Blobs in the hot tier."},
+          std::tuple{"envcache_hot_hits_total", "counter", t.hot.hits,
+                     "Blob requests answered from the hot tier."},
+          std::tuple{"envcache_hot_fills_total", "counter", t.hot.fills,
+                     "Blobs copied from the store into the hot tier."},
+          std::tuple{"envcache_hot_fill_errors_total", "counter", t.hot.fill_errors,
+                     "Copies into the hot tier that failed (unreadable, wrong digest, no memory)."},
+          std::tuple{"envcache_hot_evictions_total", "counter", t.hot.evictions,
+                     "Blobs the hot tier let go to stay within its limits."}}) {
+        out.family(family, type, help);
+        out.sample(static_cast<double>(value));
+    }
     AdminResponse r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     r.body = out.take();

@@ -18,6 +18,7 @@
 #include <boost/asio/ip/address.hpp>
 
 #include "cache/evictor.hpp"
+#include "cache/hot_blobs.hpp"
 #include "proxy/admin/admin_requests.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/server/api_error.hpp"
@@ -36,6 +37,8 @@ struct TrafficStats {
     std::map<std::string, std::map<std::string, std::uint64_t>> upstreams;
     // Per upstream name, its circuit breaker's state: closed | open | half_open.
     std::map<std::string, std::string> circuits;
+    // The hot tier of small blobs in memory (cache/hot_blobs.hpp).
+    cache::HotBlobs::Stats hot;
 };
 
 // The server's pull-path counters as TrafficStats: totals, and every counter per upstream.

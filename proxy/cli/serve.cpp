@@ -2,6 +2,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <signal.h>
+#include <sys/resource.h>
 #include <thread>
 #include <vector>
 
@@ -126,10 +127,30 @@ net::awaitable<void> handle_signals(net::signal_set& signals, server::Server& se
     }
 }
 
+// Raises the soft limit of open files to the hard one (connections, upstream sockets and hot
+// blobs each hold one), and returns how many the hot tier may hold: a quarter of what is left
+// beside max_connections, at most 4096.
+std::size_t hot_file_budget(std::size_t max_connections) {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+    if (limit.rlim_cur < limit.rlim_max) {
+        rlimit raised = limit;
+        raised.rlim_cur = limit.rlim_max;
+        if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+    }
+    const auto open = static_cast<std::uint64_t>(limit.rlim_cur);
+    const std::uint64_t spare =
+        open > 2 * max_connections + 256 ? open - 2 * max_connections - 256 : 0;
+    return static_cast<std::size_t>(std::min<std::uint64_t>(4096, spare / 4));
+}
+
 }  // namespace
 
 int serve(Args args) {
     store::keep_chunk_buffers_in_heap();
+    // A write to a connection the client has closed must fail with EPIPE, not kill the
+    // process: sendfile(2), unlike send, has no MSG_NOSIGNAL.
+    ::signal(SIGPIPE, SIG_IGN);
     const auto path = config_path(args);
     if (!path) {
         std::cerr << k_serve_usage;
@@ -176,6 +197,13 @@ int serve(Args args) {
     cache_options.evictor.log = [](std::string_view line) {
         log_line("evictor: " + std::string(line));
     };
+    cache_options.hot.max_bytes = config.storage.hot.max_size;
+    cache_options.hot.max_blob_bytes = config.storage.hot.max_blob;
+    cache_options.hot.max_files = hot_file_budget(config.server.max_connections);
+    if (config.storage.hot.max_size > 0)
+        log_line("hot tier: " + config::format_size(config.storage.hot.max_size) +
+                 " for blobs of at most " + config::format_size(config.storage.hot.max_blob) +
+                 ", " + std::to_string(cache_options.hot.max_files) + " open files");
     // Destroyed last: everything below uses it, and its destructor flushes the store.
     cache::Cache core(std::move(opened), std::move(cache_options));
     if (auto started = core.start(); !started)
@@ -205,8 +233,10 @@ int serve(Args args) {
         registry::RegistryHandler registry(config, core, client_ptrs, fetcher, metrics,
                                            &pull_access);
 
-        const AdminApi admin(core.evictor(), config.admin_token, [&metrics, &client_ptrs] {
-            return traffic_with_health(metrics, client_ptrs);
+        const AdminApi admin(core.evictor(), config.admin_token, [&metrics, &client_ptrs, &core] {
+            TrafficStats traffic = traffic_with_health(metrics, client_ptrs);
+            traffic.hot = core.hot_stats();
+            return traffic;
         });
         environments::EnvironmentContext environments_context(
             core.store(), environments::make_upstream_resolver(config.upstreams, client_ptrs),
@@ -215,9 +245,8 @@ int serve(Args args) {
                 return change == cache::PinChange::done || change == cache::PinChange::exists ||
                        change == cache::PinChange::from_config;
             });
-        const environments::RegistryCall registry_call =
-            [&registry](server::Exchange& inner) -> net::awaitable<void> {
-            co_await registry.handle(inner);
+        const environments::RegistryCall registry_call = [&registry](server::Exchange& inner) {
+            return registry.handle(inner);
         };
         const auto admin_request = [&gate, &policy](server::Exchange& ex) {
             boost::system::error_code peer_ec;

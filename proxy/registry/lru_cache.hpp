@@ -40,6 +40,15 @@ class LruCache {
         m_bytes += bytes;
     }
 
+    // Drops the entry, if there is one.
+    void erase(const K& key) {
+        const auto it = m_entries.find(key);
+        if (it == m_entries.end()) return;
+        m_bytes -= it->second.bytes;
+        m_order.erase(it->second.at);
+        m_entries.erase(it);
+    }
+
     std::size_t bytes() const { return m_bytes; }
     std::size_t size() const { return m_entries.size(); }
 
@@ -50,14 +59,6 @@ class LruCache {
         std::size_t bytes;
         typename Order::iterator at;
     };
-
-    void erase(const K& key) {
-        const auto it = m_entries.find(key);
-        if (it == m_entries.end()) return;
-        m_bytes -= it->second.bytes;
-        m_order.erase(it->second.at);
-        m_entries.erase(it);
-    }
 
     std::size_t m_max_bytes;
     std::function<std::size_t(const V&)> m_size_of;

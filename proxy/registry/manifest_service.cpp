@@ -4,6 +4,7 @@
 
 #include "proxy/log.hpp"
 #include "proxy/registry/media_types.hpp"
+#include "proxy/server/response_head.hpp"
 #include "proxy/upstream/small_answer.hpp"
 #include "proxy/upstream/upstream_error.hpp"
 #include "store/sha256.hpp"
@@ -72,10 +73,21 @@ ManifestService::ManifestService(const config::Config& config, cache::Cache& cac
       m_fetcher(fetcher),
       m_metrics(metrics) {}
 
-std::optional<Manifest> ManifestService::load(const store::Digest& digest) {
+ManifestPtr share_manifest(Manifest manifest) {
+    http::fields fields;
+    fields.set(http::field::content_type, manifest.media_type);
+    const std::string digest = manifest.digest.str();
+    fields.set("Docker-Content-Digest", digest);
+    fields.set(http::field::etag, "\"" + digest + "\"");
+    manifest.head_fields.clear();
+    server::append_fields(manifest.head_fields, fields);
+    return std::make_shared<const Manifest>(std::move(manifest));
+}
+
+ManifestPtr ManifestService::load(const store::Digest& digest) {
     {
         std::lock_guard lock(m_copies_mutex);
-        if (const Manifest* copy = m_copies.find(digest)) {
+        if (const ManifestPtr* copy = m_copies.find(digest)) {
             m_cache.record_hit(digest);
             return *copy;
         }
@@ -83,10 +95,10 @@ std::optional<Manifest> ManifestService::load(const store::Digest& digest) {
     auto info = m_cache.stat(digest);
     if (!info) {
         bump(m_metrics.total().store_errors);
-        return std::nullopt;
+        return nullptr;
     }
-    if (!*info || (*info)->size > upstream::k_max_manifest_bytes) return std::nullopt;
-    Manifest manifest{{}, (*info)->media_type, digest};
+    if (!*info || (*info)->size > upstream::k_max_manifest_bytes) return nullptr;
+    Manifest manifest{{}, (*info)->media_type, digest, {}};
     manifest.body.reserve((*info)->size);
     auto read = m_cache.read_range(digest, 0, (*info)->size, [&](std::span<const char> piece) {
         manifest.body.append(piece.data(), piece.size());
@@ -94,14 +106,48 @@ std::optional<Manifest> ManifestService::load(const store::Digest& digest) {
     });
     if (!read || manifest.body.size() != (*info)->size) {
         bump(m_metrics.total().store_errors);
-        return std::nullopt;
+        return nullptr;
     }
     m_cache.record_hit(digest);
+    ManifestPtr shared = share_manifest(std::move(manifest));
     {
         std::lock_guard lock(m_copies_mutex);
-        m_copies.put(digest, manifest);
+        m_copies.put(digest, shared);
     }
-    return manifest;
+    return shared;
+}
+
+cache::result<std::optional<ManifestService::TagPointer>> ManifestService::find_tag(
+    const store::TagKey& key) {
+    {
+        std::lock_guard lock(m_tags_mutex);
+        if (const TagPointer* copy = m_tags.find(key)) return *copy;
+    }
+    auto record = m_cache.get_tag(key);
+    if (!record) return record.error();
+    if (!*record) return std::optional<TagPointer>();
+    const TagPointer pointer{(*record)->digest, (*record)->fetched_at};
+    {
+        std::lock_guard lock(m_tags_mutex);
+        // A put_tag that finished meanwhile wrote a newer record: it stays.
+        if (!m_tags.find(key)) m_tags.put(key, pointer);
+    }
+    return pointer;
+}
+
+net::awaitable<bool> ManifestService::put_tag(store::TagKey key, store::TagRecord record) {
+    auto putting = m_cache.put_tag(key, record);
+    auto put = co_await std::move(putting);
+    std::lock_guard lock(m_tags_mutex);
+    if (!put) {
+        m_tags.erase(key);  // the store decides what the tag is
+    } else if (const TagPointer* copy = m_tags.find(key);
+               !copy || copy->fetched_at <= record.fetched_at) {
+        // Two puts of one tag may resume in another order than they were stored in: the
+        // newer record stays.
+        m_tags.put(key, {record.digest, record.fetched_at});
+    }
+    co_return static_cast<bool>(put);
 }
 
 net::awaitable<void> ManifestService::store_manifest(const UpstreamTarget& target,
@@ -205,9 +251,8 @@ net::awaitable<ManifestService::TagCheck> ManifestService::check_tag(UpstreamTar
         it == answer->headers.end() ? std::nullopt : store::Digest::parse(std::string(it->value()));
     if (!current || *current != stored.digest) co_return TagCheck::other;
     stored.fetched_at = now_seconds();
-    auto putting = m_cache.put_tag(key, stored);
-    if (auto put = co_await std::move(putting); !put)
-        m_metrics.add(target.index, &Counters::store_errors);
+    auto putting = put_tag(key, stored);
+    if (!co_await std::move(putting)) m_metrics.add(target.index, &Counters::store_errors);
     co_return TagCheck::same;
 }
 
@@ -252,24 +297,23 @@ net::awaitable<ManifestService::ManifestFetch> ManifestService::fetch(
             refs && !refs->media_type.empty() ? refs->media_type : std::string(k_oci_manifest);
     }
     result.kind = ManifestFetch::Kind::ok;
-    result.manifest = Manifest{std::move(answer->body), std::move(media_type), digest};
+    result.manifest = Manifest{std::move(answer->body), std::move(media_type), digest, {}};
     m_metrics.add(target.index, &Counters::bytes_from_upstream, result.manifest.body.size());
     auto storing = store_manifest(target, result.manifest);
     co_await std::move(storing);
     if (tag) {
-        auto putting = m_cache.put_tag(
-            *tag, {result.manifest.digest, result.manifest.media_type, now_seconds()});
-        if (auto put = co_await std::move(putting); !put)
-            m_metrics.add(target.index, &Counters::store_errors);
+        auto putting =
+            put_tag(*tag, {result.manifest.digest, result.manifest.media_type, now_seconds()});
+        if (!co_await std::move(putting)) m_metrics.add(target.index, &Counters::store_errors);
     }
     co_return result;
 }
 
-ManifestAnswer ManifestService::cached(const UpstreamTarget& target, Manifest manifest,
+ManifestAnswer ManifestService::cached(const UpstreamTarget& target, ManifestPtr manifest,
                                        const char* outcome) {
     const std::string_view kind(outcome);
     m_metrics.add(target.index, kind == "stale" ? &Counters::stale : &Counters::hits);
-    m_metrics.add(target.index, &Counters::bytes_from_cache, manifest.body.size());
+    m_metrics.add(target.index, &Counters::bytes_from_cache, manifest->body.size());
     ManifestAnswer answer;
     answer.manifest = std::move(manifest);
     answer.outcome = outcome;
@@ -279,14 +323,14 @@ ManifestAnswer ManifestService::cached(const UpstreamTarget& target, Manifest ma
 net::awaitable<ManifestAnswer> ManifestService::by_digest(UpstreamTarget target,
                                                           store::Digest digest,
                                                           std::string accept) {
-    if (auto stored = load(digest)) co_return cached(target, std::move(*stored), "hit");
+    if (auto stored = load(digest)) co_return cached(target, std::move(stored), "hit");
     std::string outcome;
     auto fetching = fetch_once(target, digest.str(), accept, digest, std::nullopt, outcome);
     ManifestFetch fetched = co_await std::move(fetching);
     if (fetched.kind != ManifestFetch::Kind::ok)
         co_return failure(fetch_error(fetched, target.index), outcome);
     ManifestAnswer answer;
-    answer.manifest = std::move(fetched.manifest);
+    answer.manifest = share_manifest(std::move(fetched.manifest));
     answer.outcome = outcome;
     co_return answer;
 }
@@ -295,9 +339,9 @@ net::awaitable<ManifestAnswer> ManifestService::by_tag(UpstreamTarget target, st
                                                        std::string accept) {
     const std::size_t up = target.index;
     const store::TagKey key{m_config.upstreams[up].name, target.repo, tag};
-    std::optional<Manifest> stored;
+    ManifestPtr stored;
     std::int64_t fetched_at = 0;
-    if (auto record = m_cache.get_tag(key); !record) {
+    if (auto record = find_tag(key); !record) {
         m_metrics.add(up, &Counters::store_errors);
     } else if (*record) {
         stored = load((*record)->digest);
@@ -306,7 +350,7 @@ net::awaitable<ManifestAnswer> ManifestService::by_tag(UpstreamTarget target, st
     const bool acceptable = stored && accepts(accept, stored->media_type);
     const auto ttl = m_config.upstreams[up].tag_ttl.count();
     const auto age = now_seconds() - fetched_at;
-    if (acceptable && age < ttl) co_return cached(target, std::move(*stored), "hit");
+    if (acceptable && age < ttl) co_return cached(target, std::move(stored), "hit");
     if (known_missing(key, up)) {
         m_metrics.add(up, &Counters::negative);
         co_return failure(manifest_unknown(), "negative");
@@ -314,7 +358,7 @@ net::awaitable<ManifestAnswer> ManifestService::by_tag(UpstreamTarget target, st
     const auto swr = m_config.upstreams[up].stale_while_revalidate.count();
     if (acceptable && swr > 0 && age < ttl + swr) {
         revalidate_in_background(target, tag, accept, key, {stored->digest, stored->media_type, 0});
-        co_return cached(target, std::move(*stored), "stale");
+        co_return cached(target, std::move(stored), "stale");
     }
     if (acceptable) {
         auto checking =
@@ -326,14 +370,14 @@ net::awaitable<ManifestAnswer> ManifestService::by_tag(UpstreamTarget target, st
         const auto check = co_await std::move(checking);
         switch (check.value) {
             case TagCheck::same:
-                co_return cached(target, std::move(*stored), "hit");
+                co_return cached(target, std::move(stored), "hit");
             case TagCheck::unreachable:
                 // While the breaker is open its change of state was logged once; every
                 // request served stale then is in the access log and the `stale` count.
                 if (!circuit_open(up))
                     log_line("manifest " + target.repo + ":" + tag +
                              ": upstream unavailable, serving the stale copy");
-                co_return cached(target, std::move(*stored), "stale");
+                co_return cached(target, std::move(stored), "stale");
             case TagCheck::gone:
                 co_return failure(manifest_unknown(), "-");
             case TagCheck::other:
@@ -346,7 +390,7 @@ net::awaitable<ManifestAnswer> ManifestService::by_tag(UpstreamTarget target, st
     ManifestFetch fetched = co_await std::move(fetching);
     if (fetched.kind == ManifestFetch::Kind::ok) {
         ManifestAnswer answer;
-        answer.manifest = std::move(fetched.manifest);
+        answer.manifest = share_manifest(std::move(fetched.manifest));
         answer.outcome = outcome;
         co_return answer;
     }
@@ -355,7 +399,7 @@ net::awaitable<ManifestAnswer> ManifestService::by_tag(UpstreamTarget target, st
         (fetched.kind == ManifestFetch::Kind::status && upstream::is_server_error(fetched.status));
     if (!upstream_down) co_return failure(fetch_error(fetched, up), outcome);
     // Offline: the stale copy is better than nothing.
-    if (stored) co_return cached(target, std::move(*stored), "stale");
+    if (stored) co_return cached(target, std::move(stored), "stale");
     co_return failure(unreachable_error(*m_clients[up]), outcome);
 }
 

@@ -4,6 +4,7 @@
 // their refs and tags. The registry handler only sends what this returns.
 
 #include <cstddef>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -33,11 +34,19 @@ struct Manifest {
     std::string body;
     std::string media_type;
     store::Digest digest;
+    // Content-Type, Docker-Content-Digest and ETag as response head lines (server::append_fields):
+    // set by share_manifest, so that each answer does not render them again.
+    std::string head_fields;
 };
+
+// A manifest as the in-memory copies and the answers hold it: shared, never copied per request.
+using ManifestPtr = std::shared_ptr<const Manifest>;
+// Shares `manifest`, with its head_fields rendered.
+ManifestPtr share_manifest(Manifest manifest);
 
 // What a manifest request gets: the manifest to send, or the error to send instead.
 struct ManifestAnswer {
-    std::optional<Manifest> manifest;
+    ManifestPtr manifest;
     OciError error;
     std::string outcome = "-";  // hit | miss | stale | coalesced (the access log's)
 };
@@ -65,7 +74,7 @@ class ManifestService {
                                           std::string accept);
 
     // The stored manifest, from the in-memory copies or the store; a found one counts as a hit.
-    std::optional<Manifest> load(const store::Digest& digest);
+    ManifestPtr load(const store::Digest& digest);
     // Stores a manifest (or index) and the refs to its children; failures are logged and
     // counted, never the caller's.
     net::awaitable<void> store_manifest(const UpstreamTarget& target, const Manifest& manifest);
@@ -111,7 +120,17 @@ class ManifestService {
     void remember_missing(const store::TagKey& key, std::size_t upstream);
     bool circuit_open(std::size_t upstream) const;
     // A stored copy served, counted as `outcome` (hit or stale).
-    ManifestAnswer cached(const UpstreamTarget& target, Manifest manifest, const char* outcome);
+    ManifestAnswer cached(const UpstreamTarget& target, ManifestPtr manifest, const char* outcome);
+    // The tag's record, from the in-memory copies or the store (then copied in); an error when
+    // the store failed.
+    struct TagPointer {
+        store::Digest digest;
+        std::int64_t fetched_at = 0;  // unix seconds
+    };
+    cache::result<std::optional<TagPointer>> find_tag(const store::TagKey& key);
+    // Points the tag at `record` in the store and, once stored, in the in-memory copies.
+    // (By value: the coroutine starts when awaited, after the caller's temporaries are gone.)
+    net::awaitable<bool> put_tag(store::TagKey key, store::TagRecord record);
 
     const config::Config& m_config;
     cache::Cache& m_cache;
@@ -130,8 +149,15 @@ class ManifestService {
     // on a copy reaches the cache core like a hit on the store.
     static constexpr std::size_t k_manifest_cache_bytes = 16 * 1024 * 1024;
     std::mutex m_copies_mutex;
-    LruCache<store::Digest, Manifest, store::DigestHash> m_copies{
-        k_manifest_cache_bytes, [](const Manifest& m) { return m.body.size(); }};
+    LruCache<store::Digest, ManifestPtr, store::DigestHash> m_copies{
+        k_manifest_cache_bytes, [](const ManifestPtr& m) { return m->body.size(); }};
+    // The tag records, likewise: every tag is written through put_tag, so these copies are the
+    // store's (tags live in envcache's own store alone). Bounded by count; the least recently
+    // used go first and are read from the store again when asked for.
+    static constexpr std::size_t k_tag_copies = 65536;
+    std::mutex m_tags_mutex;
+    LruCache<store::TagKey, TagPointer, store::TagKeyHash> m_tags{
+        k_tag_copies, [](const TagPointer&) { return std::size_t{1}; }};
 
     // Tags the upstream said 404 for, to the steady-clock second their entry ends; bounded
     // (k_negative_entries, least recently used dropped first).

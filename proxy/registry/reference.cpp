@@ -1,5 +1,6 @@
 #include "proxy/registry/reference.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace proxy::registry {
@@ -108,23 +109,29 @@ bool is_valid_digest(std::string_view text) {
 
 std::optional<std::string> decode_path(std::string_view raw_path) {
     if (raw_path.empty() || raw_path.front() != '/') return std::nullopt;
+    const auto allowed = [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return u >= 0x20 && u != 0x7f && c != '\\';
+    };
     std::string out;
     out.reserve(raw_path.size());
-    for (std::size_t i = 0; i < raw_path.size(); ++i) {
-        char c = raw_path[i];
-        if (c == '%') {
-            if (i + 2 >= raw_path.size()) return std::nullopt;
-            const int hi = hex_value(raw_path[i + 1]);
-            const int lo = hex_value(raw_path[i + 2]);
-            if (hi < 0 || lo < 0) return std::nullopt;
-            c = static_cast<char>(hi * 16 + lo);
-            // An encoded separator or dot only ever serves to smuggle a path past a check.
-            if (c == '.' || c == '/' || c == '\\' || c == '%') return std::nullopt;
-            i += 2;
-        }
-        const auto u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u == 0x7f || c == '\\') return std::nullopt;
+    std::size_t i = 0;
+    while (i < raw_path.size()) {
+        // The run up to the next escape goes in at once.
+        const std::size_t escape = std::min(raw_path.find('%', i), raw_path.size());
+        const std::string_view run = raw_path.substr(i, escape - i);
+        if (!std::all_of(run.begin(), run.end(), allowed)) return std::nullopt;
+        out += run;
+        if (escape == raw_path.size()) break;
+        if (escape + 2 >= raw_path.size()) return std::nullopt;
+        const int hi = hex_value(raw_path[escape + 1]);
+        const int lo = hex_value(raw_path[escape + 2]);
+        if (hi < 0 || lo < 0) return std::nullopt;
+        const char c = static_cast<char>(hi * 16 + lo);
+        // An encoded separator or dot only ever serves to smuggle a path past a check.
+        if (c == '.' || c == '/' || c == '\\' || c == '%' || !allowed(c)) return std::nullopt;
         out.push_back(c);
+        i = escape + 3;
     }
     // Segment checks on the decoded path: no "//", no "." or ".." segments.
     std::size_t start = 1;

@@ -81,7 +81,7 @@ net::awaitable<ReferrersService::Fetched> ReferrersService::fetch(const Upstream
 net::awaitable<void> ReferrersService::keep(const UpstreamTarget& target,
                                             const cache::ReferrersKey& key,
                                             const std::string& index) {
-    const Manifest manifest{index, std::string(k_oci_index), store::Sha256::of(index)};
+    const Manifest manifest{index, std::string(k_oci_index), store::Sha256::of(index), {}};
     auto storing = m_manifests.store_manifest(target, manifest);
     co_await std::move(storing);
     auto recording = m_cache.on_records([this, key, digest = manifest.digest] {
@@ -95,7 +95,7 @@ net::awaitable<ReferrersAnswer> ReferrersService::list(UpstreamTarget target, st
                                                        std::string artifact_type) {
     const std::size_t up = target.index;
     const cache::ReferrersKey key{subject, m_config.upstreams[up].name, target.repo};
-    std::optional<Manifest> stored;
+    ManifestPtr stored;
     std::int64_t fetched_at = 0;
     if (auto record = cache::get_referrers(m_cache.store(), key); !record) {
         m_metrics.add(up, &Counters::store_errors);
@@ -105,7 +105,7 @@ net::awaitable<ReferrersAnswer> ReferrersService::list(UpstreamTarget target, st
     }
     if (stored && now_seconds() - fetched_at < m_config.upstreams[up].tag_ttl.count()) {
         m_metrics.add(up, &Counters::hits);
-        co_return answer_of(std::move(stored->body), artifact_type, "hit");
+        co_return answer_of(stored->body, artifact_type, "hit");
     }
     auto fetching = fetch(target, subject);
     Fetched fetched = co_await std::move(fetching);
@@ -134,7 +134,7 @@ net::awaitable<ReferrersAnswer> ReferrersService::list(UpstreamTarget target, st
         log_line("referrers " + target.repo + "@" + subject.str() +
                  ": upstream unavailable, serving the stored answer");
         m_metrics.add(up, &Counters::stale);
-        co_return answer_of(std::move(stored->body), artifact_type, "stale");
+        co_return answer_of(stored->body, artifact_type, "stale");
     }
     // Never an empty index here: it would tell a verifier the image is unsigned.
     ReferrersAnswer answer;

@@ -212,14 +212,6 @@ net::awaitable<void> RegistryHandler::handle(Exchange& ex) {
 
 // ---- manifests ----
 
-net::awaitable<void> RegistryHandler::send_manifest(Exchange& ex, const Manifest& manifest) {
-    http::fields headers;
-    headers.set(http::field::content_type, manifest.media_type);
-    headers.set("Docker-Content-Digest", manifest.digest.str());
-    headers.set(http::field::etag, "\"" + manifest.digest.str() + "\"");
-    co_await server::send_response(ex, http::status::ok, headers, manifest.body);
-}
-
 net::awaitable<void> RegistryHandler::handle_manifest(Exchange& ex, const Route& route,
                                                       const UpstreamTarget& target) {
     std::string accept = upstream::joined_header(ex.request, http::field::accept);
@@ -239,7 +231,8 @@ net::awaitable<void> RegistryHandler::handle_manifest(Exchange& ex, const Route&
                                                         answer.manifest->body);
             co_await std::move(adding);
         }
-        co_await send_manifest(ex, *answer.manifest);
+        const Manifest& manifest = *answer.manifest;
+        co_await server::send_rendered(ex, http::status::ok, manifest.head_fields, manifest.body);
     } else {
         co_await server::send_error(ex, answer.error);
     }
@@ -248,17 +241,18 @@ net::awaitable<void> RegistryHandler::handle_manifest(Exchange& ex, const Route&
 // ---- blobs ----
 
 net::awaitable<void> RegistryHandler::serve_stored_blob(Exchange& ex, const store::Digest& digest,
-                                                        const store::BlobInfo& info,
-                                                        std::size_t up) {
-    http::fields headers = blob_headers(digest, info.media_type);
+                                                        std::uint64_t size,
+                                                        const std::string& media_type,
+                                                        std::size_t up, const cache::HotBlob* hot) {
+    http::fields headers = blob_headers(digest, media_type);
     ex.outcome = "hit";
     m_metrics.add(up, &Counters::hits);
     m_cache.record_hit(digest);
     if (ex.is_head()) {
-        co_await server::send_head(ex, http::status::ok, headers, info.size);
+        co_await server::send_head(ex, http::status::ok, headers, size);
         co_return;
     }
-    const BlobSlice slice = slice_for(ex.request[http::field::range], info.size, headers);
+    const BlobSlice slice = slice_for(ex.request[http::field::range], size, headers);
     if (slice.status == http::status::range_not_satisfiable) {
         const std::string body = range_error_body();
         co_await server::send_response(ex, slice.status, headers, body);
@@ -268,6 +262,21 @@ net::awaitable<void> RegistryHandler::serve_stored_blob(Exchange& ex, const stor
     const auto status = slice.status;
     // The head goes out with the first chunk: one write for a blob of one chunk.
     server::BodyWriter writer(ex, status, headers, length);
+    if (hot) {
+        // (Each awaitable is a named local: GCC 12 mishandles temporaries awaited in a branch.)
+        const std::uint64_t before = ex.bytes;
+        bool sent = false;
+        if (hot->holds_file()) {
+            auto sending = writer.write_file(hot->fd(), slice.offset, length);
+            sent = co_await std::move(sending);
+        } else {
+            auto sending = writer.write(hot->inline_bytes().substr(slice.offset, length));
+            sent = co_await std::move(sending);
+        }
+        m_metrics.add(up, &Counters::bytes_from_cache, ex.bytes - before);
+        if (sent) co_await writer.finish();
+        co_return;
+    }
     store::ChunkBuffer chunk;
     std::uint64_t offset = slice.offset;
     const std::uint64_t end = slice.offset + length;
@@ -357,13 +366,18 @@ net::awaitable<void> RegistryHandler::handle_blob(Exchange& ex, const Route& rou
                                                   const UpstreamTarget& target) {
     const auto digest = *store::Digest::parse(route.reference);
     const std::size_t up = target.index;
+    if (const auto hot = m_cache.find_hot(digest)) {
+        co_await serve_stored_blob(ex, digest, hot->size(), hot->media_type(), up, hot.get());
+        co_return;
+    }
     // Held until the last byte is written: the evictor never removes a blob under a reader.
     auto leasing = m_cache.lease(digest);
     const cache::Evictor::Lease lease = co_await std::move(leasing);
     if (auto info = m_cache.stat(digest); !info) {
         m_metrics.add(up, &Counters::store_errors);
     } else if (*info) {
-        co_await serve_stored_blob(ex, digest, **info, up);
+        if (!ex.is_head()) std::ignore = m_cache.offer_hot(digest, **info);
+        co_await serve_stored_blob(ex, digest, (*info)->size, (*info)->media_type, up, nullptr);
         co_return;
     }
     if (ex.is_head()) {
@@ -408,7 +422,7 @@ net::awaitable<void> RegistryHandler::handle_blob(Exchange& ex, const Route& rou
     }
     if (!joined->fetch) {  // committed by another download just now
         if (auto info = m_cache.stat(digest); info && *info) {
-            co_await serve_stored_blob(ex, digest, **info, up);
+            co_await serve_stored_blob(ex, digest, (*info)->size, (*info)->media_type, up, nullptr);
             co_return;
         }
         {

@@ -59,9 +59,11 @@ class RegistryHandler {
     net::awaitable<void> handle_referrers(server::Exchange& ex, const Route& route,
                                           const UpstreamTarget& target, std::string_view query);
 
-    net::awaitable<void> send_manifest(server::Exchange& ex, const Manifest& manifest);
+    // A blob the cache has: from its hot copy when `hot` is set (sendfile, or with the head
+    // when it is kept inline), else chunk by chunk from the store under the caller's lease.
     net::awaitable<void> serve_stored_blob(server::Exchange& ex, const store::Digest& digest,
-                                           const store::BlobInfo& info, std::size_t upstream);
+                                           std::uint64_t size, const std::string& media_type,
+                                           std::size_t upstream, const cache::HotBlob* hot);
     net::awaitable<void> serve_fetch(server::Exchange& ex, const store::Digest& digest,
                                      const fetch::Joined& joined, std::size_t upstream);
 

@@ -8,27 +8,6 @@ namespace http = boost::beast::http;
 
 namespace {
 
-std::vector<std::string_view> split(std::string_view path) {
-    std::vector<std::string_view> parts;
-    std::size_t start = 0;
-    while (start <= path.size()) {
-        std::size_t slash = path.find('/', start);
-        if (slash == std::string_view::npos) slash = path.size();
-        parts.push_back(path.substr(start, slash - start));
-        start = slash + 1;
-    }
-    return parts;
-}
-
-std::string join(const std::vector<std::string_view>& parts, std::size_t count) {
-    std::string out;
-    for (std::size_t i = 0; i < count; ++i) {
-        if (i) out.push_back('/');
-        out.append(parts[i]);
-    }
-    return out;
-}
-
 bool is_read(http::verb method) {
     return method == http::verb::get || method == http::verb::head;
 }
@@ -48,35 +27,38 @@ std::variant<Route, OciError> parse_route(http::verb method, std::string_view pa
     // Anything but a read under /v2/ is a push or delete: a mirror answers UNSUPPORTED.
     if (!is_read(method)) return unsupported();
     if (path.ends_with('/')) path.remove_suffix(1);
-    const auto parts = split(path.substr(4));
-    const std::size_t n = parts.size();
-    if (n >= 3 && parts[n - 3] == "blobs" && parts[n - 2] == "uploads") return unsupported();
-    if (n >= 2 && parts[n - 1] == "uploads" && parts[n - 2] == "blobs") return unsupported();
-    if (n < 2) return not_found();
+    // The segments that decide are the last two or three: <name>/<endpoint>/<reference>. Read
+    // from the end, without splitting the whole path.
+    const std::string_view rest = path.substr(4);
+    const std::size_t last_slash = rest.rfind('/');
+    if (last_slash == std::string_view::npos) return not_found();
+    const std::string_view last = rest.substr(last_slash + 1);
+    const std::string_view head = rest.substr(0, last_slash);
+    const std::size_t name_end = head.rfind('/');
+    const bool has_name = name_end != std::string_view::npos;
+    const std::string_view second = has_name ? head.substr(name_end + 1) : head;
+    const std::string_view name = has_name ? head.substr(0, name_end) : std::string_view();
+    const std::string_view third = name.substr(name.rfind('/') + 1);  // npos + 1 is 0
+    if (has_name && third == "blobs" && second == "uploads") return unsupported();
+    if (second == "blobs" && last == "uploads") return unsupported();
 
     Route route;
-    std::size_t name_parts = 0;
-    if (parts[n - 2] == "tags" && parts[n - 1] == "list") {
+    if (second == "tags" && last == "list") {
         route.endpoint = Endpoint::tags_list;
-        name_parts = n - 2;
-    } else if (parts[n - 2] == "manifests") {
+    } else if (second == "manifests") {
         route.endpoint = Endpoint::manifest;
-        name_parts = n - 2;
-    } else if (parts[n - 2] == "blobs") {
+    } else if (second == "blobs") {
         route.endpoint = Endpoint::blob;
-        name_parts = n - 2;
-    } else if (parts[n - 2] == "referrers") {
+    } else if (second == "referrers") {
         route.endpoint = Endpoint::referrers;
-        name_parts = n - 2;
     } else {
         return not_found();
     }
-    if (name_parts == 0) return name_invalid();
-    route.name = join(parts, name_parts);
-    if (!is_valid_name(route.name)) return name_invalid();
+    if (!has_name || !is_valid_name(name)) return name_invalid();
+    route.name = std::string(name);
     if (route.endpoint == Endpoint::tags_list) return route;
 
-    const std::string_view ref = parts[n - 1];
+    const std::string_view ref = last;
     if (route.endpoint == Endpoint::manifest && ref.find(':') == std::string_view::npos) {
         if (!is_valid_tag(ref)) return tag_cannot_exist();
     } else {

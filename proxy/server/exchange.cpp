@@ -1,10 +1,19 @@
 #include "proxy/server/exchange.hpp"
 
+#include <algorithm>
 #include <array>
+#include <cerrno>
 #include <span>
 #include <string_view>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <tuple>
+#include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
@@ -16,14 +25,19 @@ namespace {
 
 constexpr auto k_token = net::as_tuple(net::use_awaitable);
 
-// Writes all of `buffers` within the exchange's write timeout; false (and the connection is
-// not kept) on an error.
+// Starts writing all of `buffers` within the exchange's write timeout; the caller awaits it
+// and hands the result to written(). Not a coroutine of its own: a response's coroutine
+// awaits the write directly, one frame fewer on every request.
 template <class Buffers>
-net::awaitable<bool> write_all(Exchange& ex, const Buffers& buffers) {
+auto write_all(Exchange& ex, const Buffers& buffers) {
     ex.stream.expires_after(ex.write_timeout);
-    auto [ec, n] = co_await net::async_write(ex.stream, buffers, k_token);
-    if (ec) ex.keep_alive = false;
-    co_return !ec;
+    return net::async_write(ex.stream, buffers, k_token);
+}
+
+// Whether a write_all succeeded; a failed one ends the connection (keep_alive = false).
+bool written(Exchange& ex, const std::tuple<boost::system::error_code, std::size_t>& result) {
+    if (std::get<0>(result)) ex.keep_alive = false;
+    return !std::get<0>(result);
 }
 
 // The buffers of one write, empty ones left out: a stream may report an empty first buffer
@@ -40,22 +54,106 @@ class Pieces {
     std::size_t m_count = 0;
 };
 
+// What one write_file copy moves at most (a TLS write takes up to 256 KiB of plaintext).
+constexpr std::size_t k_file_copy_bytes = 256 * 1024;
+// What one sendfile call is asked for at most: it returns early when the socket is full anyway.
+constexpr std::uint64_t k_sendfile_bytes = 16 * 1024 * 1024;
+
+// Waits until `socket` takes more bytes, within `timeout`; false on a timeout, an error or a
+// cancellation (a server shutting down cancels the socket).
+net::awaitable<bool> wait_writable(net::ip::tcp::socket& socket,
+                                   std::chrono::steady_clock::duration timeout) {
+    net::steady_timer timer(socket.get_executor(), timeout);
+    auto [order, socket_ec, timer_ec] =
+        co_await net::experimental::make_parallel_group(
+            socket.async_wait(net::socket_base::wait_write, net::deferred),
+            timer.async_wait(net::deferred))
+            .async_wait(net::experimental::wait_for_one(), net::use_awaitable);
+    co_return order[0] == 0 && !socket_ec;
+}
+
+// A client must take this much within each write timeout while a file body is sent, as the
+// store's path bounds each write of a chunk (about 1 MiB) by the timeout.
+constexpr std::uint64_t k_progress_bytes = 1024 * 1024;
+
+// Moves `left` bytes into the exchange's plain TCP socket with `step(left)` -- one send or
+// sendfile of at most `left` bytes, returning what the call returns -- waiting for room while
+// the socket is full. The write timeout restarts each time k_progress_bytes have gone. `left`
+// counts down as bytes go; false (and the connection is not kept) on an error, a timeout or a
+// file that ends early.
+template <class Step>
+net::awaitable<bool> push(Exchange& ex, std::uint64_t& left, Step step) {
+    using Clock = std::chrono::steady_clock;
+    auto deadline = Clock::now() + ex.write_timeout;
+    std::uint64_t progress = 0;
+    while (left > 0) {
+        const ssize_t n = step(left);
+        const int error = n < 0 ? errno : 0;
+        if (n > 0) {
+            left -= static_cast<std::uint64_t>(n);
+            progress += static_cast<std::uint64_t>(n);
+            if (progress >= k_progress_bytes) {
+                deadline = Clock::now() + ex.write_timeout;
+                progress = 0;
+            }
+            continue;
+        }
+        if (error == EINTR) continue;
+        bool room = false;
+        if (error == EAGAIN || error == EWOULDBLOCK) {
+            auto waiting = wait_writable(ex.stream.socket(), deadline - Clock::now());
+            room = co_await std::move(waiting);
+        }
+        if (!room) {
+            ex.keep_alive = false;
+            co_return false;
+        }
+    }
+    co_return true;
+}
+
+}  // namespace
+
+namespace {
+
+// A complete response in one buffer, head (by `append_head(out, body length)`) and body: one
+// write, and one TLS record when they fit in one. The head alone for HEAD. Sets ex.status.
+template <class AppendHead>
+std::string whole_response(Exchange& ex, http::status status, const AppendHead& append_head,
+                           std::string_view body) {
+    ex.status = static_cast<unsigned>(status);
+    std::string message;
+    message.reserve(256 + (ex.is_head() ? 0 : body.size()));
+    append_head(message, body.size());
+    if (!ex.is_head()) message += body;
+    return message;
+}
+
 }  // namespace
 
 net::awaitable<void> send_response(Exchange& ex, http::status status, const http::fields& headers,
                                    std::string_view body) {
-    ex.status = static_cast<unsigned>(status);
-    // Head and body in one buffer: one write, and one TLS record when they fit in one.
-    std::string message;
-    message.reserve(256 + (ex.is_head() ? 0 : body.size()));
-    append_response_head(message, status, ex.request.version(), headers, body.size(),
-                         ex.keep_alive);
-    if (ex.is_head()) {
-        co_await write_all(ex, net::buffer(message));
-        co_return;
-    }
-    message += body;
-    if (co_await write_all(ex, net::buffer(message))) ex.bytes += body.size();
+    const std::string message = whole_response(
+        ex, status,
+        [&](std::string& out, std::size_t length) {
+            append_response_head(out, status, ex.request.version(), headers, length, ex.keep_alive);
+        },
+        body);
+    const bool sent = written(ex, co_await write_all(ex, net::buffer(message)));
+    if (sent && !ex.is_head()) ex.bytes += body.size();
+}
+
+net::awaitable<void> send_rendered(Exchange& ex, http::status status,
+                                   std::string_view rendered_fields, std::string_view body) {
+    const std::string message = whole_response(
+        ex, status,
+        [&](std::string& out, std::size_t length) {
+            append_response_head(out, status, ex.request.version(), rendered_fields, length,
+                                 ex.keep_alive);
+        },
+        body);
+    const bool sent = written(ex, co_await write_all(ex, net::buffer(message)));
+    if (sent && !ex.is_head()) ex.bytes += body.size();
 }
 
 net::awaitable<void> send_head(Exchange& ex, http::status status, const http::fields& headers,
@@ -63,7 +161,7 @@ net::awaitable<void> send_head(Exchange& ex, http::status status, const http::fi
     ex.status = static_cast<unsigned>(status);
     std::string head;
     append_response_head(head, status, ex.request.version(), headers, length, ex.keep_alive);
-    co_await write_all(ex, net::buffer(head));
+    written(ex, co_await write_all(ex, net::buffer(head)));
 }
 
 net::awaitable<void> send_error(Exchange& ex, const ApiError& error, const http::fields& headers) {
@@ -106,7 +204,7 @@ BodyWriter::BodyWriter(Exchange& ex, http::status status, const http::fields& he
 
 net::awaitable<bool> BodyWriter::write_header() {
     if (m_head.empty()) co_return true;  // sent already
-    const bool ok = co_await write_all(m_ex, net::buffer(m_head));
+    const bool ok = written(m_ex, co_await write_all(m_ex, net::buffer(m_head)));
     m_head.clear();
     co_return ok;
 }
@@ -119,10 +217,65 @@ net::awaitable<bool> BodyWriter::write(std::span<const char> bytes) {
     pieces.add(prefix);
     pieces.add({bytes.data(), bytes.size()});
     if (m_chunked) pieces.add("\r\n");
-    const bool ok = co_await write_all(m_ex, pieces.span());
+    const bool ok = written(m_ex, co_await write_all(m_ex, pieces.span()));
     m_head.clear();
     if (ok) m_ex.bytes += bytes.size();
     co_return ok;
+}
+
+net::awaitable<bool> BodyWriter::write_file(int fd, std::uint64_t offset, std::uint64_t count) {
+    if (count == 0) co_return true;
+    if (m_ex.stream.is_tls() || m_chunked) {
+        // The bytes must pass through this process: copy them in pieces.
+        std::string piece;
+        while (count > 0) {
+            const std::size_t size =
+                static_cast<std::size_t>(std::min<std::uint64_t>(count, k_file_copy_bytes));
+            piece.resize(size);
+            std::size_t got = 0;
+            while (got < size) {
+                const ssize_t n =
+                    ::pread(fd, piece.data() + got, size - got, static_cast<off_t>(offset + got));
+                if (n < 0 && errno == EINTR) continue;
+                if (n <= 0) {
+                    m_ex.keep_alive = false;
+                    co_return false;
+                }
+                got += static_cast<std::size_t>(n);
+            }
+            if (!co_await write(piece)) co_return false;
+            offset += size;
+            count -= size;
+        }
+        co_return true;
+    }
+    auto& socket = m_ex.stream.socket();
+    if (!socket.native_non_blocking()) {
+        boost::system::error_code ec;
+        socket.native_non_blocking(true, ec);
+        if (ec) {
+            m_ex.keep_alive = false;
+            co_return false;
+        }
+    }
+    const int out = socket.native_handle();
+    if (!m_head.empty()) {
+        // MSG_MORE: the head waits for the first file bytes, so both leave in one segment.
+        const std::string head = std::move(m_head);
+        m_head.clear();
+        std::uint64_t left = head.size();
+        const bool sent = co_await push(m_ex, left, [&](std::uint64_t n) {
+            return ::send(out, head.data() + (head.size() - n), n, MSG_MORE | MSG_NOSIGNAL);
+        });
+        if (!sent) co_return false;
+    }
+    auto at = static_cast<off_t>(offset);
+    std::uint64_t left = count;
+    const bool sent = co_await push(m_ex, left, [&](std::uint64_t n) {
+        return ::sendfile(out, fd, &at, static_cast<std::size_t>(std::min(n, k_sendfile_bytes)));
+    });
+    m_ex.bytes += count - left;
+    co_return sent;
 }
 
 net::awaitable<bool> BodyWriter::finish() {
@@ -130,7 +283,7 @@ net::awaitable<bool> BodyWriter::finish() {
     Pieces pieces;
     pieces.add(m_head);
     pieces.add("0\r\n\r\n");
-    const bool ok = co_await write_all(m_ex, pieces.span());
+    const bool ok = written(m_ex, co_await write_all(m_ex, pieces.span()));
     m_head.clear();
     co_return ok;
 }

@@ -50,6 +50,10 @@ struct Exchange {
 net::awaitable<void> send_response(Exchange& ex, http::status status, const http::fields& headers,
                                    std::string_view body);
 
+// send_response with header fields rendered beforehand by append_fields (response_head.hpp).
+net::awaitable<void> send_rendered(Exchange& ex, http::status status,
+                                   std::string_view rendered_fields, std::string_view body);
+
 // Answers a HEAD request: headers only, with Content-Length `length`.
 net::awaitable<void> send_head(Exchange& ex, http::status status, const http::fields& headers,
                                std::uint64_t length);
@@ -80,6 +84,13 @@ class BodyWriter {
     // Sends the head now, if it is not sent yet.
     net::awaitable<bool> write_header();
     net::awaitable<bool> write(std::span<const char> bytes);
+    // Sends `count` bytes of the file `fd` from `offset`, with the head if it is not sent yet.
+    // Plain TCP with a Content-Length: sendfile(2), so the bytes go from the page cache to the
+    // socket without a copy in this process. The caller guarantees that those bytes never
+    // change while the kernel may still hold them (a sealed memfd; see cache/hot_blobs.hpp).
+    // Otherwise (TLS, chunked) they are read with pread and written like write() does. A file
+    // shorter than asked for ends the connection (false), so the client sees a short body.
+    net::awaitable<bool> write_file(int fd, std::uint64_t offset, std::uint64_t count);
     // Ends the body (the last chunk when chunked), sending the head if nothing was written.
     net::awaitable<bool> finish();
 

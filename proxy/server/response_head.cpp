@@ -21,11 +21,7 @@ void append_number(std::string& out, std::uint64_t value, int base = 10) {
     out.append(digits, end);
 }
 
-}  // namespace
-
-void append_response_head(std::string& out, http::status status, unsigned version,
-                          const http::fields& headers, std::optional<std::uint64_t> length,
-                          bool keep_alive) {
+void append_status_line(std::string& out, http::status status, unsigned version) {
     out += "HTTP/";
     append_number(out, version / 10);
     out += '.';
@@ -35,6 +31,26 @@ void append_response_head(std::string& out, http::status status, unsigned versio
     out += ' ';
     out += http::obsolete_reason(status);
     out += "\r\n";
+}
+
+// Connection and the framing fields, then the blank line that ends the head.
+void append_framing(std::string& out, unsigned version, std::optional<std::uint64_t> length,
+                    bool keep_alive) {
+    if (version >= 11 && !keep_alive) out += "Connection: close\r\n";
+    if (version < 11 && keep_alive) out += "Connection: keep-alive\r\n";
+    if (length) {
+        out += "Content-Length: ";
+        append_number(out, *length);
+        out += "\r\n";
+    } else if (version >= 11) {
+        out += "Transfer-Encoding: chunked\r\n";
+    }  // HTTP/1.0 has no chunked coding: the body ends when the connection does
+    out += "\r\n";
+}
+
+}  // namespace
+
+void append_fields(std::string& out, const http::fields& headers) {
     for (const auto& field : headers) {
         const auto name = field.name();
         if (name == http::field::connection || name == http::field::content_length ||
@@ -46,16 +62,22 @@ void append_response_head(std::string& out, http::status status, unsigned versio
         out += field.value();
         out += "\r\n";
     }
-    if (version >= 11 && !keep_alive) out += "Connection: close\r\n";
-    if (version < 11 && keep_alive) out += "Connection: keep-alive\r\n";
-    if (length) {
-        out += "Content-Length: ";
-        append_number(out, *length);
-        out += "\r\n";
-    } else if (version >= 11) {
-        out += "Transfer-Encoding: chunked\r\n";
-    }  // HTTP/1.0 has no chunked coding: the body ends when the connection does
-    out += "\r\n";
+}
+
+void append_response_head(std::string& out, http::status status, unsigned version,
+                          const http::fields& headers, std::optional<std::uint64_t> length,
+                          bool keep_alive) {
+    append_status_line(out, status, version);
+    append_fields(out, headers);
+    append_framing(out, version, length, keep_alive);
+}
+
+void append_response_head(std::string& out, http::status status, unsigned version,
+                          std::string_view rendered_fields, std::optional<std::uint64_t> length,
+                          bool keep_alive) {
+    append_status_line(out, status, version);
+    out += rendered_fields;
+    append_framing(out, version, length, keep_alive);
 }
 
 std::string chunk_prefix(std::size_t size) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/status.hpp>
@@ -23,6 +24,16 @@ namespace proxy::server {
 void append_response_head(std::string& out, boost::beast::http::status status, unsigned version,
                           const boost::beast::http::fields& headers,
                           std::optional<std::uint64_t> length, bool keep_alive);
+
+// The same head with the caller's fields already rendered by append_fields: for a response
+// sent many times with the same fields (a cached manifest's), rendered once.
+void append_response_head(std::string& out, boost::beast::http::status status, unsigned version,
+                          std::string_view rendered_fields, std::optional<std::uint64_t> length,
+                          bool keep_alive);
+
+// Appends `headers` as append_response_head writes them ("Name: value\r\n" each, framing
+// fields and fields with CR or LF left out).
+void append_fields(std::string& out, const boost::beast::http::fields& headers);
 
 // The chunked framing of one non-empty body piece of `size` bytes: "<hex size>\r\n".
 std::string chunk_prefix(std::size_t size);

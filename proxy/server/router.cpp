@@ -39,23 +39,31 @@ std::string_view Router::match(std::string_view target) const {
     return r ? std::string_view(r->prefix) : std::string_view();
 }
 
+namespace {
+
+net::awaitable<void> send_not_found(Exchange& ex) {
+    const ApiError error{404, "NOT_FOUND", "not found", ""};
+    co_await send_error(ex, error);
+}
+
+net::awaitable<void> send_not_allowed(Exchange& ex, const std::vector<http::verb>& methods) {
+    const ApiError error{405, "UNSUPPORTED", "the operation is unsupported", ""};
+    http::fields headers;
+    headers.set(http::field::allow, allow_header(methods));
+    co_await send_error(ex, error, headers);
+}
+
+}  // namespace
+
+// Not a coroutine: the chosen handler's own coroutine is what the caller awaits.
 net::awaitable<void> Router::operator()(Exchange& ex) const {
     const Route* r = find(ex.request.target());
-    if (!r) {
-        const ApiError error{404, "NOT_FOUND", "not found", ""};
-        co_await send_error(ex, error);
-        co_return;
-    }
+    if (!r) return send_not_found(ex);
     const auto& methods = r->methods;
     if (!methods.empty() &&
-        std::find(methods.begin(), methods.end(), ex.request.method()) == methods.end()) {
-        const ApiError error{405, "UNSUPPORTED", "the operation is unsupported", ""};
-        http::fields headers;
-        headers.set(http::field::allow, allow_header(methods));
-        co_await send_error(ex, error, headers);
-        co_return;
-    }
-    co_await r->handler(ex);
+        std::find(methods.begin(), methods.end(), ex.request.method()) == methods.end())
+        return send_not_allowed(ex, methods);
+    return r->handler(ex);
 }
 
 }  // namespace proxy::server

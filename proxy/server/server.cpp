@@ -1,5 +1,7 @@
 #include "proxy/server/server.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <optional>
 #include <thread>
@@ -39,17 +41,21 @@ std::string access_line(const Request& request, const Exchange& ex,
     std::string_view target = request.target();
     target = target.substr(0, target.find('?'));  // queries may carry tokens: never logged
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
+    const auto number = [](std::string& out, std::uint64_t value) {
+        char digits[24];
+        out.append(digits, std::to_chars(digits, digits + sizeof digits, value).ptr);
+    };
     std::string line;
     line.reserve(96 + target.size());
-    line += std::string(request.method_string());
+    line += request.method_string();
     line += ' ';
     line += target;
     line += ' ';
-    line += std::to_string(ex.status);
+    number(line, ex.status);
     line += ' ';
-    line += std::to_string(ex.bytes);
+    number(line, ex.bytes);
     line += "B ";
-    line += std::to_string(ms);
+    number(line, static_cast<std::uint64_t>(std::max<std::int64_t>(0, ms)));
     line += "ms ";
     line += ex.outcome;
     if (ex.aborted) line += " aborted";

@@ -23,11 +23,13 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "cache/hot_blobs.hpp"
 #include "config/config.hpp"
 #include "proxy/server/exchange.hpp"
 #include "proxy/server/server.hpp"
 #include "proxy/server/tls_channel.hpp"
 #include "proxy/server/tls_context.hpp"
+#include "store/sha256.hpp"
 #include "tests/common/temp_dir.hpp"
 #include "tests/common/test_certificate.hpp"
 
@@ -92,7 +94,23 @@ struct TlsServer {
         return body;
     }
 
+    // What GET /file answers: large_body() from a sealed file, through write_file (under TLS
+    // the bytes are read and encrypted, not sent with sendfile).
+    static net::awaitable<void> send_file(proxy::server::Exchange& ex) {
+        const std::string body = large_body();
+        auto file = cache::HotBlob::create(body.size(), "");
+        if (!file || !(*file)->append(body) || !(*file)->seal(store::Sha256::of(body))) co_return;
+        const http::fields none;
+        proxy::server::BodyWriter writer(ex, http::status::ok, none, body.size());
+        if (!co_await writer.write_file((*file)->fd(), 0, body.size())) co_return;
+        co_await writer.finish();
+    }
+
     static net::awaitable<void> answer(proxy::server::Exchange& ex) {
+        if (ex.request.target() == "/file") {
+            co_await send_file(ex);
+            co_return;
+        }
         if (ex.request.target() == "/large") {
             const http::fields none;
             co_await proxy::server::send_response(ex, http::status::ok, none, large_body());
@@ -268,7 +286,8 @@ TEST_CASE("a key that does not belong to the certificate gives no TLS context", 
 }
 
 TEST_CASE(
-    "over TLS a body arrives whole: in pieces, by length or chunked, or larger than one write",
+    "over TLS a body arrives whole: in pieces, by length or chunked, larger than one write, or "
+    "from a file",
     "[server]") {
     test_util::TempDir dir;
     const auto tls = server_certificate_only(dir);
@@ -279,6 +298,7 @@ TEST_CASE(
         {"/chunked/eager", TlsServer::streamed_body()},
         {"/chunked/deferred", TlsServer::streamed_body()},
         {"/large", TlsServer::large_body()},  // one buffer, more than one TLS write takes
+        {"/file", TlsServer::large_body()},   // write_file: read and encrypted, not sendfile
     };
     for (const auto& [target, body] : cases) {
         CAPTURE(target);
