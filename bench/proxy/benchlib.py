@@ -204,7 +204,8 @@ def tls_table(results):
         out.append(f"| {label} | " + " | ".join(cells)
                    + f" | {fmt(100 * ratio, 1) + ' %' if ratio is not None else 'n/a'} | ≥ 80 % | {met} |")
     plain = [(test, label, unit) for test, label, unit in
-             (("plain-small", "blobs < 1 MiB", "req/s"), ("plain-large", "blobs > 16 MiB", "MB/s"))
+             (("plain-manifests", "manifests by tag", "req/s"), ("plain-small", "blobs < 1 MiB", "req/s"),
+              ("plain-large", "blobs > 16 MiB", "MB/s"))
              if wrk_rounds(results, test, "baseline-plain")[0]]
     if plain:
         out.append("")

@@ -13,7 +13,7 @@
 # directory, default build/bench-proxy; ~9 GiB), DURATION (seconds per wrk run, 10),
 # ROUNDS (rounds of the wrk and p99 tests, medians reported; 3), COLD_ROUNDS (3),
 # RSS_CLIENTS (64), RSS_MAX_TIME (seconds an RSS client may take, 600), BASELINE (another
-# envcache binary: its plain-HTTP blob rows beside this one's, in the TLS section), PASS_PULLS
+# envcache binary: its plain-HTTP manifest and blob rows beside this one's, in the TLS section), PASS_PULLS
 # (pulls per credential and repository in the pass-through count, 5).
 # Needs docker-registry, nginx-light, wrk, skopeo, curl, openssl, python3 and htpasswd
 # (apache2-utils). Every server binds 127.0.0.1 only; every process this script starts is
@@ -413,8 +413,8 @@ stop nginx-tls1
 stop nginx-tls2
 stop envcache-tls
 if [[ -n ${BASELINE:-} ]]; then
-    # Plain HTTP, this build against BASELINE, same warm blobs: what the TLS-capable stream
-    # costs the plain path.
+    # Plain HTTP, this build against BASELINE (another envcache binary), same warm manifests
+    # and blobs, alternated in each round: an A/B of two builds on the same machine state.
     EP=$("${LIB[@]}" free-port)
     EB=$("${LIB[@]}" free-port)
     start_envcache envcache-plain "$EP" "$WORK/envcache-plain" "$UP"
@@ -424,6 +424,9 @@ if [[ -n ${BASELINE:-} ]]; then
         for repo in bench/small bench/large; do skopeo_pull "${PORT[$c]}" "$repo" "$WORK/pull/warm"; done
     done
     for round in $(seq "$ROUNDS"); do
+        for c in baseline-plain envcache-plain; do
+            run_wrk plain-manifests "$c" "$round" "$URLS/manifests.txt" -H "Accept: $MANIFEST_ACCEPT"
+        done
         for c in baseline-plain envcache-plain; do run_wrk plain-small "$c" "$round" "$URLS/small.txt"; done
         for c in baseline-plain envcache-plain; do run_wrk plain-large "$c" "$round" "$URLS/large.txt"; done
     done
