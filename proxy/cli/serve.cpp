@@ -129,7 +129,7 @@ net::awaitable<void> handle_signals(net::signal_set& signals, server::Server& se
 
 // Raises the soft limit of open files to the hard one (connections, upstream sockets and hot
 // blobs each hold one), and returns how many the hot tier may hold: a quarter of what is left
-// beside max_connections, at most 4096.
+// after two per connection and 256 more, at most 4096.
 std::size_t hot_file_budget(std::size_t max_connections) {
     rlimit limit{};
     if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
