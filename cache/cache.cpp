@@ -216,16 +216,16 @@ std::future<bool> Cache::offer_hot(const store::Digest& digest, const store::Blo
     std::future<bool> copied = done.get_future();
     net::post(m_blob_pool, [this, digest, size = info.size, type = info.media_type,
                             lease = std::move(*lease), done = std::move(done)]() mutable {
-        bool copied = false;
+        bool made = false;
         bool held = false;
         try {
             auto copy = copy_hot(digest, size, std::move(type));
-            copied = copy.has_value();
-            if (copied) held = m_hot.insert(digest, std::move(*copy));
+            made = copy.has_value();
+            if (made) held = m_hot.insert(digest, std::move(*copy));
         } catch (const std::bad_alloc&) {
-            copied = false;  // no memory for the copy: the blob is served from the store
+            made = false;  // no memory for the copy: the blob is served from the store
         }
-        if (!copied) m_hot.abandon(digest);
+        if (!made) m_hot.abandon(digest);
         done.set_value(held);
     });
     return copied;

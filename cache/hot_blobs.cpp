@@ -72,8 +72,6 @@ boost::system::result<void> HotBlob::seal(const store::Digest& digest) {
 // ---- HotBlobs -----------------------------------------------------------------------------
 
 HotBlobs::HotBlobs(Options options) : m_options(options) {
-    m_stats.max_bytes = m_options.max_bytes;
-    m_stats.max_blob_bytes = m_options.max_blob_bytes;
     if (enabled()) m_policy = VictimPolicy::make("s3fifo", m_options.max_bytes);
 }
 
@@ -140,7 +138,10 @@ void HotBlobs::erase(const store::Digest& digest) {
 
 HotBlobs::Stats HotBlobs::stats() const {
     std::lock_guard lock(m_mutex);
-    return m_stats;
+    Stats stats = m_stats;
+    stats.max_bytes = m_options.max_bytes;
+    stats.max_blob_bytes = m_options.max_blob_bytes;
+    return stats;
 }
 
 void HotBlobs::forget(std::unordered_map<store::Digest, std::shared_ptr<const HotBlob>,

@@ -116,44 +116,33 @@ net::awaitable<bool> push(Exchange& ex, std::uint64_t& left, Step step) {
 
 namespace {
 
-// A complete response in one buffer, head (by `append_head(out, body length)`) and body: one
-// write, and one TLS record when they fit in one. The head alone for HEAD. Sets ex.status.
-template <class AppendHead>
-std::string whole_response(Exchange& ex, http::status status, const AppendHead& append_head,
-                           std::string_view body) {
-    ex.status = static_cast<unsigned>(status);
-    std::string message;
-    message.reserve(256 + (ex.is_head() ? 0 : body.size()));
-    append_head(message, body.size());
-    if (!ex.is_head()) message += body;
-    return message;
+// Sends `message`, a whole response in one buffer (one write, and one TLS record when it fits
+// in one) whose body is `body_bytes` long, and counts the body once it went.
+net::awaitable<void> send_message(Exchange& ex, std::string message, std::size_t body_bytes) {
+    const bool sent = written(ex, co_await write_all(ex, net::buffer(message)));
+    if (sent && !ex.is_head()) ex.bytes += body_bytes;
 }
 
 }  // namespace
 
+// Not coroutines: the message is built at once, and send_message's coroutine is the one the
+// caller awaits.
 net::awaitable<void> send_response(Exchange& ex, http::status status, const http::fields& headers,
                                    std::string_view body) {
-    const std::string message = whole_response(
-        ex, status,
-        [&](std::string& out, std::size_t length) {
-            append_response_head(out, status, ex.request.version(), headers, length, ex.keep_alive);
-        },
-        body);
-    const bool sent = written(ex, co_await write_all(ex, net::buffer(message)));
-    if (sent && !ex.is_head()) ex.bytes += body.size();
+    std::string fields;
+    append_fields(fields, headers);
+    return send_rendered(ex, status, fields, body);
 }
 
 net::awaitable<void> send_rendered(Exchange& ex, http::status status,
                                    std::string_view rendered_fields, std::string_view body) {
-    const std::string message = whole_response(
-        ex, status,
-        [&](std::string& out, std::size_t length) {
-            append_response_head(out, status, ex.request.version(), rendered_fields, length,
-                                 ex.keep_alive);
-        },
-        body);
-    const bool sent = written(ex, co_await write_all(ex, net::buffer(message)));
-    if (sent && !ex.is_head()) ex.bytes += body.size();
+    ex.status = static_cast<unsigned>(status);
+    std::string message;
+    message.reserve(256 + rendered_fields.size() + (ex.is_head() ? 0 : body.size()));
+    append_response_head(message, status, ex.request.version(), rendered_fields, body.size(),
+                         ex.keep_alive);
+    if (!ex.is_head()) message += body;
+    return send_message(ex, std::move(message), body.size());
 }
 
 net::awaitable<void> send_head(Exchange& ex, http::status status, const http::fields& headers,

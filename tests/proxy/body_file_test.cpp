@@ -24,6 +24,7 @@
 #include "proxy/server/exchange.hpp"
 #include "proxy/server/server.hpp"
 #include "store/sha256.hpp"
+#include "tests/proxy/server_test_util.hpp"
 
 namespace {
 
@@ -57,14 +58,7 @@ struct FileServer {
         server.start();
         thread = std::thread([this] { ioc.run(); });
     }
-    ~FileServer() {
-        server.stop();
-        server.close_all();
-        for (int i = 0; i < 500 && server.connections() > 0; ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        ioc.stop();
-        thread.join();
-    }
+    ~FileServer() { proxy::test::shut_down(server, ioc, thread); }
 
     net::awaitable<void> answer(proxy::server::Exchange& ex) {
         const std::string_view target = ex.request.target();
@@ -158,12 +152,8 @@ TEST_CASE("a client that stops reading a file body is dropped after the write ti
     Client client(server.port);
     client.send("/whole");
     // The client reads nothing; the server gives up on the write and ends the connection.
-    for (int i = 0; i < 1000 && server.server.connections() == 0; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    REQUIRE(server.server.connections() == 1);
-    for (int i = 0; i < 1000 && server.server.connections() > 0; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    CHECK(server.server.connections() == 0);
+    REQUIRE(proxy::test::wait_for_connections(server.server, 1));
+    CHECK(proxy::test::wait_for_connections(server.server, 0));
     boost::system::error_code ec;
     CHECK_FALSE(client.receive(ec));
     CHECK(ec);

@@ -32,6 +32,7 @@
 #include "store/sha256.hpp"
 #include "tests/common/temp_dir.hpp"
 #include "tests/common/test_certificate.hpp"
+#include "tests/proxy/server_test_util.hpp"
 
 namespace {
 
@@ -55,14 +56,7 @@ struct TlsServer {
         server.start();
         thread = std::thread([this] { ioc.run(); });
     }
-    ~TlsServer() {
-        server.stop();
-        server.close_all();
-        for (int i = 0; i < 500 && server.connections() > 0; ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        ioc.stop();
-        thread.join();
-    }
+    ~TlsServer() { proxy::test::shut_down(server, ioc, thread); }
 
     // The body stream_body writes: three pieces, each a different byte.
     static std::string streamed_body() {
@@ -349,7 +343,5 @@ TEST_CASE("over TLS a client gone without close_notify ends its connection", "[s
         client.stream.next_layer().close();  // TCP closed, no TLS close_notify
     }
     // The server notices (a truncated stream), not after its header timeout: bounded wait.
-    for (int i = 0; i < 500 && server.server.connections() > 0; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    CHECK(server.server.connections() == 0);
+    CHECK(proxy::test::wait_for_connections(server.server, 0));
 }
