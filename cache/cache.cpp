@@ -205,17 +205,13 @@ void Cache::on_removed_by_store(const store::Digest& digest) {
 
 std::future<bool> Cache::offer_hot(const store::Digest& digest, const store::BlobInfo& info) {
     if (!m_hot.claim(digest, info.size)) return {};
-    // The lease keeps the evictor from removing the blob while it is copied, so that a copy
-    // never outlives the blob in the store.
-    auto lease = m_evictor->try_acquire(digest);
-    if (!lease) {
-        m_hot.abandon(digest);
-        return {};
-    }
     std::promise<bool> done;
     std::future<bool> copied = done.get_future();
     net::post(m_blob_pool, [this, digest, size = info.size, type = info.media_type,
-                            lease = std::move(*lease), done = std::move(done)]() mutable {
+                            done = std::move(done)]() mutable {
+        // No lease: a copy, which may wait behind blocked writes, never keeps the evictor from
+        // making room. A blob removed meanwhile was erased from the tier first, which voids
+        // this claim (insert drops the copy), or its read fails here.
         bool made = false;
         bool held = false;
         try {
@@ -235,15 +231,13 @@ result<std::shared_ptr<const HotBlob>> Cache::copy_hot(const store::Digest& dige
                                                        std::uint64_t size, std::string media_type) {
     auto blob = HotBlob::create(size, std::move(media_type));
     if (!blob) return blob.error();
-    boost::system::error_code append_error;
-    if (size > 0) {
-        auto read = m_store->read_range(digest, 0, size, [&](std::span<const char> piece) {
-            auto appended = (*blob)->append(piece);
-            if (!appended) append_error = appended.error();
-            return !append_error;
-        });
-        if (!read) return read.error();
-        if (append_error) return append_error;
+    // Chunk by chunk, each read in a read transaction of its own that ends before the bytes are
+    // hashed and written: a copy never holds a snapshot that keeps freed pages from reuse.
+    store::ChunkBuffer chunk;
+    for (std::uint64_t at = 0; at < size; at += store::k_chunk_size) {
+        const auto index = static_cast<std::uint32_t>(at / store::k_chunk_size);
+        if (auto read = m_store->read_chunk(digest, index, chunk); !read) return read.error();
+        if (auto appended = (*blob)->append(chunk.span()); !appended) return appended.error();
     }
     if (auto sealed = (*blob)->seal(digest); !sealed) return sealed.error();
     return std::shared_ptr<const HotBlob>(std::move(*blob));

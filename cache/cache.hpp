@@ -112,9 +112,9 @@ class Cache {
         return m_hot.find(digest);
     }
     // Called when `digest` was served from the store: copies it into the hot tier in the
-    // background (on the blob threads, under a lease, its digest checked) when it belongs
-    // there. Never waits. The future says when the copy is done (true: the blob is hot now);
-    // it is not valid when no copy was started. Callers may drop it.
+    // background (on the blob threads, its digest checked; without a lease, so that it never
+    // holds up eviction) when it belongs there. Never waits. The future says when the copy is done
+    // (true: the blob is hot now); it is not valid when no copy was started. Callers may drop it.
     std::future<bool> offer_hot(const store::Digest& digest, const store::BlobInfo& info);
     HotBlobs::Stats hot_stats() const { return m_hot.stats(); }
 
