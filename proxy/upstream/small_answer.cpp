@@ -9,7 +9,7 @@ std::string joined_header(const http::fields& fields, http::field name) {
     std::string out;
     for (auto [it, end] = fields.equal_range(name); it != end; ++it) {
         if (!out.empty()) out += ", ";
-        out += std::string(it->value());
+        out.append(it->value().data(), it->value().size());
     }
     return out;
 }
