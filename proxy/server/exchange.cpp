@@ -11,9 +11,6 @@
 #include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/deferred.hpp>
-#include <boost/asio/experimental/parallel_group.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
@@ -59,19 +56,6 @@ constexpr std::size_t k_file_copy_bytes = 256 * 1024;
 // What one sendfile call is asked for at most: it returns early when the socket is full anyway.
 constexpr std::uint64_t k_sendfile_bytes = 16 * 1024 * 1024;
 
-// Waits until `socket` takes more bytes, within `timeout`; false on a timeout, an error or a
-// cancellation (a server shutting down cancels the socket).
-net::awaitable<bool> wait_writable(net::ip::tcp::socket& socket,
-                                   std::chrono::steady_clock::duration timeout) {
-    net::steady_timer timer(socket.get_executor(), timeout);
-    auto [order, socket_ec, timer_ec] =
-        co_await net::experimental::make_parallel_group(
-            socket.async_wait(net::socket_base::wait_write, net::deferred),
-            timer.async_wait(net::deferred))
-            .async_wait(net::experimental::wait_for_one(), net::use_awaitable);
-    co_return order[0] == 0 && !socket_ec;
-}
-
 // A client must take this much within each write timeout while a file body is sent, as the
 // store's path bounds each write of a chunk (about 1 MiB) by the timeout.
 constexpr std::uint64_t k_progress_bytes = 1024 * 1024;
@@ -101,8 +85,12 @@ net::awaitable<bool> push(Exchange& ex, std::uint64_t& left, Step step) {
         if (error == EINTR) continue;
         bool room = false;
         if (error == EAGAIN || error == EWOULDBLOCK) {
-            auto waiting = wait_writable(ex.stream.socket(), deadline - Clock::now());
-            room = co_await std::move(waiting);
+            // Until the socket takes more, within the deadline; a server shutting down cancels
+            // the wait.
+            ex.stream.tcp().expires_at(deadline);
+            auto [wait_ec] =
+                co_await ex.stream.tcp().async_wait(net::socket_base::wait_write, k_token);
+            room = !wait_ec;
         }
         if (!room) {
             ex.keep_alive = false;

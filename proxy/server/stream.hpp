@@ -1,7 +1,7 @@
 #pragma once
 // A client connection, plain TCP or TLS over it: the stream Beast's HTTP reads and writes take,
-// with the TCP layer's deadline and socket beside it. Which one is fixed at construction; each
-// read and write costs one branch more than a bare beast::tcp_stream.
+// with the TCP layer's deadline and socket beside it (a TimedSocket). Which one is fixed at
+// construction; each read and write costs one branch more than the bare TimedSocket.
 //
 // TLS is a TlsChannel (an OpenSSL session over a memory BIO pair) driven by the operations
 // below, which move its encrypted bytes to and from the socket through the TCP layer (so its
@@ -30,9 +30,9 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/system/error_code.hpp>
 
+#include "proxy/server/timed_socket.hpp"
 #include "proxy/server/tls_channel.hpp"
 
 namespace proxy::server {
@@ -45,7 +45,7 @@ namespace detail {
 template <class StepFn>
 struct TlsOperation {
     TlsChannel& channel;
-    boost::beast::tcp_stream& tcp;
+    TimedSocket& tcp;
     StepFn step;
     enum class State { start, sending, receiving, finishing } state = State::start;
     bool finished = false;   // the step is done or failed; what it left to send goes out first
@@ -116,7 +116,7 @@ struct TlsOperation {
 
 class Stream {
   public:
-    using executor_type = boost::beast::tcp_stream::executor_type;
+    using executor_type = TimedSocket::executor_type;
 
     // TLS when `tls` is set (handshake() comes first), plain TCP otherwise. The connection
     // keeps `tls` alive, so that a new context (a reloaded certificate) leaves it untouched.
@@ -128,7 +128,7 @@ class Stream {
     bool is_tls() const { return m_tls != nullptr; }
 
     // The TCP layer (under TLS, its next layer): deadlines, cancellation and the socket.
-    boost::beast::tcp_stream& tcp() { return m_tcp; }
+    TimedSocket& tcp() { return m_tcp; }
     void expires_after(std::chrono::steady_clock::duration timeout) {
         m_tcp.expires_after(timeout);
     }
@@ -223,7 +223,7 @@ class Stream {
     }
 
     std::shared_ptr<boost::asio::ssl::context> m_context;  // outlives m_tls
-    boost::beast::tcp_stream m_tcp;
+    TimedSocket m_tcp;
     std::unique_ptr<TlsChannel> m_tls;
 };
 

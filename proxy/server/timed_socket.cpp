@@ -1,0 +1,51 @@
+#include "proxy/server/timed_socket.hpp"
+
+namespace proxy::server {
+
+namespace detail {
+
+bool TimedSocketState::start(const std::shared_ptr<TimedSocketState>& self) {
+    if (expired) return false;
+    if (deadline != Clock::time_point::max()) {
+        if (deadline <= Clock::now()) {
+            expire();
+            return false;
+        }
+        if (armed > deadline) arm(self);
+    }
+    ++pending;
+    return true;
+}
+
+void TimedSocketState::arm(const std::shared_ptr<TimedSocketState>& self) {
+    timer.expires_at(deadline);  // ends a wait armed later; its handler is ignored
+    armed = deadline;
+    timer.async_wait(
+        [self, wait = ++generation](boost::system::error_code ec) { self->fired(self, ec, wait); });
+}
+
+void TimedSocketState::fired(const std::shared_ptr<TimedSocketState>& self,
+                             boost::system::error_code ec, std::uint64_t of) {
+    if (of != generation) return;  // armed again since; that wait decides
+    armed = Clock::time_point::max();
+    if (ec || detached || pending == 0) return;  // the next operation arms it again
+    if (deadline <= Clock::now())
+        expire();
+    else
+        arm(self);
+}
+
+void TimedSocketState::expire() {
+    expired = true;
+    boost::system::error_code ignored;
+    socket.close(ignored);
+}
+
+}  // namespace detail
+
+TimedSocket::~TimedSocket() {
+    m_state->detached = true;
+    m_state->timer.cancel();
+}
+
+}  // namespace proxy::server
