@@ -95,29 +95,31 @@ net::awaitable<bool> RegistryHandler::admit_passthrough(Exchange& ex, const Rout
     co_return false;
 }
 
-net::awaitable<void> RegistryHandler::handle(Exchange& ex) {
-    const std::string_view target = ex.request.target();
-    const std::size_t qmark = target.find('?');
-    const std::string_view raw_path = target.substr(0, qmark);
-    const std::string_view query =
-        qmark == std::string_view::npos ? std::string_view{} : target.substr(qmark + 1);
+namespace {
 
-    const auto path = decode_path(raw_path);
-    if (!path || path->size() > 4096) {
-        {
-            const OciError oci_error = bad_request();
-            co_await server::send_error(ex, oci_error);
-        }
-        co_return;
-    }
+// The query of a request target: what follows its '?', if anything.
+std::string_view query_of(std::string_view target) {
+    const std::size_t qmark = target.find('?');
+    return qmark == std::string_view::npos ? std::string_view{} : target.substr(qmark + 1);
+}
+
+}  // namespace
+
+RegistryHandler::Admission RegistryHandler::admit(Exchange& ex) const {
+    const auto refuse = [](OciError error) {
+        Admission refusal;
+        refusal.next = Admission::Next::error;
+        refusal.error = std::move(error);
+        return refusal;
+    };
+    const std::string_view target = ex.request.target();
+    const auto path = decode_path(target.substr(0, target.find('?')));
+    if (!path || path->size() > 4096) return refuse(bad_request());
     auto parsed = parse_route(ex.request.method(), *path);
-    if (auto* error = std::get_if<OciError>(&parsed)) {
-        http::fields headers;
-        if (error->status == 405) headers.set(http::field::allow, "GET, HEAD");
-        co_await server::send_error(ex, *error, headers);
-        co_return;
-    }
-    const Route& route = std::get<Route>(parsed);
+    if (auto* error = std::get_if<OciError>(&parsed)) return refuse(std::move(*error));
+    Admission admission;
+    admission.route = std::move(std::get<Route>(parsed));
+    const Route& route = admission.route;
     const std::string authorization(ex.request[http::field::authorization]);
     access::Caller caller;
     const bool checking = m_access && m_access->policy.enabled();
@@ -134,63 +136,99 @@ net::awaitable<void> RegistryHandler::handle(Exchange& ex) {
         !(default_passthrough && !authorization.empty())) {
         // Authentication is on: the ping tells the client where to get credentials (from the
         // default upstream itself when it decides).
-        std::string challenge = own_challenge(ex, *m_access);
+        admission.challenge = own_challenge(ex, *m_access);
+        admission.next = Admission::Next::unauthorized;
         if (default_passthrough && !m_access->identities.enabled()) {
-            const std::size_t index =
-                static_cast<std::size_t>(fallback - m_config.upstreams.data());
-            auto asking = m_passthrough.challenge(index);
-            if (auto relayed = co_await std::move(asking)) challenge = std::move(*relayed);
+            admission.next = Admission::Next::ping_relay;
+            admission.relay = static_cast<std::size_t>(fallback - m_config.upstreams.data());
         }
-        co_await send_unauthorized(ex, challenge);
-        co_return;
+        return admission;
     }
     if (route.endpoint == Endpoint::base) {
-        http::fields headers;
-        headers.set("Docker-Distribution-API-Version", "registry/2.0");
-        headers.set(http::field::content_type, "application/json");
-        co_await server::send_response(ex, http::status::ok, headers, "{}");
-        co_return;
+        admission.next = Admission::Next::ping;
+        return admission;
     }
-    auto selected = select_upstream(m_config.upstreams, query_param(query, "ns"), route.name);
-    if (auto* error = std::get_if<OciError>(&selected)) {
-        co_await server::send_error(ex, *error);
-        co_return;
-    }
-    UpstreamTarget& up = std::get<UpstreamTarget>(selected);
-    if (!is_valid_name(up.repo)) {
-        {
-            const OciError oci_error = name_invalid();
-            co_await server::send_error(ex, oci_error);
-        }
-        co_return;
-    }
+    auto selected =
+        select_upstream(m_config.upstreams, query_param(query_of(target), "ns"), route.name);
+    if (auto* error = std::get_if<OciError>(&selected)) return refuse(std::move(*error));
+    admission.target = std::move(std::get<UpstreamTarget>(selected));
+    const UpstreamTarget& up = admission.target;
+    if (!is_valid_name(up.repo)) return refuse(name_invalid());
     const auto& upstream_config = m_config.upstreams[up.index];
     if (upstream_config.access == config::UpstreamConfig::Access::passthrough) {
         // The upstream decides, with the caller's own credentials; envcache's are never used.
-        up.caller_authorization = authorization;
-        if (!co_await admit_passthrough(ex, route, up)) co_return;
+        admission.target.caller_authorization = authorization;
     } else if (checking && (caller.kind == access::Caller::Kind::refused ||
                             !m_access->policy.may_pull(caller, upstream_config.name, up.repo))) {
-        if (caller.identified()) {
-            const OciError error = from_upstream_status(403);
-            co_await server::send_error(ex, error);
-        } else {
-            co_await send_unauthorized(ex, own_challenge(ex, *m_access));
+        if (caller.identified()) return refuse(from_upstream_status(403));
+        admission.next = Admission::Next::unauthorized;
+        admission.challenge = own_challenge(ex, *m_access);
+    }
+    return admission;
+}
+
+net::awaitable<void> RegistryHandler::answer_at_once(Exchange& ex, Admission& admission) {
+    switch (admission.next) {
+        case Admission::Next::serve:
+            break;
+        case Admission::Next::error: {
+            http::fields headers;
+            if (admission.error.status == 405) headers.set(http::field::allow, "GET, HEAD");
+            co_await server::send_error(ex, admission.error, headers);
+            break;
         }
+        case Admission::Next::ping_relay: {
+            auto asking = m_passthrough.challenge(admission.relay);
+            if (auto relayed = co_await std::move(asking))
+                admission.challenge = std::move(*relayed);
+            co_await send_unauthorized(ex, admission.challenge);
+            break;
+        }
+        case Admission::Next::unauthorized:
+            co_await send_unauthorized(ex, admission.challenge);
+            break;
+        case Admission::Next::ping: {
+            http::fields headers;
+            headers.set("Docker-Distribution-API-Version", "registry/2.0");
+            headers.set(http::field::content_type, "application/json");
+            co_await server::send_response(ex, http::status::ok, headers, "{}");
+            break;
+        }
+    }
+}
+
+net::awaitable<bool> RegistryHandler::admit_shared(Exchange& ex, const Route& route,
+                                                   const UpstreamTarget& target) {
+    const bool manifest = route.endpoint == Endpoint::manifest;
+    auto asking =
+        m_passthrough.shared_has(target, *store::Digest::parse(route.reference), manifest);
+    if (co_await std::move(asking)) co_return true;
+    const OciError error = manifest ? manifest_unknown() : blob_unknown();
+    co_await server::send_error(ex, error);
+    co_return false;
+}
+
+// Its frame is kept small (under the 1 KiB that Asio recycles per thread): what is decided
+// without I/O is decided in admit(), the rare answers are sent by answer_at_once().
+net::awaitable<void> RegistryHandler::handle(Exchange& ex) {
+    Admission admission = admit(ex);
+    if (admission.next != Admission::Next::serve) {
+        auto answering = answer_at_once(ex, admission);
+        co_await std::move(answering);
         co_return;
     }
-    // A shared upstream's blob or manifest by digest, when a passthrough upstream may guard it.
-    if (m_passthrough.guards_any() && !up.caller_authorization &&
-        (route.endpoint == Endpoint::blob ||
-         (route.endpoint == Endpoint::manifest && route.reference_is_digest))) {
-        auto asking = m_passthrough.shared_has(up, *store::Digest::parse(route.reference),
-                                               route.endpoint == Endpoint::manifest);
-        if (!co_await std::move(asking)) {
-            const OciError error =
-                route.endpoint == Endpoint::blob ? blob_unknown() : manifest_unknown();
-            co_await server::send_error(ex, error);
-            co_return;
-        }
+    const Route& route = admission.route;
+    const UpstreamTarget& up = admission.target;
+    if (up.caller_authorization) {
+        auto admitting = admit_passthrough(ex, route, up);
+        if (!co_await std::move(admitting)) co_return;
+    } else if (m_passthrough.guards_any() &&
+               (route.endpoint == Endpoint::blob ||
+                (route.endpoint == Endpoint::manifest && route.reference_is_digest))) {
+        // A shared upstream's blob or manifest by digest, when a passthrough upstream may guard
+        // it.
+        auto admitting = admit_shared(ex, route, up);
+        if (!co_await std::move(admitting)) co_return;
     }
     switch (route.endpoint) {
         case Endpoint::manifest:
@@ -200,10 +238,10 @@ net::awaitable<void> RegistryHandler::handle(Exchange& ex) {
             co_await handle_blob(ex, route, up);
             break;
         case Endpoint::tags_list:
-            co_await handle_tags(ex, route, up, query);
+            co_await handle_tags(ex, route, up, query_of(ex.request.target()));
             break;
         case Endpoint::referrers:
-            co_await handle_referrers(ex, route, up, query);
+            co_await handle_referrers(ex, route, up, query_of(ex.request.target()));
             break;
         case Endpoint::base:
             break;

@@ -50,6 +50,32 @@ class RegistryHandler {
     std::uint64_t passthrough_checks() const { return m_passthrough.checks(); }
 
   private:
+    // A request decided as far as it goes without I/O: an answer to send at once, or the route
+    // and upstream to serve it from.
+    struct Admission {
+        enum class Next {
+            serve,         // `route` from `target`
+            error,         // `error` (a 405 with its Allow header)
+            unauthorized,  // 401 with `challenge`
+            ping_relay,    // 401 with upstream `relay`'s challenge, else `challenge`
+            ping,          // /v2/: 200 and {}
+        };
+        Next next = Next::serve;
+        OciError error;
+        std::string challenge;
+        std::size_t relay = 0;
+        Route route;
+        UpstreamTarget target;
+    };
+    // Parses the request, identifies the caller (setting ex.identity) and checks what needs no
+    // upstream.
+    Admission admit(server::Exchange& ex) const;
+    net::awaitable<void> answer_at_once(server::Exchange& ex, Admission& admission);
+    // A shared upstream's blob or manifest by digest that a passthrough upstream may guard: the
+    // caller may have it, or a 404 is sent (false).
+    net::awaitable<bool> admit_shared(server::Exchange& ex, const Route& route,
+                                      const UpstreamTarget& target);
+
     net::awaitable<void> handle_manifest(server::Exchange& ex, const Route& route,
                                          const UpstreamTarget& target);
     net::awaitable<void> handle_blob(server::Exchange& ex, const Route& route,
