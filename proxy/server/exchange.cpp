@@ -31,6 +31,17 @@ auto write_all(Exchange& ex, const Buffers& buffers) {
     return net::async_write(ex.stream, buffers, k_token);
 }
 
+// Sends what the socket takes of `bytes` now, without waiting: plain TCP only (0 under TLS, or
+// when the socket is full or failed, which the write that follows then finds).
+std::size_t send_now(Exchange& ex, std::string_view bytes) {
+    if (ex.stream.is_tls()) return 0;
+    auto& socket = ex.stream.socket();
+    boost::system::error_code ec;
+    if (!socket.non_blocking()) socket.non_blocking(true, ec);
+    if (ec) return 0;
+    return socket.send(net::buffer(bytes.data(), bytes.size()), 0, ec);
+}
+
 // Whether a write_all succeeded; a failed one ends the connection (keep_alive = false).
 bool written(Exchange& ex, const std::tuple<boost::system::error_code, std::size_t>& result) {
     if (std::get<0>(result)) ex.keep_alive = false;
@@ -107,7 +118,14 @@ namespace {
 // Sends `message`, a whole response in one buffer (one write, and one TLS record when it fits
 // in one) whose body is `body_bytes` long, and counts the body once it went.
 net::awaitable<void> send_message(Exchange& ex, std::string message, std::size_t body_bytes) {
-    const bool sent = written(ex, co_await write_all(ex, net::buffer(message)));
+    // Most responses fit in the socket's buffer: sent here, the coroutine never suspends (an
+    // asynchronous write would send them as soon, then complete through the loop).
+    const std::size_t now = send_now(ex, message);
+    bool sent = now == message.size();
+    if (!sent) {
+        auto writing = write_all(ex, net::buffer(message.data() + now, message.size() - now));
+        sent = written(ex, co_await std::move(writing));
+    }
     if (sent && !ex.is_head()) ex.bytes += body_bytes;
 }
 
