@@ -63,6 +63,17 @@ std::string access_line(const Request& request, const Exchange& ex,
     return line;
 }
 
+// Feeds what `buffer` holds to `parser`, consuming what it took: http::error::need_more unless
+// the header is complete there (or broken: the parser's error).
+boost::system::error_code parse_buffered(http::request_parser<http::string_body>& parser,
+                                         beast::flat_buffer& buffer) {
+    boost::system::error_code ec = http::error::need_more;
+    if (buffer.size() == 0) return ec;
+    buffer.consume(parser.put(buffer.data(), ec));
+    if (!ec && !parser.is_header_done()) ec = http::error::need_more;
+    return ec;
+}
+
 }  // namespace
 
 // How long a closing TLS connection waits for the client's close_notify.
@@ -255,9 +266,17 @@ net::awaitable<void> Server::session(std::shared_ptr<Connection> connection) {
         http::request_parser<http::string_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(m_config.max_header_bytes));
         parser.body_limit(m_config.max_body_bytes);
-        // The whole header must arrive within header_timeout (slow clients are dropped).
+        // The whole header must arrive within header_timeout (slow clients are dropped), and a
+        // body that follows it within the same.
         stream.expires_after(m_config.header_timeout);
-        auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, k_token);
+        // The header is usually in the buffer whole: parsed here, it costs no read that would
+        // complete through the loop. Else the read goes on from where this left off.
+        boost::system::error_code ec = parse_buffered(parser, buffer);
+        if (ec == http::error::need_more) {
+            auto reading = http::async_read_header(stream, buffer, parser, k_token);
+            const auto [read_ec, n] = co_await std::move(reading);
+            ec = read_ec;
+        }
         connection->busy = true;
         const auto started = std::chrono::steady_clock::now();
         if (ec) {

@@ -6,6 +6,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <poll.h>
 #include <random>
 #include <thread>
 
@@ -604,6 +605,30 @@ TEST_CASE("connections over max_connections are closed at once", "[proxy][server
     http::response<http::string_body> res2;
     http::read(second, buffer2, res2, ec);
     CHECK(ec);  // closed without an answer
+}
+
+TEST_CASE("a request whose header arrives in pieces is answered once it is whole",
+          "[proxy][server]") {
+    Proxy proxy;
+    net::io_context io;
+    tcp::socket socket(io);
+    socket.connect({net::ip::make_address("127.0.0.1"), proxy.port});
+    const std::string request = "GET /v2/ HTTP/1.1\r\nHost: x\r\nUser-Agent: pieces\r\n\r\n";
+    // Each piece alone is no whole header: nothing is answered to it (within 200 ms, time
+    // enough for the server to have read it), and the server reads on from where it parsed.
+    std::size_t from = 0;
+    for (const std::size_t cut : {std::size_t{5}, std::size_t{21}}) {
+        net::write(socket, net::buffer(request.data() + from, cut - from));
+        from = cut;
+        pollfd answer{socket.native_handle(), POLLIN, 0};
+        CHECK(::poll(&answer, 1, 200) == 0);
+    }
+    net::write(socket, net::buffer(request.data() + from, request.size() - from));
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    http::read(socket, buffer, res);
+    CHECK(res.result_int() == 200);
+    CHECK(res.body() == "{}");
 }
 
 TEST_CASE("a client that sends its headers too slowly is dropped", "[proxy][server]") {
