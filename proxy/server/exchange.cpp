@@ -22,32 +22,6 @@ namespace {
 
 constexpr auto k_token = net::as_tuple(net::use_awaitable);
 
-// Starts writing all of `buffers` within the exchange's write timeout; the caller awaits it
-// and hands the result to written(). Not a coroutine of its own: a response's coroutine
-// awaits the write directly, one frame fewer on every request.
-template <class Buffers>
-auto write_all(Exchange& ex, const Buffers& buffers) {
-    ex.stream.expires_after(ex.write_timeout);
-    return net::async_write(ex.stream, buffers, k_token);
-}
-
-// Sends what the socket takes of `bytes` now, without waiting: plain TCP only (0 under TLS, or
-// when the socket is full or failed, which the write that follows then finds).
-std::size_t send_now(Exchange& ex, std::string_view bytes) {
-    if (ex.stream.is_tls()) return 0;
-    auto& socket = ex.stream.socket();
-    boost::system::error_code ec;
-    if (!socket.non_blocking()) socket.non_blocking(true, ec);
-    if (ec) return 0;
-    return socket.send(net::buffer(bytes.data(), bytes.size()), 0, ec);
-}
-
-// Whether a write_all succeeded; a failed one ends the connection (keep_alive = false).
-bool written(Exchange& ex, const std::tuple<boost::system::error_code, std::size_t>& result) {
-    if (std::get<0>(result)) ex.keep_alive = false;
-    return !std::get<0>(result);
-}
-
 // The buffers of one write, empty ones left out: a stream may report an empty first buffer
 // as a write of nothing, which async_write takes for the end (Beast's flat_stream under TLS).
 class Pieces {
@@ -56,11 +30,54 @@ class Pieces {
         if (!bytes.empty()) m_buffers[m_count++] = net::buffer(bytes.data(), bytes.size());
     }
     std::span<const net::const_buffer> span() const { return {m_buffers.data(), m_count}; }
+    // Drops the first `n` bytes.
+    void consume(std::size_t n) {
+        std::size_t kept = 0;
+        for (std::size_t i = 0; i < m_count; ++i) {
+            if (n >= m_buffers[i].size()) {
+                n -= m_buffers[i].size();
+                continue;
+            }
+            m_buffers[kept++] = m_buffers[i] + n;
+            n = 0;
+        }
+        m_count = kept;
+    }
 
   private:
     std::array<net::const_buffer, 4> m_buffers;
     std::size_t m_count = 0;
 };
+
+// Sends what the socket takes of `buffers` now, without waiting: plain TCP only (0 under TLS,
+// or when the socket is full or failed, which the write that follows then finds).
+std::size_t send_now(Exchange& ex, std::span<const net::const_buffer> buffers) {
+    if (ex.stream.is_tls()) return 0;
+    auto& socket = ex.stream.socket();
+    boost::system::error_code ec;
+    if (!socket.non_blocking()) socket.non_blocking(true, ec);
+    if (ec) return 0;
+    return socket.send(buffers, 0, ec);
+}
+
+// Writes all of `pieces` within the exchange's write timeout. Most responses fit in the
+// socket's buffer: what it takes is sent at once, and only the rest goes through an
+// asynchronous write (which would send as soon, then complete through the loop). False, and
+// the connection is not kept, on a failure.
+net::awaitable<bool> write_all(Exchange& ex, Pieces pieces) {
+    pieces.consume(send_now(ex, pieces.span()));
+    if (pieces.span().empty()) co_return true;
+    ex.stream.expires_after(ex.write_timeout);
+    const auto [ec, n] = co_await net::async_write(ex.stream, pieces.span(), k_token);
+    if (ec) ex.keep_alive = false;
+    co_return !ec;
+}
+
+Pieces one_piece(std::string_view bytes) {
+    Pieces pieces;
+    pieces.add(bytes);
+    return pieces;
+}
 
 // What one write_file copy moves at most (a TLS write takes up to 256 KiB of plaintext).
 constexpr std::size_t k_file_copy_bytes = 256 * 1024;
@@ -118,14 +135,8 @@ namespace {
 // Sends `message`, a whole response in one buffer (one write, and one TLS record when it fits
 // in one) whose body is `body_bytes` long, and counts the body once it went.
 net::awaitable<void> send_message(Exchange& ex, std::string message, std::size_t body_bytes) {
-    // Most responses fit in the socket's buffer: sent here, the coroutine never suspends (an
-    // asynchronous write would send them as soon, then complete through the loop).
-    const std::size_t now = send_now(ex, message);
-    bool sent = now == message.size();
-    if (!sent) {
-        auto writing = write_all(ex, net::buffer(message.data() + now, message.size() - now));
-        sent = written(ex, co_await std::move(writing));
-    }
+    auto writing = write_all(ex, one_piece(message));
+    const bool sent = co_await std::move(writing);
     if (sent && !ex.is_head()) ex.bytes += body_bytes;
 }
 
@@ -156,7 +167,8 @@ net::awaitable<void> send_head(Exchange& ex, http::status status, const http::fi
     ex.status = static_cast<unsigned>(status);
     std::string head;
     append_response_head(head, status, ex.request.version(), headers, length, ex.keep_alive);
-    written(ex, co_await write_all(ex, net::buffer(head)));
+    auto writing = write_all(ex, one_piece(head));
+    co_await std::move(writing);
 }
 
 net::awaitable<void> send_error(Exchange& ex, const ApiError& error, const http::fields& headers) {
@@ -199,7 +211,8 @@ BodyWriter::BodyWriter(Exchange& ex, http::status status, const http::fields& he
 
 net::awaitable<bool> BodyWriter::write_header() {
     if (m_head.empty()) co_return true;  // sent already
-    const bool ok = written(m_ex, co_await write_all(m_ex, net::buffer(m_head)));
+    auto writing = write_all(m_ex, one_piece(m_head));
+    const bool ok = co_await std::move(writing);
     m_head.clear();
     co_return ok;
 }
@@ -212,7 +225,8 @@ net::awaitable<bool> BodyWriter::write(std::span<const char> bytes) {
     pieces.add(prefix);
     pieces.add({bytes.data(), bytes.size()});
     if (m_chunked) pieces.add("\r\n");
-    const bool ok = written(m_ex, co_await write_all(m_ex, pieces.span()));
+    auto writing = write_all(m_ex, pieces);
+    const bool ok = co_await std::move(writing);
     m_head.clear();
     if (ok) m_ex.bytes += bytes.size();
     co_return ok;
@@ -278,7 +292,8 @@ net::awaitable<bool> BodyWriter::finish() {
     Pieces pieces;
     pieces.add(m_head);
     pieces.add("0\r\n\r\n");
-    const bool ok = written(m_ex, co_await write_all(m_ex, pieces.span()));
+    auto writing = write_all(m_ex, pieces);
+    const bool ok = co_await std::move(writing);
     m_head.clear();
     co_return ok;
 }
