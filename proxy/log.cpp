@@ -1,6 +1,7 @@
 #include "proxy/log.hpp"
 
 #include <condition_variable>
+#include <cstdint>
 #include <cstdio>
 #include <mutex>
 #include <string>
@@ -11,6 +12,8 @@ namespace proxy {
 namespace {
 
 constexpr std::size_t k_batch_bytes = 32 * 1024;
+// Access lines held while stderr does not take them; later ones are counted and dropped.
+constexpr std::size_t k_max_pending = 8 * 1024 * 1024;
 
 class Log {
   public:
@@ -29,21 +32,24 @@ class Log {
         flush();
     }
 
+    // Never writes: the flusher does, so a request never waits for stderr (a full pipe, a
+    // disk under writeback). Past k_max_pending the line is dropped and counted.
     void access(std::string_view text) {
-        bool first = false;
-        bool full = false;
+        bool wake = false;
         {
             const std::lock_guard lock(m_mutex);
-            first = m_pending.empty();
+            if (m_pending.size() >= k_max_pending) {
+                ++m_dropped;
+                return;
+            }
+            wake = m_pending.empty();
             m_pending += text;
             m_pending += '\n';
-            full = m_pending.size() >= k_batch_bytes;
+            wake = wake || (m_pending.size() >= k_batch_bytes &&
+                            m_pending.size() - text.size() - 1 < k_batch_bytes);
             if (!m_flusher.joinable()) m_flusher = std::thread([this] { run(); });
         }
-        if (full)
-            flush();
-        else if (first)
-            m_wake.notify_one();
+        if (wake) m_wake.notify_one();
     }
 
   private:
@@ -53,27 +59,35 @@ class Log {
         m_pending += '\n';
     }
 
-    // Writes what is pending. Batches are taken and written under m_write, so they reach
-    // stderr in the order they were logged.
+    // Writes what is pending, and how many access lines were dropped since the last write.
+    // Batches are taken and written under m_write, so they reach stderr in the order they
+    // were logged.
     void flush() {
         const std::lock_guard writing(m_write);
         std::string batch;
         {
             const std::lock_guard lock(m_mutex);
             batch.swap(m_pending);
+            if (m_dropped > 0) {
+                batch += "log: " + std::to_string(m_dropped) +
+                         " access lines dropped: stderr did not take them\n";
+                m_dropped = 0;
+            }
         }
         if (batch.empty()) return;
         std::fwrite(batch.data(), 1, batch.size(), stderr);
         std::fflush(stderr);
     }
 
-    // The flusher: once lines are pending, waits k_access_flush for more, then writes them.
+    // The flusher: once lines are pending, waits k_access_flush for more (or until a batch
+    // is full), then writes them.
     void run() {
         std::unique_lock lock(m_mutex);
         for (;;) {
             m_wake.wait(lock, [this] { return m_stop || !m_pending.empty(); });
             if (m_stop) return;
-            m_wake.wait_for(lock, k_access_flush, [this] { return m_stop; });
+            m_wake.wait_for(lock, k_access_flush,
+                            [this] { return m_stop || m_pending.size() >= k_batch_bytes; });
             lock.unlock();
             flush();
             lock.lock();
@@ -84,6 +98,7 @@ class Log {
     std::mutex m_mutex;
     std::condition_variable m_wake;
     std::string m_pending;
+    std::uint64_t m_dropped = 0;  // access lines dropped since the last write
     bool m_stop = false;
     std::thread m_flusher;
 };
