@@ -1,5 +1,6 @@
 #include "store/write_queue.hpp"
 
+#include <algorithm>
 #include <future>
 #include <system_error>
 #include <utility>
@@ -9,11 +10,12 @@
 namespace store {
 
 WriteQueue::WriteQueue(MDB_env* env, unsigned batch_chunks, std::size_t max_queued_chunks,
-                       CommitHooks hooks)
+                       CommitHooks hooks, std::chrono::milliseconds gather)
     : m_env(env),
       m_batch_chunks(batch_chunks == 0 ? 1 : batch_chunks),
       m_max_queued_chunks(max_queued_chunks == 0 ? 1 : max_queued_chunks),
       m_hooks(std::move(hooks)),
+      m_gather(gather),
       m_thread([this] { loop(); }) {}
 
 WriteQueue::~WriteQueue() {
@@ -50,6 +52,7 @@ void WriteQueue::loop() {
             std::unique_lock lock(m_mutex);
             m_work.wait(lock, [&] { return m_stopping || !m_queue.empty(); });
             if (m_queue.empty()) return;  // stopping and drained
+            if (gathering()) m_work.wait_for(lock, m_gather, [&] { return !gathering(); });
             // Take what is queued now, up to the batch size; never wait for more while a
             // transaction would be open.
             unsigned chunks = 0;
@@ -65,6 +68,14 @@ void WriteQueue::loop() {
     }
 }
 
+bool WriteQueue::gathering() const {
+    if (m_stopping || m_gather.count() <= 0) return false;
+    const std::size_t enough = std::min<std::size_t>(m_batch_chunks, m_max_queued_chunks);
+    if (m_queued_chunks >= enough) return false;
+    return std::all_of(m_queue.begin(), m_queue.end(),
+                       [](const WriteOp& op) { return op.is_chunk; });
+}
+
 void WriteQueue::run_batch(std::deque<WriteOp>& ops) {
     int rc = 0;
     {
@@ -78,6 +89,7 @@ void WriteQueue::run_batch(std::deque<WriteOp>& ops) {
             if (rc == 0) {
                 before_commit();
                 rc = txn.commit();
+                if (rc == 0) ++m_commits;
             }
         }
     }
@@ -98,6 +110,7 @@ void WriteQueue::run_batch(std::deque<WriteOp>& ops) {
         if (one == 0) {
             before_commit();
             one = txn.commit();
+            if (one == 0) ++m_commits;
         }
         txn.abort();
         op.done(one);

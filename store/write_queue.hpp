@@ -3,9 +3,11 @@
 // batched LMDB write transactions. Chunk operations count against a bound, so producers block
 // (back-pressure) while the disk is slower than the network.
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <filesystem>
 #include <functional>
@@ -36,10 +38,18 @@ struct CommitHooks {
     std::chrono::milliseconds gate_timeout{std::chrono::seconds(120)};  // ...at most this long
 };
 
+// How long the writer waits for more chunks while only a few are queued (group commit).
+inline constexpr std::chrono::milliseconds k_default_gather{10};
+
 class WriteQueue {
   public:
+    // Group commit: while the queue holds chunk operations only, fewer than a batch and fewer
+    // than its bound, the writer waits up to `gather` for more before it opens a transaction,
+    // so a download commits (and syncs) several chunks at a time instead of each one. Any
+    // other operation ends the wait: nothing but chunks of unfinished blobs is held back,
+    // and nobody waits for those.
     WriteQueue(MDB_env* env, unsigned batch_chunks, std::size_t max_queued_chunks,
-               CommitHooks hooks = {});
+               CommitHooks hooks = {}, std::chrono::milliseconds gather = k_default_gather);
     ~WriteQueue();  // applies everything queued, then joins the thread
     WriteQueue(const WriteQueue&) = delete;
     WriteQueue& operator=(const WriteQueue&) = delete;
@@ -53,16 +63,22 @@ class WriteQueue {
     unsigned batch_chunks() const { return m_batch_chunks; }
     // Chunk operations queued at most (max_queued_chunks, at least 1).
     std::size_t max_queued_chunks() const { return m_max_queued_chunks; }
+    // Transactions committed so far.
+    std::uint64_t commits() const { return m_commits.load(); }
 
   private:
     void loop();
     void run_batch(std::deque<WriteOp>& ops);
     void before_commit() const;
+    // Whether the writer may wait for more chunks before taking the queue (m_mutex held).
+    bool gathering() const;
 
     MDB_env* m_env;
     unsigned m_batch_chunks;
     std::size_t m_max_queued_chunks;
     CommitHooks m_hooks;
+    std::chrono::milliseconds m_gather;
+    std::atomic<std::uint64_t> m_commits{0};
 
     std::mutex m_mutex;
     std::condition_variable m_work;   // the writer waits for operations

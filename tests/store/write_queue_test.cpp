@@ -84,3 +84,56 @@ TEST_CASE("the commit delay is slept before every commit, a replayed one's too",
     // Whether the holding operation was batched alone or with the others, two commits ran.
     CHECK(std::chrono::steady_clock::now() - start >= 200ms);
 }
+
+namespace {
+
+// A chunk operation that puts `key` in `dbi` and reports its outcome to `outcome`.
+WriteOp chunk_put(MDB_dbi dbi, std::string key, std::promise<int>& outcome) {
+    return WriteOp{[dbi, key](MDB_txn* txn) { return put(txn, dbi, key, "chunk"); },
+                   [&outcome](int rc) { outcome.set_value(rc); }, true};
+}
+
+}  // namespace
+
+TEST_CASE("chunks queued together are committed in one transaction with what follows them",
+          "[store]") {
+    TempDir dir;
+    const StoreEnv env = open_env(dir);
+    // A window far longer than the test: only the next operation that is not a chunk ends it.
+    WriteQueue queue(env.get(), 32, 8, {}, 60s);
+    std::promise<int> outcomes[3];
+    for (int i = 0; i < 3; ++i)
+        queue.push(chunk_put(env.dbs().tags, "chunk" + std::to_string(i), outcomes[i]));
+    const auto start = std::chrono::steady_clock::now();
+    CHECK(queue.run([&](MDB_txn* txn) { return put(txn, env.dbs().tags, "record", "v"); }) == 0);
+    CHECK(std::chrono::steady_clock::now() - start < 30s);
+    for (auto& outcome : outcomes)
+        CHECK(outcome.get_future().get() == 0);
+    CHECK(queue.commits() == 1);
+}
+
+TEST_CASE("chunks are committed without waiting out the window once the queue is full", "[store]") {
+    TempDir dir;
+    const StoreEnv env = open_env(dir);
+    WriteQueue queue(env.get(), 32, 2, {}, 60s);
+    std::promise<int> first;
+    std::promise<int> second;
+    queue.push(chunk_put(env.dbs().tags, "a", first));
+    queue.push(chunk_put(env.dbs().tags, "b", second));
+    auto done = second.get_future();
+    REQUIRE(done.wait_for(30s) == std::future_status::ready);
+    CHECK(done.get() == 0);
+    CHECK(first.get_future().get() == 0);
+}
+
+TEST_CASE("a lone chunk is committed once the window has passed", "[store]") {
+    TempDir dir;
+    const StoreEnv env = open_env(dir);
+    WriteQueue queue(env.get(), 32, 8, {}, 50ms);
+    std::promise<int> outcome;
+    queue.push(chunk_put(env.dbs().tags, "a", outcome));
+    auto done = outcome.get_future();
+    REQUIRE(done.wait_for(30s) == std::future_status::ready);
+    CHECK(done.get() == 0);
+    CHECK(queue.commits() == 1);
+}
