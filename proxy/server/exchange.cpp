@@ -60,12 +60,20 @@ std::size_t send_now(Exchange& ex, std::span<const net::const_buffer> buffers) {
     return socket.send(buffers, 0, ec);
 }
 
+// Writes that may go out without a turn through the loop: small ones (heads, manifests, small
+// blobs kept inline). A larger body piece (a stored chunk, a spool read) is written
+// asynchronously, so that a fast client pulling a large blob gives the loop's other
+// connections a turn after every piece.
+constexpr std::size_t k_send_now_bytes = 64 * 1024;
+
 // Writes all of `pieces` within the exchange's write timeout. Most responses fit in the
-// socket's buffer: what it takes is sent at once, and only the rest goes through an
-// asynchronous write (which would send as soon, then complete through the loop). False, and
-// the connection is not kept, on a failure.
+// socket's buffer: a small write is sent at once as far as the socket takes it, and only the
+// rest goes through an asynchronous write (which would send as soon, then complete through the
+// loop). False, and the connection is not kept, on a failure. A write sent whole at once sets
+// no deadline: every read and write on the stream sets its own before it starts.
 net::awaitable<bool> write_all(Exchange& ex, Pieces pieces) {
-    pieces.consume(send_now(ex, pieces.span()));
+    if (net::buffer_size(pieces.span()) <= k_send_now_bytes)
+        pieces.consume(send_now(ex, pieces.span()));
     if (pieces.span().empty()) co_return true;
     ex.stream.expires_after(ex.write_timeout);
     const auto [ec, n] = co_await net::async_write(ex.stream, pieces.span(), k_token);
@@ -116,8 +124,8 @@ net::awaitable<bool> push(Exchange& ex, std::uint64_t& left, Step step) {
             // Until the socket takes more, within the deadline; a server shutting down cancels
             // the wait.
             ex.stream.tcp().expires_at(deadline);
-            auto [wait_ec] =
-                co_await ex.stream.tcp().async_wait(net::socket_base::wait_write, k_token);
+            auto waiting = ex.stream.tcp().async_wait(net::socket_base::wait_write, k_token);
+            auto [wait_ec] = co_await std::move(waiting);
             room = !wait_ec;
         }
         if (!room) {
