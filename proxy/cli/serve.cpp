@@ -274,12 +274,16 @@ int serve(Args args) {
         endpoints.registry = registry_call;
         endpoints.environment_pull = [&](server::Exchange& ex) -> net::awaitable<void> {
             const access::Caller caller = gate.identify(ex);
-            if (!co_await gate.admit(ex, caller, policy.may_read_environments(caller))) co_return;
+            auto admitting = gate.admit(ex, caller, policy.may_read_environments(caller));
+            if (!co_await std::move(admitting)) co_return;
             auto serving = environments::serve_environment_pull(ex, core.store(), registry_call);
-            if (!co_await std::move(serving)) co_await registry.handle(ex);
+            if (co_await std::move(serving)) co_return;
+            auto handling = registry.handle(ex);
+            co_await std::move(handling);
         };
         endpoints.environments = [&](server::Exchange& ex) -> net::awaitable<void> {
-            if (!co_await environments_allowed(ex)) co_return;
+            auto admitting = environments_allowed(ex);
+            if (!co_await std::move(admitting)) co_return;
             co_await environments::serve_environment_api(ex, environments_context, false,
                                                          core.records_executor());
         };

@@ -312,7 +312,9 @@ net::awaitable<void> RegistryHandler::serve_stored_blob(Exchange& ex, const stor
             sent = co_await std::move(sending);
         }
         m_metrics.add(up, &Counters::bytes_from_cache, ex.bytes - before);
-        if (sent) co_await writer.finish();
+        if (!sent) co_return;
+        auto finishing = writer.finish();
+        co_await std::move(finishing);
         co_return;
     }
     store::ChunkBuffer chunk;
@@ -332,7 +334,8 @@ net::awaitable<void> RegistryHandler::serve_stored_blob(Exchange& ex, const stor
         const std::size_t from = static_cast<std::size_t>(offset - chunk_start);
         const std::size_t count =
             static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size() - from, end - offset));
-        if (!co_await writer.write({chunk.data() + from, count})) co_return;
+        auto writing = writer.write({chunk.data() + from, count});
+        if (!co_await std::move(writing)) co_return;
         m_metrics.add(up, &Counters::bytes_from_cache, count);
         offset += count;
     }
@@ -371,7 +374,8 @@ net::awaitable<void> RegistryHandler::serve_fetch(Exchange& ex, const store::Dig
         length ? std::optional<std::uint64_t>(offset + *length) : std::nullopt;  // exclusive
     const auto code = slice.status;
     server::BodyWriter writer(ex, code, headers, length);
-    if (!co_await writer.write_header()) co_return;
+    auto heading = writer.write_header();
+    if (!co_await std::move(heading)) co_return;
     std::vector<char> buffer(k_stream_buffer);
     for (;;) {
         if (end && offset >= *end) break;
@@ -394,7 +398,8 @@ net::awaitable<void> RegistryHandler::serve_fetch(Exchange& ex, const store::Dig
             server::abort_connection(ex);
             co_return;
         }
-        if (!co_await writer.write({buffer.data(), *read})) co_return;
+        auto writing = writer.write({buffer.data(), *read});
+        if (!co_await std::move(writing)) co_return;
         offset += *read;
     }
     co_await writer.finish();

@@ -260,7 +260,8 @@ net::awaitable<bool> BodyWriter::write_file(int fd, std::uint64_t offset, std::u
                 }
                 got += static_cast<std::size_t>(n);
             }
-            if (!co_await write(piece)) co_return false;
+            auto writing = write(piece);
+            if (!co_await std::move(writing)) co_return false;
             offset += size;
             count -= size;
         }
@@ -296,7 +297,10 @@ net::awaitable<bool> BodyWriter::write_file(int fd, std::uint64_t offset, std::u
 }
 
 net::awaitable<bool> BodyWriter::finish() {
-    if (!m_chunked) co_return co_await write_header();
+    if (!m_chunked) {
+        auto writing = write_header();
+        co_return co_await std::move(writing);
+    }
     Pieces pieces;
     pieces.add(m_head);
     pieces.add("0\r\n\r\n");

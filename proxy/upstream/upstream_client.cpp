@@ -149,7 +149,8 @@ class UpstreamClient final : public Client {
                     co_return std::unique_ptr<Response>(std::move(*response));
                 }
                 authenticated = true;
-                if (co_await authenticate(**response, request.scope, attempts)) {
+                auto authenticating = authenticate(**response, request.scope, attempts);
+                if (co_await std::move(authenticating)) {
                     co_await discard_body(**response);
                     continue;
                 }
