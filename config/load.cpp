@@ -621,7 +621,7 @@ class Loader {
                 key_at = child;
             } else if (key == "client_ca_file") {
                 t.client_ca_file = read_scalar(v, child, "a PEM file");
-                ca_at = child;
+                if (!t.client_ca_file.empty()) ca_at = child;  // "" is unset, as elsewhere
             } else if (key == "client_auth") {
                 const auto mode = read_scalar(v, child, "none, optional or require");
                 if (mode == "none")
@@ -839,11 +839,11 @@ class Loader {
             const At child = at.child(kv.first.Mark(), key);
             if (key == "htpasswd_file") {
                 a.htpasswd_file = read_scalar(v, child, "a path");
-                if (!std::ifstream(a.htpasswd_file))
+                if (!a.htpasswd_file.empty() && !std::ifstream(a.htpasswd_file))
                     fail(child, "cannot read " + in_quotes(a.htpasswd_file));
             } else if (key == "tokens_file") {
                 a.tokens_file = read_scalar(v, child, "a path");
-                if (!std::ifstream(a.tokens_file))
+                if (!a.tokens_file.empty() && !std::ifstream(a.tokens_file))
                     fail(child, "cannot read " + in_quotes(a.tokens_file));
             } else if (key == "issued_token_ttl") {
                 a.issued_token_ttl = read_duration(v, child);

@@ -96,6 +96,13 @@ TEST_CASE("mistakes in the access section name file, line and key", "[config]") 
           "test.yml:7: access.rules[0].admn: unknown key; did you mean admin?");
 }
 
+TEST_CASE("an empty identity file path is unset, as every optional path key is", "[config]") {
+    const auto c = accepted(k_upstreams + "access:\n  htpasswd_file: \"\"\n  tokens_file: \"\"\n");
+    CHECK(c.access.enabled);
+    CHECK(c.access.htpasswd_file.empty());
+    CHECK(c.access.tokens_file.empty());
+}
+
 TEST_CASE("an upstream's access mode and decision times are checked", "[config]") {
     CHECK(rejected("upstreams:\n  - {name: a, url: \"https://a.example\", access: open}\n") ==
           "test.yml:2: upstreams[0].access: \"open\" is not an access mode (use shared or "

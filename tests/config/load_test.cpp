@@ -751,6 +751,12 @@ TEST_CASE("client_auth and min_version take only their documented values", "[con
     CHECK(rejected(with_tls(files + "    client_auth: require\n")) ==
           "test.yml:8: server.tls.client_auth: needs client_ca_file: the CA that signs client "
           "certificates");
+    // An empty client_ca_file is unset: refused by require, accepted with none.
+    CHECK(rejected(with_tls(files + "    client_ca_file: \"\"\n    client_auth: require\n")) ==
+          "test.yml:9: server.tls.client_auth: needs client_ca_file: the CA that signs client "
+          "certificates");
+    CHECK(
+        accepted(with_tls(files + "    client_ca_file: \"\"\n")).server.tls.client_ca_file.empty());
     CHECK(rejected(with_tls(files + "    min_version: \"1.1\"\n")) ==
           "test.yml:8: server.tls.min_version: \"1.1\" is not a TLS version (use 1.2 or 1.3)");
     CHECK(rejected(with_tls(files + "    cert_fille: x\n")) ==
