@@ -223,10 +223,44 @@ def tls_table(results):
     return out
 
 
+def p99_table(results):
+    """The p99 row from p99.txt (empty when the run had no p99 section)."""
+    p99 = os.path.join(results, "p99.txt")
+    if not os.path.exists(p99):
+        return []
+    quiet, busy, secs, before = [], [], [], []
+    with open(p99) as f:
+        for line in f:
+            kv = dict(item.split("=") for item in line.split())
+            quiet.append(int(kv["quiet_p99_us"]))
+            busy.append(int(kv["busy_p99_us"]))
+            secs.append(float(kv["download_s"]))
+            if "load" in kv:
+                before.append(f"{kv['load']} / {int(kv['dirty_kb']) // 1024} MiB")
+    q, b = median(quiet), median(busy)
+    ratio = b / q if q else float("inf")
+    out = [""]
+    out.append("| warm manifest hits, p99 (median of rounds) | alone | while 3 cold 512 MiB blobs "
+               "download | ratio | target | met |")
+    out.append("|---|---|---|---|---|---|")
+    out.append(f"| rounds: alone {', '.join(f'{v / 1000:.2f}' for v in quiet)} ms; busy "
+               f"{', '.join(f'{v / 1000:.2f}' for v in busy)} ms; downloads took "
+               f"{', '.join(f'{v:.1f}' for v in secs)} s | {q / 1000:.2f} ms | {b / 1000:.2f} ms | "
+               f"{ratio:.2f}× | ≤ 2× | {'yes' if ratio <= 2 else '**no**'} |")
+    if before:
+        out.append("")
+        out.append("Before each alone window, 1-minute load / dirty and writeback pages: "
+                   + ", ".join(before) + ".")
+    return out
+
+
 def table(results):
     names = os.listdir(results)
-    if not any(n.startswith("wrk-manifests-") for n in names):  # run.sh --tls: the TLS rows only
-        print("\n".join(tls_table(results)))
+    if not any(n.startswith("wrk-manifests-") for n in names):
+        if not any(n.startswith("wrk-tls-") for n in names):  # run.sh --p99
+            print("\n".join(p99_table(results)[1:]))
+            return 0
+        print("\n".join(tls_table(results)))  # run.sh --tls: the TLS rows only
         return 0
     contenders = [("nginx1", "nginx, 1 worker"), ("nginx2", "nginx, 2 workers"),
                   ("envcache", "envcache"), ("registry", "docker-registry proxy")]
@@ -262,25 +296,7 @@ def table(results):
     out.append("Rounds (envcache): " + "; ".join(
         f"{label}: " + ", ".join(fmt(v, 1 if unit == "MB/s" else 0) for v in wrk_rounds(results, test, "envcache")[0])
         for test, label, unit in tests) + ".")
-    p99 = os.path.join(results, "p99.txt")
-    if os.path.exists(p99):
-        quiet, busy, secs = [], [], []
-        with open(p99) as f:
-            for line in f:
-                kv = dict(item.split("=") for item in line.split())
-                quiet.append(int(kv["quiet_p99_us"]))
-                busy.append(int(kv["busy_p99_us"]))
-                secs.append(float(kv["download_s"]))
-        q, b = median(quiet), median(busy)
-        ratio = b / q if q else float("inf")
-        out.append("")
-        out.append("| warm manifest hits, p99 (median of rounds) | alone | while 3 cold 512 MiB blobs "
-                   "download | ratio | target | met |")
-        out.append("|---|---|---|---|---|---|")
-        out.append(f"| rounds: alone {', '.join(f'{v / 1000:.2f}' for v in quiet)} ms; busy "
-                   f"{', '.join(f'{v / 1000:.2f}' for v in busy)} ms; downloads took "
-                   f"{', '.join(f'{v:.1f}' for v in secs)} s | {q / 1000:.2f} ms | {b / 1000:.2f} ms | "
-                   f"{ratio:.2f}× | ≤ 2× | {'yes' if ratio <= 2 else '**no**'} |")
+    out.extend(p99_table(results))
     if any(n.startswith("wrk-tls-") for n in names):
         out.append("")
         out.extend(tls_table(results))

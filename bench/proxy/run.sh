@@ -8,6 +8,8 @@
 #   bench/proxy/run.sh --quick    short smoke run (3 s per wrk run, 1 round each, 8 RSS clients)
 #   bench/proxy/run.sh --tls      the warm TLS rows (envcache and nginx over TLS) and the
 #                                 pass-through HEAD count only
+#   bench/proxy/run.sh --p99      the p99 row only (warm manifest hits alone and during three
+#                                 cold downloads)
 #
 # Environment: ENVCACHE (binary, default build/release/proxy/envcache), BENCH_WORK (scratch
 # directory, default build/bench-proxy; ~9 GiB), DURATION (seconds per wrk run, 10),
@@ -29,17 +31,19 @@ ROUNDS=${ROUNDS:-3}
 COLD_ROUNDS=${COLD_ROUNDS:-3}
 RSS_CLIENTS=${RSS_CLIENTS:-64}
 RSS_MAX_TIME=${RSS_MAX_TIME:-600}
-TLS_ONLY=0
+MODE=full
 if [[ ${1:-} == --quick ]]; then
     DURATION=3 ROUNDS=1 COLD_ROUNDS=1 RSS_CLIENTS=8
 elif [[ ${1:-} == --tls ]]; then
-    TLS_ONLY=1
+    MODE=tls
+elif [[ ${1:-} == --p99 ]]; then
+    MODE=p99
 elif [[ -n ${1:-} ]]; then
     sed -n '2,20p' "$0" >&2
     exit 2
 fi
 # The sections that --tls skips.
-full_run() { [[ $TLS_ONLY == 0 ]]; }
+full_run() { [[ $MODE == full ]]; }
 # One wrk thread: on 2 cores the load generator takes one of them, as a new user's would.
 CONNECTIONS=32
 WRK_THREADS=1
@@ -218,7 +222,7 @@ fi
 # --- 2. the seeded upstream: a fresh docker-registry, every image pushed with skopeo --------
 # (--tls: only the images its rows read)
 IMAGES=$WORK/images.txt
-if ! full_run; then
+if [[ $MODE == tls ]]; then
     IMAGES=$WORK/images-tls.txt
     awk '$1 == "bench/small" || $1 == "bench/large"' "$WORK/images.txt" >"$IMAGES"
 fi
@@ -311,15 +315,23 @@ stop nginx1
 stop nginx2
 stop envcache
 
+fi # full_run
+
+if full_run || [[ $MODE == p99 ]]; then
 # --- 4b. p99 of warm manifest hits alone, then while three cold 512 MiB blobs download -------
 # Each round starts a fresh store, warms the manifests, times them alone, then starts the three
 # downloads and times them again for as long as the downloads ran the first time (at least 2 s).
+# Before the alone window the round records the 1-minute load and the page cache's Dirty plus
+# Writeback (kB), so that an alone round disturbed by something else on the machine shows.
 p99_of() { awk '/^RESULT/ {for (i = 2; i <= NF; i++) if ($i ~ /^p99_us=/) print substr($i, 8)}' "$1"; }
+EC=${EC:-$("${LIB[@]}" free-port)}
 for round in $(seq "$ROUNDS"); do
     start_envcache envcache "$EC" "$WORK/envcache-p99" "$UP"
     "${LIB[@]}" verify "http://127.0.0.1:$EC" "$URLS/manifests.txt" >/dev/null
     quiet=$RESULTS/p99-quiet-r$round.txt busy=$RESULTS/p99-busy-r$round.txt
     window=${P99_WINDOW:-4}
+    quiet_load=$(cut -d' ' -f1 /proc/loadavg)
+    quiet_dirty=$(awk '/^(Dirty|Writeback):/ {kb += $2} END {print kb}' /proc/meminfo)
     timeout 60 wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${window}s" --timeout 30s \
         -H "Accept: $MANIFEST_ACCEPT" -s "$HERE/rotate.lua" "http://127.0.0.1:$EC" -- \
         $(awk '{print $1}' "$URLS/manifests.txt") >"$quiet" 2>&1 || true
@@ -336,7 +348,7 @@ for round in $(seq "$ROUNDS"); do
     for pid in "${CLIENT_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
     CLIENT_PIDS=()
     end=$(date +%s.%N)
-    echo "quiet_p99_us=$(p99_of "$quiet") busy_p99_us=$(p99_of "$busy") download_s=$(python3 -c "print(f'{$end - $start:.1f}')") window_s=$window" \
+    echo "quiet_p99_us=$(p99_of "$quiet") busy_p99_us=$(p99_of "$busy") download_s=$(python3 -c "print(f'{$end - $start:.1f}')") window_s=$window load=$quiet_load dirty_kb=$quiet_dirty" \
         | tee -a "$RESULTS/p99.txt" >&2
     # The downloads must outlast the timed window, or the busy figure is partly idle.
     python3 -c "import sys; sys.exit(0 if $end - $start >= $busy_end - $start else 1)" \
@@ -344,6 +356,9 @@ for round in $(seq "$ROUNDS"); do
     stop envcache
 done
 
+fi # full_run or p99
+
+if full_run; then
 # --- 5. envcache RSS while RSS_CLIENTS clients pull the 1 GiB blob (cold, then warm) --------
 HUGE=$(head -1 "$URLS/huge.txt")
 HUGE_DIGEST=${HUGE##*/}
@@ -390,6 +405,7 @@ stop envcache
 
 fi # full_run
 
+if [[ $MODE != p99 ]]; then # sections 5b and 5c
 # --- 5b. warm TLS throughput: envcache with server.tls against nginx with ssl, same files ----
 make_certificate
 ET=$("${LIB[@]}" free-port)
@@ -470,6 +486,8 @@ echo "pass-through: $heads upstream manifest HEADs for $pulls pulls by 2 credent
 stop envcache-pass
 stop pass-upstream
 
+fi # not p99
+
 # --- 6. the tables ---------------------------------------------------------------------------
 {
     echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB," \
@@ -477,6 +495,6 @@ stop pass-upstream
     echo
     "${LIB[@]}" table "$RESULTS"
     echo
-    cat "$RESULTS/passthrough.txt"
+    if [[ -f $RESULTS/passthrough.txt ]]; then cat "$RESULTS/passthrough.txt"; fi
 } | tee "$RESULTS/results.md"
 log "raw results in $RESULTS"
