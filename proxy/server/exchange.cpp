@@ -49,14 +49,22 @@ class Pieces {
     std::size_t m_count = 0;
 };
 
+// Puts a plain connection's socket in non-blocking mode, once: the sends envcache makes itself
+// (send_now, sendfile) then return EAGAIN instead of blocking a loop. False if that failed.
+bool make_non_blocking(net::ip::tcp::socket& socket) {
+    if (socket.non_blocking()) return true;
+    boost::system::error_code ec;
+    socket.non_blocking(true, ec);
+    return !ec;
+}
+
 // Sends what the socket takes of `buffers` now, without waiting: plain TCP only (0 under TLS,
 // or when the socket is full or failed, which the write that follows then finds).
 std::size_t send_now(Exchange& ex, std::span<const net::const_buffer> buffers) {
     if (ex.stream.is_tls()) return 0;
     auto& socket = ex.stream.socket();
+    if (!make_non_blocking(socket)) return 0;
     boost::system::error_code ec;
-    if (!socket.non_blocking()) socket.non_blocking(true, ec);
-    if (ec) return 0;
     return socket.send(buffers, 0, ec);
 }
 
@@ -268,13 +276,9 @@ net::awaitable<bool> BodyWriter::write_file(int fd, std::uint64_t offset, std::u
         co_return true;
     }
     auto& socket = m_ex.stream.socket();
-    if (!socket.native_non_blocking()) {
-        boost::system::error_code ec;
-        socket.native_non_blocking(true, ec);
-        if (ec) {
-            m_ex.keep_alive = false;
-            co_return false;
-        }
+    if (!make_non_blocking(socket)) {
+        m_ex.keep_alive = false;
+        co_return false;
     }
     const int out = socket.native_handle();
     if (!m_head.empty()) {
