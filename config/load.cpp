@@ -620,8 +620,8 @@ class Loader {
                 t.key_file = read_scalar(v, child, "a PEM file");
                 key_at = child;
             } else if (key == "client_ca_file") {
-                t.client_ca_file = read_scalar(v, child, "a PEM file");
-                if (!t.client_ca_file.empty()) ca_at = child;  // "" is unset, as elsewhere
+                t.client_ca_file = read_string(v, child);  // empty: unset
+                if (!t.client_ca_file.empty()) ca_at = child;
             } else if (key == "client_auth") {
                 const auto mode = read_scalar(v, child, "none, optional or require");
                 if (mode == "none")
@@ -838,11 +838,11 @@ class Loader {
             const auto& v = kv.second;
             const At child = at.child(kv.first.Mark(), key);
             if (key == "htpasswd_file") {
-                a.htpasswd_file = read_scalar(v, child, "a path");
+                a.htpasswd_file = read_string(v, child);  // empty: unset
                 if (!a.htpasswd_file.empty() && !std::ifstream(a.htpasswd_file))
                     fail(child, "cannot read " + in_quotes(a.htpasswd_file));
             } else if (key == "tokens_file") {
-                a.tokens_file = read_scalar(v, child, "a path");
+                a.tokens_file = read_string(v, child);  // empty: unset
                 if (!a.tokens_file.empty() && !std::ifstream(a.tokens_file))
                     fail(child, "cannot read " + in_quotes(a.tokens_file));
             } else if (key == "issued_token_ttl") {

@@ -101,6 +101,9 @@ TEST_CASE("an empty identity file path is unset, as every optional path key is",
     CHECK(c.access.enabled);
     CHECK(c.access.htpasswd_file.empty());
     CHECK(c.access.tokens_file.empty());
+    const auto null = accepted(k_upstreams + "access:\n  htpasswd_file:\n  tokens_file: ~\n");
+    CHECK(null.access.htpasswd_file.empty());
+    CHECK(null.access.tokens_file.empty());
 }
 
 TEST_CASE("an upstream's access mode and decision times are checked", "[config]") {

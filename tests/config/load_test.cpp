@@ -757,6 +757,7 @@ TEST_CASE("client_auth and min_version take only their documented values", "[con
           "certificates");
     CHECK(
         accepted(with_tls(files + "    client_ca_file: \"\"\n")).server.tls.client_ca_file.empty());
+    CHECK(accepted(with_tls(files + "    client_ca_file:\n")).server.tls.client_ca_file.empty());
     CHECK(rejected(with_tls(files + "    min_version: \"1.1\"\n")) ==
           "test.yml:8: server.tls.min_version: \"1.1\" is not a TLS version (use 1.2 or 1.3)");
     CHECK(rejected(with_tls(files + "    cert_fille: x\n")) ==
