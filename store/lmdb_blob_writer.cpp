@@ -80,15 +80,18 @@ result<void> LmdbBlobWriter::append(std::span<const char> bytes) {
         const std::size_t take = std::min<std::size_t>(k_chunk_size - m_buf.size(), bytes.size());
         m_buf.append(bytes.data(), take);
         bytes = bytes.subspan(take);
-        if (m_buf.size() == k_chunk_size) {
-            queue_chunk(m_buf);
-            m_buf.clear();
-        }
+        if (m_buf.size() == k_chunk_size) queue_staged();
     }
     return failed();
 }
 
-void LmdbBlobWriter::queue_chunk(std::span<const char> raw) {
+void LmdbBlobWriter::queue_staged() {
+    if (queue_chunk(m_buf, &m_buf)) m_buf = m_shared->take();
+    m_buf.clear();
+    m_buf.reserve(k_chunk_size);
+}
+
+bool LmdbBlobWriter::queue_chunk(std::span<const char> raw, std::string* staged) {
     const auto& options = m_store.options();
     if (!m_raw_only) {
         m_raw_only =
@@ -98,14 +101,21 @@ void LmdbBlobWriter::queue_chunk(std::span<const char> raw) {
         }
     }
     Codec codec = Codec::raw;
+    if (!*m_raw_only) codec = m_encoder->encode(raw, m_encoded);
     // Owned by both functions of the queued operation: `apply` may run twice, and the buffer
     // goes back to the spares once `done` runs.
-    auto payload = std::make_shared<std::string>(m_shared->take());
-    if (!*m_raw_only) codec = m_encoder->encode(raw, m_encoded);
-    if (codec == Codec::zstd) {
-        payload->assign(m_encoded);
+    std::shared_ptr<std::string> payload;
+    const bool take_staged = codec == Codec::raw && staged != nullptr;
+    if (take_staged) {
+        // The staging buffer goes to the writer thread as it is: no copy of the chunk.
+        payload = std::make_shared<std::string>(std::move(*staged));
     } else {
-        payload->assign(raw.data(), raw.size());
+        payload = std::make_shared<std::string>(m_shared->take());
+        if (codec == Codec::zstd) {
+            payload->assign(m_encoded);
+        } else {
+            payload->assign(raw.data(), raw.size());
+        }
     }
     const std::uint32_t crc = crc32c(*payload);
     m_entries.push_back(ChunkEntry{codec, crc});
@@ -147,15 +157,13 @@ void LmdbBlobWriter::queue_chunk(std::span<const char> raw) {
                     shared->give_back(std::move(*payload));
                 },
                 true});
+    return take_staged;
 }
 
 result<void> LmdbBlobWriter::commit() {
     if (m_finished) return errc::aborted;
-    if (!m_buf.empty()) {
-        queue_chunk(m_buf);
-        m_buf.clear();
-    }
-    m_buf.shrink_to_fit();
+    if (!m_buf.empty()) queue_chunk(m_buf, &m_buf);
+    m_buf = std::string();
     const Digest actual = m_sha.finish();
     boost::system::error_code ec;
     if (auto r = failed(); !r) {

@@ -42,7 +42,12 @@ class LmdbBlobWriter final : public BlobWriter {
         void give_back(std::string&& buffer);
     };
 
-    void queue_chunk(std::span<const char> raw);
+    // Queues one chunk for the writer thread. `staged`, when given, is the buffer `raw` lies in,
+    // which the chunk may take over when it goes in uncompressed; returns whether it did (the
+    // buffer is left moved from).
+    bool queue_chunk(std::span<const char> raw, std::string* staged = nullptr);
+    // Queues the chunk in m_buf and starts m_buf afresh on a spare buffer.
+    void queue_staged();
     result<void> failed() const;
     void finish(std::optional<std::uint64_t> committed_size);
 

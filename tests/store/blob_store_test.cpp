@@ -74,6 +74,32 @@ TEST_CASE("blobs of every size around the chunk boundary round-trip byte for byt
     }
 }
 
+TEST_CASE("a blob appended in pieces of every shape round-trips, raw and compressed chunks alike",
+          "[store]") {
+    // Whole chunks straight from the caller's buffer, chunks staged from small pieces (handed
+    // to the writer thread as they are when raw, copied when compressed), and a last partial
+    // chunk, in one blob.
+    TempDir dir;
+    auto store = open_store(options_for(dir));
+    const std::string data = random_bytes(3 * k, 41) + text_bytes(3 * k, 42) + random_bytes(k, 43);
+    const Digest d = digest_of(data);
+    auto writer = store->begin(d, "application/octet-stream");
+    REQUIRE(writer.has_value());
+    const std::size_t shapes[] = {k, 1, k - 1, 2 * k + 5, 7, k, 100'000};
+    std::size_t at = 0;
+    for (std::size_t i = 0; at < data.size(); ++i) {
+        const std::size_t n = std::min(shapes[i % std::size(shapes)], data.size() - at);
+        REQUIRE((*writer)->append(std::span<const char>(data.data() + at, n)).has_value());
+        at += n;
+    }
+    REQUIRE((*writer)->commit().has_value());
+    auto info = store->stat(d);
+    REQUIRE(info->has_value());
+    CHECK((*info)->chunks == chunks_for(data.size()));
+    CHECK((*info)->stored_bytes < data.size() - k);  // the text chunks were compressed
+    CHECK(read_all(*store, d) == data);
+}
+
 TEST_CASE("read_chunk returns each chunk's bytes and rejects an index past the end", "[store]") {
     TempDir dir;
     auto store = open_store(options_for(dir));
