@@ -85,12 +85,16 @@ ManifestPtr share_manifest(Manifest manifest) {
 }
 
 ManifestPtr ManifestService::load(const store::Digest& digest) {
+    ManifestPtr copy;
     {
         std::lock_guard lock(m_copies_mutex);
-        if (const ManifestPtr* copy = m_copies.find(digest)) {
-            m_cache.record_hit(digest);
-            return *copy;
-        }
+        if (const ManifestPtr* found = m_copies.find(digest)) copy = *found;
+    }
+    if (copy) {
+        // Outside the copies' lock: the hit takes the cache's own locks, which other threads
+        // hold too, and a loop waiting for them must not hold up the other loops' hits.
+        m_cache.record_hit(digest);
+        return copy;
     }
     auto info = m_cache.stat(digest);
     if (!info) {
