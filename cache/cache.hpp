@@ -73,6 +73,9 @@ class Cache {
         // Threads for blob writes (appends and commits wait for the disk; reservations may
         // evict). Each blocked write holds one; the others wait their turn, suspended.
         unsigned blob_threads = 2;
+        // Added to the blob threads' nice value: their work (hashing, chunking and compressing
+        // downloads, hot-tier copies) yields to the loops under CPU contention.
+        int blob_nice = 0;
         // The hot tier of small blobs in memory (off while max_bytes is 0).
         HotBlobs::Options hot;
     };
@@ -189,6 +192,8 @@ class Cache {
     // store to delete what it wrote).
     void abandon(std::unique_ptr<store::BlobWriter> writer);
     void on_removed_by_store(const store::Digest& digest);
+    // Lowers each of the blob pool's `threads` threads by `nice` (Options::blob_nice).
+    void lower_blob_threads(unsigned threads, int nice);
     // Copies a complete blob of `size` bytes out of the store into a sealed hot blob.
     result<std::shared_ptr<const HotBlob>> copy_hot(const store::Digest& digest, std::uint64_t size,
                                                     std::string media_type);

@@ -30,6 +30,10 @@ struct StorageConfig {
     std::uint64_t map_size = 0;  // the LMDB map; 0: twice max_size, at least 64 MiB
     double high_watermark = 0.95;
     double low_watermark = 0.85;
+    // Added to the nice value of the threads that write the store (commits, hashing and
+    // compressing downloads, hot-tier copies), 0..19: under CPU contention the loops that
+    // answer requests run first. 0 runs them alike.
+    int background_nice = 10;
     CompressionConfig compression;
     HotConfig hot;
 };

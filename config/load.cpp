@@ -105,8 +105,9 @@ std::optional<ConfigError> not_one_document(const std::string& text, const std::
 constexpr std::array<std::string_view, 11> k_top_keys{
     "listen", "threads", "storage", "eviction", "upstreams", "prefetch", "server",
     "admin_token", "admin_token_env", "admin_token_file", "access"};
-constexpr std::array<std::string_view, 7> k_storage_keys{
-    "path", "max_size", "map_size", "high_watermark", "low_watermark", "compression", "hot"};
+constexpr std::array<std::string_view, 8> k_storage_keys{
+    "path",          "max_size",    "map_size", "high_watermark", "low_watermark",
+    "background_nice", "compression", "hot"};
 constexpr std::array<std::string_view, 2> k_compression_keys{"level", "min_saving"};
 constexpr std::array<std::string_view, 2> k_hot_keys{"max_size", "max_blob"};
 constexpr std::array<std::string_view, 3> k_eviction_keys{"policy", "max_age", "pins"};
@@ -466,6 +467,8 @@ class Loader {
             } else if (key == "low_watermark") {
                 s.low_watermark = read_number(v, child);
                 low_at = child;
+            } else if (key == "background_nice") {
+                s.background_nice = static_cast<int>(read_uint(v, child, 0, 19));
             } else if (key == "compression") {
                 read_compression(v, child, s.compression);
             } else if (key == "hot") {

@@ -32,6 +32,7 @@ struct Options {
     double min_saving = 0.10;
     unsigned commit_every_chunks = 32;  // writer batches this many chunks per LMDB commit
     std::size_t queue_chunks = 8;       // bound of the writer queue (back-pressure)
+    int writer_nice = 0;                // the writer thread's nice increment (thread_priority.hpp)
 
     // Test hooks that make the disk look slow; leave them at their defaults outside tests.
     // The writer thread sleeps this long before every LMDB commit.

@@ -28,14 +28,20 @@ bool TouchBatch::flush_due(Clock::time_point now) {
 }
 
 const TouchBatch::Touches& TouchBatch::take() {
-    std::lock_guard lock(m_mutex);
-    for (const auto& [d, t] : m_pending) {
+    // The lock is held for a swap only: every hit takes it on a loop, and the writer thread
+    // that takes runs at a lower priority (thread_priority.hpp), so it must not be preempted
+    // with the lock held while it merges.
+    Touches pending;
+    {
+        std::lock_guard lock(m_mutex);
+        pending.swap(m_pending);
+        m_queued = false;
+    }
+    for (const auto& [d, t] : pending) {
         auto& in = m_inflight[d];
         in.last_access = std::max(in.last_access, t.last_access);
         in.hits += t.hits;
     }
-    m_pending.clear();
-    m_queued = false;
     return m_inflight;
 }
 

@@ -6,16 +6,18 @@
 #include <utility>
 
 #include "store/lmdb.hpp"
+#include "store/thread_priority.hpp"
 
 namespace store {
 
 WriteQueue::WriteQueue(MDB_env* env, unsigned batch_chunks, std::size_t max_queued_chunks,
-                       CommitHooks hooks, std::chrono::milliseconds gather)
+                       CommitHooks hooks, std::chrono::milliseconds gather, int nice)
     : m_env(env),
       m_batch_chunks(batch_chunks == 0 ? 1 : batch_chunks),
       m_max_queued_chunks(max_queued_chunks == 0 ? 1 : max_queued_chunks),
       m_hooks(std::move(hooks)),
       m_gather(gather),
+      m_nice(nice),
       m_thread([this] { loop(); }) {}
 
 WriteQueue::~WriteQueue() {
@@ -46,6 +48,7 @@ int WriteQueue::run(std::function<int(MDB_txn*)> apply) {
 }
 
 void WriteQueue::loop() {
+    lower_this_thread(m_nice);
     for (;;) {
         std::deque<WriteOp> batch;
         {

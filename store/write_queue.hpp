@@ -48,8 +48,11 @@ class WriteQueue {
     // so a download commits (and syncs) several chunks at a time instead of each one. Any
     // other operation ends the wait: nothing but chunks of unfinished blobs is held back,
     // and nobody waits for those.
+    // The writer thread runs `nice` below the thread that made the queue (see
+    // thread_priority.hpp): nobody waits for a commit on a loop.
     WriteQueue(MDB_env* env, unsigned batch_chunks, std::size_t max_queued_chunks,
-               CommitHooks hooks = {}, std::chrono::milliseconds gather = k_default_gather);
+               CommitHooks hooks = {}, std::chrono::milliseconds gather = k_default_gather,
+               int nice = 0);
     ~WriteQueue();  // applies everything queued, then joins the thread
     WriteQueue(const WriteQueue&) = delete;
     WriteQueue& operator=(const WriteQueue&) = delete;
@@ -78,6 +81,7 @@ class WriteQueue {
     std::size_t m_max_queued_chunks;
     CommitHooks m_hooks;
     std::chrono::milliseconds m_gather;
+    int m_nice;
     std::atomic<std::uint64_t> m_commits{0};
 
     std::mutex m_mutex;

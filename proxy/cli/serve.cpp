@@ -197,6 +197,7 @@ int serve(Args args) {
     cache_options.evictor.log = [](std::string_view line) {
         log_line("evictor: " + std::string(line));
     };
+    cache_options.blob_nice = config.storage.background_nice;
     cache_options.hot.max_bytes = config.storage.hot.max_size;
     cache_options.hot.max_blob_bytes = config.storage.hot.max_blob;
     cache_options.hot.max_files = hot_file_budget(config.server.max_connections);

@@ -23,6 +23,7 @@ std::unique_ptr<store::BlobStore> open_configured_store(const config::Config& co
     options.map_size = config.storage.map_size;
     options.zstd_level = config.storage.compression.level;
     options.min_saving = config.storage.compression.min_saving;
+    options.writer_nice = config.storage.background_nice;
     // Test hooks for a slow disk (store::Options); never set in production, absent from the
     // config file on purpose.
     if (const char* delay = std::getenv("ENVCACHE_TEST_COMMIT_DELAY_MS")) {

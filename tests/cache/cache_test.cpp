@@ -1,12 +1,16 @@
 #include "cache/cache.hpp"
 
+#include <filesystem>
+#include <fstream>
 #include <future>
+#include <sstream>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 
 #include "store/errors.hpp"
+#include "store/thread_priority.hpp"
 #include "tests/store/store_test_util.hpp"
 
 using namespace store::test;
@@ -59,6 +63,45 @@ net::awaitable<cache::result<void>> write_blob(cache::Cache& c, store::Digest di
 }
 
 }  // namespace
+
+// How many of this process's threads have the nice value `nice` (/proc/self/task/*/stat).
+int threads_at_nice(int nice) {
+    int count = 0;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+        std::ifstream in(task.path() / "stat");
+        std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        // Fields after the command name, which is in parentheses and may hold spaces: state is
+        // field 3 and nice field 19.
+        const auto close = stat.rfind(')');
+        if (close == std::string::npos) continue;
+        std::istringstream fields(stat.substr(close + 2));
+        std::string field;
+        for (int i = 3; i <= 19 && fields >> field; ++i) {
+            if (i == 19 && std::stoi(field) == nice) ++count;
+        }
+    }
+    return count;
+}
+
+TEST_CASE("the blob threads run blob_nice below the thread that made the cache, and still work",
+          "[cache]") {
+    TempDir dir;
+    const int base = store::this_thread_nice();
+    const int lowered = std::min(base + 7, 19);
+    REQUIRE(lowered != base);
+    const int before = threads_at_nice(lowered);
+    auto options = options_with(64ull << 20);
+    options.blob_threads = 3;
+    options.blob_nice = 7;
+    cache::Cache c(open_store(options_for(dir)), options);
+    REQUIRE(c.start());
+    CHECK(threads_at_nice(lowered) == before + 3);
+    CHECK(store::this_thread_nice() == base);
+    const std::string data = random_bytes(2'500'000, 9);
+    const auto d = digest_of(data);
+    REQUIRE(run(write_blob(c, d, data)));
+    CHECK(c.stat(d)->has_value());
+}
 
 TEST_CASE("a blob written through the cache is stored, tracked by the policy and hit", "[cache]") {
     TempDir dir;

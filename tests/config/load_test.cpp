@@ -54,6 +54,7 @@ TEST_CASE("a file with only an upstream gets the documented defaults", "[config]
     CHECK(c.storage.low_watermark == 0.85);
     CHECK(c.storage.compression.level == 3);
     CHECK(c.storage.compression.min_saving == 0.10);
+    CHECK(c.storage.background_nice == 10);
     CHECK(c.storage.hot.max_size == 256ull << 20);
     CHECK(c.storage.hot.max_blob == 1ull << 20);
     CHECK(c.eviction.policy == "s3fifo");
@@ -100,6 +101,7 @@ TEST_CASE("the shipped config/envcache.yml loads with the documented values", "[
     CHECK(c.storage.max_size == 20ull << 30);
     CHECK(c.storage.high_watermark == 0.95);
     CHECK(c.storage.low_watermark == 0.85);
+    CHECK(c.storage.background_nice == 10);
     CHECK(c.eviction.policy == "s3fifo");
     CHECK(c.prefetch);
     REQUIRE(c.upstreams.size() == 1);
@@ -125,6 +127,7 @@ TEST_CASE("every key in the file is read into the Config", "[config]") {
         "  max_size: 1.5TiB\n"
         "  high_watermark: 0.9\n"
         "  low_watermark: 0.7\n"
+        "  background_nice: 0\n"
         "  compression: {level: 19, min_saving: 0}\n"
         "eviction:\n"
         "  policy: wtinylfu\n"
@@ -174,6 +177,7 @@ TEST_CASE("every key in the file is read into the Config", "[config]") {
     CHECK(c.storage.max_size == 3ull << 39);
     CHECK(c.storage.high_watermark == 0.9);
     CHECK(c.storage.low_watermark == 0.7);
+    CHECK(c.storage.background_nice == 0);
     CHECK(c.storage.compression.level == 19);
     CHECK(c.storage.compression.min_saving == 0.0);
     CHECK(c.eviction.policy == "wtinylfu");
@@ -527,6 +531,14 @@ TEST_CASE("compression level is 1..19 and min_saving is at least 0 and below 1",
     CHECK(rejected(k_upstream + "storage:\n  compression:\n    min_saving: -0.1\n") ==
           "test.yml:6: storage.compression.min_saving: must be at least 0 and below 1, found "
           "-0.1");
+}
+
+TEST_CASE("background_nice is 0..19", "[config]") {
+    CHECK(accepted(k_upstream + "storage:\n  background_nice: 19\n").storage.background_nice == 19);
+    CHECK(rejected(k_upstream + "storage:\n  background_nice: 20\n") ==
+          "test.yml:5: storage.background_nice: must be between 0 and 19, found 20");
+    CHECK(rejected(k_upstream + "storage:\n  background_nice: -1\n")
+              .starts_with("test.yml:5: storage.background_nice: "));
 }
 
 TEST_CASE("upstream passwords come from one of password_env and password_file", "[config]") {

@@ -10,6 +10,7 @@
 
 #include "store/lmdb.hpp"
 #include "store/store_env.hpp"
+#include "store/thread_priority.hpp"
 #include "store_test_util.hpp"
 
 using namespace store;
@@ -136,4 +137,26 @@ TEST_CASE("a lone chunk is committed once the window has passed", "[store]") {
     REQUIRE(done.wait_for(30s) == std::future_status::ready);
     CHECK(done.get() == 0);
     CHECK(queue.commits() == 1);
+}
+
+TEST_CASE("the writer thread runs its nice increment below the thread that made the queue",
+          "[store]") {
+    TempDir dir;
+    const StoreEnv env = open_env(dir);
+    const int base = this_thread_nice();
+    WriteQueue lowered(env.get(), 32, 8, CommitHooks{}, k_default_gather, 5);
+    int seen = -100;
+    REQUIRE(lowered.run([&seen](MDB_txn*) {
+        seen = this_thread_nice();
+        return 0;
+    }) == 0);
+    CHECK(seen == std::min(base + 5, 19));
+    CHECK(this_thread_nice() == base);
+
+    WriteQueue level(env.get(), 32, 8);
+    REQUIRE(level.run([&seen](MDB_txn*) {
+        seen = this_thread_nice();
+        return 0;
+    }) == 0);
+    CHECK(seen == base);
 }
