@@ -64,17 +64,18 @@ Cache::Cache(std::unique_ptr<store::BlobStore> store, Options options)
       m_hot(options.hot),
       m_evictor(
           std::make_unique<Evictor>(*m_store, with_removals_to(m_hot, std::move(options.evictor)))),
-      m_blob_pool(std::max(1u, options.blob_threads)) {
+      m_blob_threads(std::max(1u, options.blob_threads)),
+      m_blob_pool(m_blob_threads) {
     m_store->set_removal_listener([this](const store::Digest& d) { on_removed_by_store(d); });
-    lower_blob_threads(std::max(1u, options.blob_threads), options.blob_nice);
+    lower_blob_threads(options.blob_nice);
 }
 
-void Cache::lower_blob_threads(unsigned threads, int nice) {
+void Cache::lower_blob_threads(int nice) {
     if (nice <= 0) return;
     // One task per thread: each waits until all have started, so no thread runs two. The latch
     // is shared: a task may still be leaving its wait after this constructor has gone on.
-    auto started = std::make_shared<std::latch>(threads);
-    for (unsigned i = 0; i < threads; ++i)
+    auto started = std::make_shared<std::latch>(m_blob_threads);
+    for (unsigned i = 0; i < m_blob_threads; ++i)
         net::post(m_blob_pool, [started, nice] {
             store::lower_this_thread(nice);
             started->arrive_and_wait();

@@ -192,8 +192,8 @@ class Cache {
     // store to delete what it wrote).
     void abandon(std::unique_ptr<store::BlobWriter> writer);
     void on_removed_by_store(const store::Digest& digest);
-    // Lowers each of the blob pool's `threads` threads by `nice` (Options::blob_nice).
-    void lower_blob_threads(unsigned threads, int nice);
+    // Lowers each of the blob pool's threads by `nice` (Options::blob_nice).
+    void lower_blob_threads(int nice);
     // Copies a complete blob of `size` bytes out of the store into a sealed hot blob.
     result<std::shared_ptr<const HotBlob>> copy_hot(const store::Digest& digest, std::uint64_t size,
                                                     std::string media_type);
@@ -202,6 +202,7 @@ class Cache {
     // Before the evictor, which drops blobs from it as it removes them.
     HotBlobs m_hot;
     std::unique_ptr<Evictor> m_evictor;
+    const unsigned m_blob_threads;  // the blob pool's size
     net::thread_pool m_blob_pool;
     net::thread_pool m_record_pool{1};
 };

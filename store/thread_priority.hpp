@@ -9,7 +9,7 @@ namespace store {
 // thread that cannot be lowered runs on as it was: nothing depends on it.
 void lower_this_thread(int increment);
 
-// The calling thread's nice value.
+// The calling thread's nice value (0 when it cannot be read).
 int this_thread_nice();
 
 }  // namespace store

@@ -31,17 +31,17 @@ const TouchBatch::Touches& TouchBatch::take() {
     // The lock is held for a swap only: every hit takes it on a loop, and the writer thread
     // that takes runs at a lower priority (thread_priority.hpp), so it must not be preempted
     // with the lock held while it merges.
-    Touches pending;
     {
         std::lock_guard lock(m_mutex);
-        pending.swap(m_pending);
+        m_taken.swap(m_pending);  // m_taken is empty here, its buckets kept for the next hits
         m_queued = false;
     }
-    for (const auto& [d, t] : pending) {
+    for (const auto& [d, t] : m_taken) {
         auto& in = m_inflight[d];
         in.last_access = std::max(in.last_access, t.last_access);
         in.hits += t.hits;
     }
+    m_taken.clear();
     return m_inflight;
 }
 

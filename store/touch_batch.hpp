@@ -53,6 +53,7 @@ class TouchBatch {
     bool m_queued = false;
     std::optional<Clock::time_point> m_last_queued;
     Touches m_inflight;  // writer thread only
+    Touches m_taken;     // writer thread only: the pending hits take() swapped out, then empty
 };
 
 }  // namespace store

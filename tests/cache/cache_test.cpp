@@ -64,6 +64,8 @@ net::awaitable<cache::result<void>> write_blob(cache::Cache& c, store::Digest di
 
 }  // namespace
 
+namespace {
+
 // How many of this process's threads have the nice value `nice` (/proc/self/task/*/stat).
 int threads_at_nice(int nice) {
     int count = 0;
@@ -83,12 +85,17 @@ int threads_at_nice(int nice) {
     return count;
 }
 
+}  // namespace
+
 TEST_CASE("the blob threads run blob_nice below the thread that made the cache, and still work",
           "[cache]") {
     TempDir dir;
     const int base = store::this_thread_nice();
-    const int lowered = std::min(base + 7, 19);
-    REQUIRE(lowered != base);
+    if (base > 12) {
+        WARN("the test runs at nice " << base << ": too high to see a thread lowered by 7");
+        return;
+    }
+    const int lowered = base + 7;
     const int before = threads_at_nice(lowered);
     auto options = options_with(64ull << 20);
     options.blob_threads = 3;
