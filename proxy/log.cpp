@@ -69,8 +69,7 @@ class Log {
         const std::lock_guard writing(m_write);
         // The two buffers trade places and keep their capacity, so lines are appended without
         // growing a fresh string for every batch.
-        std::string& batch = m_writing;
-        batch.clear();
+        std::string& batch = m_writing;  // empty: every write below ends by clearing it
         {
             const std::lock_guard lock(m_mutex);
             batch.swap(m_pending);

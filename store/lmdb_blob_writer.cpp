@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <utility>
 
 #include "store/crc32c.hpp"
 #include "store/errors.hpp"
@@ -70,13 +71,9 @@ result<void> LmdbBlobWriter::append(std::span<const char> bytes) {
     if (auto r = failed(); !r) return r;
     m_sha.update(bytes);
     m_bytes += bytes.size();
+    // Every byte is copied once, into the chunk being filled, whose buffer then goes to the
+    // writer thread as it is (or holds the chunk compressed).
     while (!bytes.empty()) {
-        if (m_buf.empty() && bytes.size() >= k_chunk_size) {
-            // A whole chunk in the caller's buffer: encode it from there, no staging copy.
-            queue_chunk(bytes.first(k_chunk_size));
-            bytes = bytes.subspan(k_chunk_size);
-            continue;
-        }
         const std::size_t take = std::min<std::size_t>(k_chunk_size - m_buf.size(), bytes.size());
         m_buf.append(bytes.data(), take);
         bytes = bytes.subspan(take);
@@ -86,37 +83,26 @@ result<void> LmdbBlobWriter::append(std::span<const char> bytes) {
 }
 
 void LmdbBlobWriter::queue_staged() {
-    if (queue_chunk(m_buf, &m_buf)) m_buf = m_shared->take();
+    queue_chunk(std::exchange(m_buf, m_shared->take()));
     m_buf.clear();
     m_buf.reserve(k_chunk_size);
 }
 
-bool LmdbBlobWriter::queue_chunk(std::span<const char> raw, std::string* staged) {
+void LmdbBlobWriter::queue_chunk(std::string chunk) {
     const auto& options = m_store.options();
     if (!m_raw_only) {
-        m_raw_only =
-            is_precompressed(m_media_type, raw.first(std::min<std::size_t>(8, raw.size())));
+        m_raw_only = is_precompressed(m_media_type, std::span<const char>(chunk).first(
+                                                        std::min<std::size_t>(8, chunk.size())));
         if (!*m_raw_only) {
             m_encoder = std::make_unique<ChunkEncoder>(options.zstd_level, options.min_saving);
         }
     }
     Codec codec = Codec::raw;
-    if (!*m_raw_only) codec = m_encoder->encode(raw, m_encoded);
+    if (!*m_raw_only) codec = m_encoder->encode(chunk, m_encoded);
+    if (codec == Codec::zstd) chunk.assign(m_encoded);
     // Owned by both functions of the queued operation: `apply` may run twice, and the buffer
     // goes back to the spares once `done` runs.
-    std::shared_ptr<std::string> payload;
-    const bool take_staged = codec == Codec::raw && staged != nullptr;
-    if (take_staged) {
-        // The staging buffer goes to the writer thread as it is: no copy of the chunk.
-        payload = std::make_shared<std::string>(std::move(*staged));
-    } else {
-        payload = std::make_shared<std::string>(m_shared->take());
-        if (codec == Codec::zstd) {
-            payload->assign(m_encoded);
-        } else {
-            payload->assign(raw.data(), raw.size());
-        }
-    }
+    auto payload = std::make_shared<std::string>(std::move(chunk));
     const std::uint32_t crc = crc32c(*payload);
     m_entries.push_back(ChunkEntry{codec, crc});
     m_stored += payload->size();
@@ -157,13 +143,12 @@ bool LmdbBlobWriter::queue_chunk(std::span<const char> raw, std::string* staged)
                     shared->give_back(std::move(*payload));
                 },
                 true});
-    return take_staged;
 }
 
 result<void> LmdbBlobWriter::commit() {
     if (m_finished) return errc::aborted;
-    if (!m_buf.empty()) queue_chunk(m_buf, &m_buf);
-    m_buf = std::string();
+    if (!m_buf.empty()) queue_chunk(std::move(m_buf));
+    m_buf = std::string();  // no more chunks: the staging buffer's memory goes
     const Digest actual = m_sha.finish();
     boost::system::error_code ec;
     if (auto r = failed(); !r) {

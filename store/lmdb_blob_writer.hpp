@@ -42,10 +42,9 @@ class LmdbBlobWriter final : public BlobWriter {
         void give_back(std::string&& buffer);
     };
 
-    // Queues one chunk for the writer thread. `staged`, when given, is the buffer `raw` lies in,
-    // which the chunk may take over when it goes in uncompressed; returns whether it did (the
-    // buffer is left moved from).
-    bool queue_chunk(std::span<const char> raw, std::string* staged = nullptr);
+    // Queues one chunk for the writer thread, in its own buffer (compressed there when that
+    // pays).
+    void queue_chunk(std::string chunk);
     // Queues the chunk in m_buf and starts m_buf afresh on a spare buffer.
     void queue_staged();
     result<void> failed() const;

@@ -76,9 +76,8 @@ TEST_CASE("blobs of every size around the chunk boundary round-trip byte for byt
 
 TEST_CASE("a blob appended in pieces of every shape round-trips, raw and compressed chunks alike",
           "[store]") {
-    // Whole chunks straight from the caller's buffer, chunks staged from small pieces (handed
-    // to the writer thread as they are when raw, copied when compressed), and a last partial
-    // chunk, in one blob.
+    // Pieces larger than a chunk, smaller ones, pieces that end on and across chunk boundaries,
+    // and a last partial chunk, in one blob.
     TempDir dir;
     auto store = open_store(options_for(dir));
     const std::string data = random_bytes(3 * k, 41) + text_bytes(3 * k, 42) + random_bytes(k, 43);
