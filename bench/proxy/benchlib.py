@@ -10,12 +10,16 @@
   benchlib.py verify BASE_URL URL_LIST...    GETs every path of the lists from BASE_URL and
         checks status, digest (blobs: sha256 of the body; manifests: the expected digest) and
         the manifest Content-Type
+  benchlib.py fresh-writer FILE MIB_PER_S SECONDS
+        writes a new FILE for SECONDS at up to MIB_PER_S (1 MiB writes), removes it and prints
+        "fresh_mib=N fresh_sys_s=S": the MiB written and the system CPU it took
   benchlib.py table RESULTS_DIR              prints the markdown tables from the raw results
 """
 
 import hashlib
 import json
 import os
+import resource
 import socket
 import ssl
 import sys
@@ -146,6 +150,26 @@ def verify(base, lists):
     return 1 if bad else 0
 
 
+def fresh_writer(path, mib_per_s, seconds):
+    """Fills fresh page-cache pages at a steady rate: the disturbance of the p99 reference."""
+    rate, seconds = float(mib_per_s), float(seconds)
+    block = b"\0" * (1 << 20)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_stime
+    start = time.monotonic()
+    written = 0
+    with open(path, "wb", buffering=0) as f:
+        while (now := time.monotonic() - start) < seconds:
+            if written < rate * now:
+                f.write(block)
+                written += 1
+            else:
+                time.sleep(min(0.005, seconds - now))
+    sys_s = resource.getrusage(resource.RUSAGE_SELF).ru_stime - before
+    os.unlink(path)
+    print(f"fresh_mib={written} fresh_sys_s={sys_s:.3f}")
+    return 0
+
+
 def parse_result(path):
     """The RESULT line that rotate.lua printed, as a dict of ints."""
     with open(path) as f:
@@ -224,11 +248,11 @@ def tls_table(results):
 
 
 def p99_table(results):
-    """The p99 row from p99.txt (empty when the run had no p99 section)."""
+    """The p99 row and its nginx reference from p99.txt (empty when the run had no p99 section)."""
     p99 = os.path.join(results, "p99.txt")
     if not os.path.exists(p99):
         return []
-    quiet, busy, secs, before = [], [], [], []
+    quiet, busy, secs, before, ng_quiet, ng_busy, fresh = [], [], [], [], [], [], []
     with open(p99) as f:
         for line in f:
             kv = dict(item.split("=") for item in line.split())
@@ -237,20 +261,38 @@ def p99_table(results):
             secs.append(float(kv["download_s"]))
             if "load" in kv:
                 before.append(f"{kv['load']} / {int(kv['dirty_kb']) // 1024} MiB")
-    q, b = median(quiet), median(busy)
-    ratio = b / q if q else float("inf")
+            if "nginx_quiet_p99_us" in kv:
+                ng_quiet.append(int(kv["nginx_quiet_p99_us"]))
+                ng_busy.append(int(kv["nginx_busy_p99_us"]))
+                mib = int(kv["fresh_mib"])
+                fresh.append((mib, float(kv["fresh_sys_s"]) * 1024 / mib if mib else 0.0))
+
+    def row(label, q_rounds, b_rounds, rounds_note, target):
+        q, b = median(q_rounds), median(b_rounds)
+        ratio = b / q if q else float("inf")
+        met = ("yes" if ratio <= 2 else "**no**") if target else "(reference)"
+        return (f"| {label}; rounds: alone {', '.join(f'{v / 1000:.2f}' for v in q_rounds)} ms; "
+                f"busy {', '.join(f'{v / 1000:.2f}' for v in b_rounds)} ms{rounds_note} | "
+                f"{q / 1000:.2f} ms | {b / 1000:.2f} ms | {ratio:.2f}× | "
+                f"{'≤ 2×' if target else ''} | {met} |")
+
     out = [""]
-    out.append("| warm manifest hits, p99 (median of rounds) | alone | while 3 cold 512 MiB blobs "
-               "download | ratio | target | met |")
+    out.append("| warm manifest hits, p99 (median of rounds) | alone | busy | ratio | target | met |")
     out.append("|---|---|---|---|---|---|")
-    out.append(f"| rounds: alone {', '.join(f'{v / 1000:.2f}' for v in quiet)} ms; busy "
-               f"{', '.join(f'{v / 1000:.2f}' for v in busy)} ms; downloads took "
-               f"{', '.join(f'{v:.1f}' for v in secs)} s | {q / 1000:.2f} ms | {b / 1000:.2f} ms | "
-               f"{ratio:.2f}× | ≤ 2× | {'yes' if ratio <= 2 else '**no**'} |")
+    out.append(row("envcache, busy: while 3 cold 512 MiB blobs download", quiet, busy,
+                   "; downloads took " + ", ".join(f"{v:.1f}" for v in secs) + " s", True))
+    if ng_quiet:
+        out.append(row("nginx, 2 workers, busy: while one process writes a new file", ng_quiet,
+                       ng_busy, "", False))
     if before:
         out.append("")
-        out.append("Before each alone window, 1-minute load / dirty and writeback pages: "
-                   + ", ".join(before) + ".")
+        out.append("Before each alone window of envcache, 1-minute load / dirty and writeback "
+                   "pages: " + ", ".join(before) + ".")
+    if fresh:
+        out.append("")
+        out.append("The reference's writer, each round: MiB written / system CPU per GiB (the "
+                   "cost of fresh pages; bench/README, \"Fresh pages\"): "
+                   + ", ".join(f"{mib} / {per:.1f} s" for mib, per in fresh) + ".")
     return out
 
 
@@ -370,6 +412,8 @@ def main(argv):
         return static_tree(*args)
     if cmd == "verify" and len(args) >= 2:
         return verify(args[0], args[1:])
+    if cmd == "fresh-writer" and len(args) == 3:
+        return fresh_writer(*args)
     if cmd == "table" and len(args) == 1:
         return table(args[0])
     sys.exit(__doc__)

@@ -15,6 +15,7 @@
 # directory, default build/bench-proxy; ~9 GiB), DURATION (seconds per wrk run, 10),
 # ROUNDS (rounds of the wrk tests, medians reported; 3), P99_ROUNDS (rounds of the p99 test, 5),
 # P99_WINDOW (seconds of each p99 window, 4), P99_REST (seconds of rest before each, 10),
+# P99_FRESH_RATE (MiB/s of the p99 reference's writer of fresh pages, 384),
 # COLD_ROUNDS (3),
 # RSS_CLIENTS (64), RSS_MAX_TIME (seconds an RSS client may take, 600), BASELINE (another
 # envcache binary: its plain-HTTP manifest and blob rows beside this one's, in the TLS section), PASS_PULLS
@@ -41,7 +42,7 @@ elif [[ ${1:-} == --tls ]]; then
 elif [[ ${1:-} == --p99 ]]; then
     MODE=p99
 elif [[ -n ${1:-} ]]; then
-    sed -n '2,24p' "$0" >&2
+    sed -n '2,25p' "$0" >&2
     exit 2
 fi
 # The sections that --tls skips.
@@ -328,20 +329,44 @@ if full_run || [[ $MODE == p99 ]]; then
 # after a rest (bench/README, "Why the windows rest"). Before the alone window the round records
 # the 1-minute load and the page cache's Dirty plus Writeback (kB), so that an alone round
 # disturbed by something else on the machine shows.
+#
+# The reference, in the same round: nginx with two workers serving the same manifests, timed
+# alone and while one process writes a new file at up to P99_FRESH_RATE (384) MiB/s through the
+# window, about the rate at which the three downloads fill pages for the store and the spool.
+# On this virtual machine the first touch of a page the guest gave back to the host costs a
+# host fault that stalls the virtual CPU, whatever else waits to run on it, and that cost moves
+# with the host's load; the writer's system CPU per GiB measures it in each round (bench/README,
+# "Fresh pages").
 p99_of() { awk '/^RESULT/ {for (i = 2; i <= NF; i++) if ($i ~ /^p99_us=/) print substr($i, 8)}' "$1"; }
-EC=${EC:-$("${LIB[@]}" free-port)}
+window=${P99_WINDOW:-4}
 rest=${P99_REST:-10}
+# p99_window URL OUT: warm manifest hits for the window's length.
+p99_window() {
+    timeout 60 wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${window}s" --timeout 30s \
+        -H "Accept: $MANIFEST_ACCEPT" -s "$HERE/rotate.lua" "$1" -- \
+        $(awk '{print $1}' "$URLS/manifests.txt") >"$2" 2>&1 || true
+}
+EC=${EC:-$("${LIB[@]}" free-port)}
+NGP=$("${LIB[@]}" free-port)
+start_nginx nginx-p99 "$NGP" 2
 for round in $(seq "${P99_ROUNDS:-5}"); do
+    ng_quiet=$RESULTS/p99-nginx-quiet-r$round.txt ng_busy=$RESULTS/p99-nginx-busy-r$round.txt
+    sleep "$rest"
+    p99_window "http://127.0.0.1:$NGP" "$ng_quiet"
+    sleep "$rest"
+    "${LIB[@]}" fresh-writer "$WORK/fresh-pages" "${P99_FRESH_RATE:-384}" $((window + 1)) \
+        >"$RESULTS/p99-fresh-r$round.txt" &
+    writer=$!
+    p99_window "http://127.0.0.1:$NGP" "$ng_busy"
+    wait "$writer"
+
     start_envcache envcache "$EC" "$WORK/envcache-p99" "$UP"
     "${LIB[@]}" verify "http://127.0.0.1:$EC" "$URLS/manifests.txt" >/dev/null
     quiet=$RESULTS/p99-quiet-r$round.txt busy=$RESULTS/p99-busy-r$round.txt
-    window=${P99_WINDOW:-4}
     sleep "$rest"
     quiet_load=$(cut -d' ' -f1 /proc/loadavg)
     quiet_dirty=$(awk '/^(Dirty|Writeback):/ {kb += $2} END {print kb}' /proc/meminfo)
-    timeout 60 wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${window}s" --timeout 30s \
-        -H "Accept: $MANIFEST_ACCEPT" -s "$HERE/rotate.lua" "http://127.0.0.1:$EC" -- \
-        $(awk '{print $1}' "$URLS/manifests.txt") >"$quiet" 2>&1 || true
+    p99_window "http://127.0.0.1:$EC" "$quiet"
     CLIENT_PIDS=()
     sleep "$rest"
     start=$(date +%s.%N)
@@ -349,9 +374,7 @@ for round in $(seq "${P99_ROUNDS:-5}"); do
         curl -s --max-time 600 -o /dev/null "http://127.0.0.1:$EC$path" &
         CLIENT_PIDS+=($!)
     done <"$URLS/cold512.txt"
-    timeout 60 wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${window}s" --timeout 30s \
-        -H "Accept: $MANIFEST_ACCEPT" -s "$HERE/rotate.lua" "http://127.0.0.1:$EC" -- \
-        $(awk '{print $1}' "$URLS/manifests.txt") >"$busy" 2>&1 || true
+    p99_window "http://127.0.0.1:$EC" "$busy"
     # The downloads must outlast the timed window, or the busy figure is partly idle.
     running=0
     for pid in "${CLIENT_PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && running=$((running + 1)); done
@@ -360,10 +383,11 @@ for round in $(seq "${P99_ROUNDS:-5}"); do
     for pid in "${CLIENT_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
     CLIENT_PIDS=()
     end=$(date +%s.%N)
-    echo "quiet_p99_us=$(p99_of "$quiet") busy_p99_us=$(p99_of "$busy") download_s=$(python3 -c "print(f'{$end - $start:.1f}')") window_s=$window load=$quiet_load dirty_kb=$quiet_dirty" \
+    echo "quiet_p99_us=$(p99_of "$quiet") busy_p99_us=$(p99_of "$busy") download_s=$(python3 -c "print(f'{$end - $start:.1f}')") window_s=$window load=$quiet_load dirty_kb=$quiet_dirty nginx_quiet_p99_us=$(p99_of "$ng_quiet") nginx_busy_p99_us=$(p99_of "$ng_busy") $(cat "$RESULTS/p99-fresh-r$round.txt")" \
         | tee -a "$RESULTS/p99.txt" >&2
     stop envcache
 done
+stop nginx-p99
 
 fi # full_run or p99
 
