@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <chrono>
 #include <fcntl.h>
+#include <filesystem>
 #include <string>
 #include <unistd.h>
 
@@ -207,6 +208,46 @@ TEST_CASE("a stored blob offered to the hot tier is copied in, and leaves when i
             cache::Evictor::DigestEviction::removed);
     CHECK_FALSE(c.find_hot(d));
     CHECK(c.hot_stats().blobs == 0);
+}
+
+TEST_CASE("a hot blob leaves the hot tier when the store removes it as corrupt", "[hot][cache]") {
+    TempDir dir;
+    cache::Cache::Options options;
+    options.evictor.limits.max_size = 64ull << 20;
+    options.evictor.log = [](std::string_view) {};
+    options.hot = {1 << 20, 256 * k_kib, 16};
+    cache::Cache c(open_store(options_for(dir)), options);
+    REQUIRE(c.start().has_value());
+    const std::string bytes = random_bytes(100 * k_kib, 10);
+    const auto d = put_blob(c.store(), bytes);
+    c.evictor().on_inserted(d, bytes.size());
+    auto copied = c.offer_hot(d, **c.stat(d));
+    REQUIRE(copied.valid());
+    REQUIRE(copied.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+    REQUIRE(copied.get());
+    REQUIRE(c.find_hot(d));
+
+    // The stored chunk goes bad on disk under the open store (random bytes are stored raw, so
+    // they can be found in the file); the hot copy, taken before, is still whole.
+    REQUIRE(c.flush().has_value());
+    {
+        const int fd = ::open((dir.path() / "store" / "data.mdb").c_str(), O_RDWR);
+        REQUIRE(fd >= 0);
+        const std::string file =
+            file_bytes(fd, std::filesystem::file_size(dir.path() / "store" / "data.mdb"));
+        const auto at = file.find(bytes.substr(0, 64));
+        REQUIRE(at != std::string::npos);
+        const char flipped = static_cast<char>(file[at + 1000] ^ 0x5a);
+        REQUIRE(::pwrite(fd, &flipped, 1, static_cast<off_t>(at + 1000)) == 1);
+        ::close(fd);
+    }
+    store::ChunkBuffer out;
+    CHECK(c.read_chunk(d, 0, out).error() == store::errc::corrupt);
+    REQUIRE(c.flush().has_value());
+    CHECK_FALSE(c.stat(d)->has_value());
+    CHECK_FALSE(c.find_hot(d));
+    CHECK(c.hot_stats().blobs == 0);
+    CHECK(c.evictor().stats().tracked_blobs == 0);
 }
 
 TEST_CASE("a blob too large for the hot tier, or with it off, is not copied", "[hot][cache]") {
