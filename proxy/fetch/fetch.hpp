@@ -58,9 +58,6 @@ class Fetch {
 
     // Reads spooled bytes; fewer than out.size() only past what was written.
     boost::system::result<std::size_t> read(std::uint64_t offset, std::span<char> out) const;
-    // The spool, for sendfile: the bytes below `written` never change, and the descriptor
-    // stays open while this fetch lives.
-    int spool_fd() const { return m_spool.fd(); }
 
     // Room for the spool's bytes in the store's limits, held until the last client has let go
     // of this fetch (and so of the unlinked spool file).

@@ -23,8 +23,6 @@ class SpoolFile {
     boost::system::result<void> write_at(std::uint64_t offset, std::span<const char> bytes);
     // Reads up to out.size() bytes at `offset`; fewer only at the end of the file.
     boost::system::result<std::size_t> read_at(std::uint64_t offset, std::span<char> out) const;
-    // The file itself, to send from: bytes once written are never written again.
-    int fd() const { return m_fd; }
 
   private:
     explicit SpoolFile(int fd) : m_fd(fd) {}

@@ -18,6 +18,12 @@ namespace proxy::registry {
 namespace http = boost::beast::http;
 using server::Exchange;
 
+namespace {
+
+constexpr std::size_t k_stream_buffer = 256 * 1024;
+
+}  // namespace
+
 RegistryHandler::RegistryHandler(const config::Config& config, cache::Cache& cache,
                                  std::vector<upstream::Client*> clients, fetch::Fetcher& fetcher,
                                  Metrics& metrics, const PullAccess* access)
@@ -370,6 +376,7 @@ net::awaitable<void> RegistryHandler::serve_fetch(Exchange& ex, const store::Dig
     server::BodyWriter writer(ex, code, headers, length);
     auto heading = writer.write_header();
     if (!co_await std::move(heading)) co_return;
+    std::vector<char> buffer(k_stream_buffer);
     for (;;) {
         if (end && offset >= *end) break;
         status = co_await fetch.wait(offset);
@@ -383,13 +390,17 @@ net::awaitable<void> RegistryHandler::serve_fetch(Exchange& ex, const store::Dig
             if (status.state == fetch::FetchState::complete) break;
             continue;
         }
-        // Straight from the spool's pages to the socket (sendfile on plain TCP): a spooled
-        // byte is never rewritten, so the kernel may hold it while it is sent. A spool that
-        // falls short ends the connection, as a client that goes away does.
-        const std::uint64_t count = available - offset;
-        auto sending = writer.write_file(fetch.spool_fd(), offset, count);
-        if (!co_await std::move(sending)) co_return;
-        offset += count;
+        const std::size_t want =
+            static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), available - offset));
+        auto read = fetch.read(offset, {buffer.data(), want});
+        if (!read || *read == 0) {
+            log_line("blob " + digest.str() + ": spool unreadable; connection aborted");
+            server::abort_connection(ex);
+            co_return;
+        }
+        auto writing = writer.write({buffer.data(), *read});
+        if (!co_await std::move(writing)) co_return;
+        offset += *read;
     }
     co_await writer.finish();
 }
