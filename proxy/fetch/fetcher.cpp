@@ -23,8 +23,10 @@ namespace http = boost::beast::http;
 
 namespace {
 
+// A download hands on whole read buffers: each piece is one append to the store (a turn of a
+// blob thread and back), one spool write and one wake-up of every waiting client on its loop.
 constexpr std::size_t k_read_size = 256 * 1024;
-constexpr std::size_t k_flush_size = 64 * 1024;
+constexpr std::size_t k_flush_size = k_read_size;
 
 // Logs a coroutine that ended by an exception (a programmer error: the request path is
 // exception-free) instead of losing it or terminating.
