@@ -7,6 +7,8 @@
 #include <chrono>
 #include <fcntl.h>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <unistd.h>
 
@@ -226,20 +228,24 @@ TEST_CASE("a hot blob leaves the hot tier when the store removes it as corrupt",
     REQUIRE(copied.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
     REQUIRE(copied.get());
     REQUIRE(c.find_hot(d));
+    REQUIRE(c.hot_stats().blobs == 1);
+    REQUIRE(c.evictor().stats().tracked_blobs == 1);
 
     // The stored chunk goes bad on disk under the open store (random bytes are stored raw, so
     // they can be found in the file); the hot copy, taken before, is still whole.
     REQUIRE(c.flush().has_value());
     {
-        const int fd = ::open((dir.path() / "store" / "data.mdb").c_str(), O_RDWR);
-        REQUIRE(fd >= 0);
-        const std::string file =
-            file_bytes(fd, std::filesystem::file_size(dir.path() / "store" / "data.mdb"));
-        const auto at = file.find(bytes.substr(0, 64));
+        std::fstream file(dir.path() / "store" / "data.mdb",
+                          std::ios::in | std::ios::out | std::ios::binary);
+        REQUIRE(file);
+        const std::string contents{std::istreambuf_iterator<char>(file), {}};
+        const auto at = contents.find(bytes.substr(0, 64));
         REQUIRE(at != std::string::npos);
-        const char flipped = static_cast<char>(file[at + 1000] ^ 0x5a);
-        REQUIRE(::pwrite(fd, &flipped, 1, static_cast<off_t>(at + 1000)) == 1);
-        ::close(fd);
+        file.clear();
+        file.seekp(static_cast<std::streamoff>(at + 1000));
+        file.put(static_cast<char>(contents[at + 1000] ^ 0x5a));
+        file.flush();
+        REQUIRE(file);
     }
     store::ChunkBuffer out;
     CHECK(c.read_chunk(d, 0, out).error() == store::errc::corrupt);
