@@ -11,7 +11,7 @@
         checks status, digest (blobs: sha256 of the body; manifests: the expected digest) and
         the manifest Content-Type
   benchlib.py fresh-writer FILE MIB_PER_S SECONDS
-        writes a new FILE for SECONDS at up to MIB_PER_S (1 MiB writes), removes it and prints
+        writes a new FILE (unlinked at once) for SECONDS at up to MIB_PER_S (1 MiB writes) and prints
         "fresh_mib=N fresh_sys_s=S": the MiB written and the system CPU it took
   benchlib.py table RESULTS_DIR              prints the markdown tables from the raw results
 """
@@ -158,14 +158,14 @@ def fresh_writer(path, mib_per_s, seconds):
     start = time.monotonic()
     written = 0
     with open(path, "wb", buffering=0) as f:
+        os.unlink(path)  # nothing is left behind, whatever happens; the pages go at close
         while (now := time.monotonic() - start) < seconds:
             if written < rate * now:
                 f.write(block)
                 written += 1
             else:
                 time.sleep(min(0.005, seconds - now))
-    sys_s = resource.getrusage(resource.RUSAGE_SELF).ru_stime - before
-    os.unlink(path)
+        sys_s = resource.getrusage(resource.RUSAGE_SELF).ru_stime - before  # writes only
     print(f"fresh_mib={written} fresh_sys_s={sys_s:.3f}")
     return 0
 
@@ -255,17 +255,20 @@ def p99_table(results):
     quiet, busy, secs, before, ng_quiet, ng_busy, fresh = [], [], [], [], [], [], []
     with open(p99) as f:
         for line in f:
-            kv = dict(item.split("=") for item in line.split())
+            kv = dict(item.split("=", 1) for item in line.split())
+            if not kv.get("quiet_p99_us") or not kv.get("busy_p99_us"):
+                continue  # a window that printed no result (wrk timed out): not a round
             quiet.append(int(kv["quiet_p99_us"]))
             busy.append(int(kv["busy_p99_us"]))
             secs.append(float(kv["download_s"]))
             if "load" in kv:
                 before.append(f"{kv['load']} / {int(kv['dirty_kb']) // 1024} MiB")
-            if "nginx_quiet_p99_us" in kv:
+            if kv.get("nginx_quiet_p99_us") and kv.get("nginx_busy_p99_us"):
                 ng_quiet.append(int(kv["nginx_quiet_p99_us"]))
                 ng_busy.append(int(kv["nginx_busy_p99_us"]))
-                mib = int(kv["fresh_mib"])
-                fresh.append((mib, float(kv["fresh_sys_s"]) * 1024 / mib if mib else 0.0))
+                mib = int(kv.get("fresh_mib") or 0)
+                if mib:
+                    fresh.append((mib, float(kv["fresh_sys_s"]) * 1024 / mib))
 
     def row(label, q_rounds, b_rounds, rounds_note, target):
         q, b = median(q_rounds), median(b_rounds)
@@ -276,6 +279,8 @@ def p99_table(results):
                 f"{q / 1000:.2f} ms | {b / 1000:.2f} ms | {ratio:.2f}× | "
                 f"{'≤ 2×' if target else ''} | {met} |")
 
+    if not quiet:
+        return ["", "p99 row: no round printed a result (see the wrk outputs in the results)."]
     out = [""]
     out.append("| warm manifest hits, p99 (median of rounds) | alone | busy | ratio | target | met |")
     out.append("|---|---|---|---|---|---|")

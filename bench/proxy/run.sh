@@ -9,7 +9,8 @@
 #   bench/proxy/run.sh --tls      the warm TLS rows (envcache and nginx over TLS) and the
 #                                 pass-through HEAD count only
 #   bench/proxy/run.sh --p99      the p99 row only (warm manifest hits alone and during three
-#                                 cold downloads)
+#                                 cold downloads; nginx alone and beside a writer of fresh
+#                                 pages as the reference)
 #
 # Environment: ENVCACHE (binary, default build/release/proxy/envcache), BENCH_WORK (scratch
 # directory, default build/bench-proxy; ~9 GiB), DURATION (seconds per wrk run, 10),
@@ -42,7 +43,7 @@ elif [[ ${1:-} == --tls ]]; then
 elif [[ ${1:-} == --p99 ]]; then
     MODE=p99
 elif [[ -n ${1:-} ]]; then
-    sed -n '2,25p' "$0" >&2
+    sed -n '2,26p' "$0" >&2
     exit 2
 fi
 # The sections that --tls skips.
@@ -332,11 +333,12 @@ if full_run || [[ $MODE == p99 ]]; then
 #
 # The reference, in the same round: nginx with two workers serving the same manifests, timed
 # alone and while one process writes a new file at up to P99_FRESH_RATE (384) MiB/s through the
-# window, about the rate at which the three downloads fill pages for the store and the spool.
+# window (the three downloads fill pages for the store and the spool at 200 to 450 MiB/s; where
+# fresh pages are dear the writer falls short of the cap).
 # On this virtual machine the first touch of a page the guest gave back to the host costs a
 # host fault that stalls the virtual CPU, whatever else waits to run on it, and that cost moves
-# with the host's load; the writer's system CPU per GiB measures it in each round (bench/README,
-# "Fresh pages").
+# with the host's load; the writer's system CPU per GiB shows that cost in each round
+# (bench/README, "Fresh pages").
 p99_of() { awk '/^RESULT/ {for (i = 2; i <= NF; i++) if ($i ~ /^p99_us=/) print substr($i, 8)}' "$1"; }
 window=${P99_WINDOW:-4}
 rest=${P99_REST:-10}
@@ -357,8 +359,9 @@ for round in $(seq "${P99_ROUNDS:-5}"); do
     "${LIB[@]}" fresh-writer "$WORK/fresh-pages" "${P99_FRESH_RATE:-384}" $((window + 1)) \
         >"$RESULTS/p99-fresh-r$round.txt" &
     writer=$!
+    CLIENT_PIDS=("$writer") # stopped on exit like the download clients
     p99_window "http://127.0.0.1:$NGP" "$ng_busy"
-    wait "$writer"
+    wait "$writer" || { log "p99 round $round: the writer of fresh pages failed"; exit 1; }
 
     start_envcache envcache "$EC" "$WORK/envcache-p99" "$UP"
     "${LIB[@]}" verify "http://127.0.0.1:$EC" "$URLS/manifests.txt" >/dev/null
