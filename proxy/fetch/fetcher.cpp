@@ -26,9 +26,6 @@ namespace {
 // A download hands on whole read buffers: each piece is one append to the store (a turn of a
 // blob thread and back), one spool write and one wake-up of every waiting client on its loop.
 constexpr std::size_t k_read_size = 256 * 1024;
-constexpr std::size_t k_flush_size = k_read_size;
-// A piece is cut from one read buffer: a larger flush size would leave no room to read into.
-static_assert(k_flush_size <= k_read_size);
 
 // Logs a coroutine that ended by an exception (a programmer error: the request path is
 // exception-free) instead of losing it or terminating.
@@ -221,7 +218,7 @@ net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source sour
     std::vector<char> buffer(k_read_size);
     std::uint64_t total = 0;
     std::string failure;
-    // Bytes are handed on in whole buffers of k_flush_size (or at the end): each piece wakes
+    // Bytes are handed on in whole buffers (or at the end): each piece wakes
     // every waiting client, so tiny upstream reads must not become tiny pieces.
     std::size_t filled = 0;
     bool end = false;
@@ -246,7 +243,7 @@ net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source sour
             failure = "upstream sent more than its Content-Length";
             break;
         }
-        if (filled < k_flush_size && !end && !(size && total == *size)) continue;
+        if (filled < buffer.size() && !end && !(size && total == *size)) continue;
         if (filled == 0) break;
         const std::span<const char> piece(buffer.data(), filled);
         if (writer) {

@@ -40,6 +40,15 @@ std::string file_bytes(int fd, std::size_t size) {
     return out;
 }
 
+// A cache of 64 MiB whose hot tier holds 1 MiB in blobs of at most `max_blob` bytes.
+cache::Cache::Options hot_cache_options(std::uint64_t max_blob) {
+    cache::Cache::Options options;
+    options.evictor.limits.max_size = 64ull << 20;
+    options.evictor.log = [](std::string_view) {};
+    options.hot = {1 << 20, max_blob, 16};
+    return options;
+}
+
 cache::HotBlobs::Options tier(std::uint64_t max_bytes, std::size_t max_files = 4096) {
     return {max_bytes, 64 * k_kib, max_files};
 }
@@ -182,11 +191,8 @@ TEST_CASE("a hot blob stays valid for its holder after the tier drops it", "[hot
 TEST_CASE("a stored blob offered to the hot tier is copied in, and leaves when it is evicted",
           "[hot][cache]") {
     TempDir dir;
-    cache::Cache::Options options;
-    options.evictor.limits.max_size = 64ull << 20;
+    auto options = hot_cache_options(256 * k_kib);
     options.evictor.limits.policy = "lru";
-    options.evictor.log = [](std::string_view) {};
-    options.hot = {1 << 20, 256 * k_kib, 16};
     cache::Cache c(open_store(options_for(dir)), options);
     REQUIRE(c.start().has_value());
     const std::string bytes = random_bytes(100 * k_kib, 7);
@@ -214,10 +220,7 @@ TEST_CASE("a stored blob offered to the hot tier is copied in, and leaves when i
 
 TEST_CASE("a hot blob leaves the hot tier when the store removes it as corrupt", "[hot][cache]") {
     TempDir dir;
-    cache::Cache::Options options;
-    options.evictor.limits.max_size = 64ull << 20;
-    options.evictor.log = [](std::string_view) {};
-    options.hot = {1 << 20, 256 * k_kib, 16};
+    auto options = hot_cache_options(256 * k_kib);
     cache::Cache c(open_store(options_for(dir)), options);
     REQUIRE(c.start().has_value());
     const std::string bytes = random_bytes(100 * k_kib, 10);
@@ -258,10 +261,7 @@ TEST_CASE("a hot blob leaves the hot tier when the store removes it as corrupt",
 
 TEST_CASE("a blob too large for the hot tier, or with it off, is not copied", "[hot][cache]") {
     TempDir dir;
-    cache::Cache::Options options;
-    options.evictor.limits.max_size = 64ull << 20;
-    options.evictor.log = [](std::string_view) {};
-    options.hot = {1 << 20, 64 * k_kib, 16};
+    auto options = hot_cache_options(64 * k_kib);
     cache::Cache c(open_store(options_for(dir)), options);
     REQUIRE(c.start().has_value());
     const std::string bytes = random_bytes(100 * k_kib, 8);
