@@ -31,16 +31,19 @@ net::awaitable<result<void>> Writer::append(std::span<const char> bytes) {
 
 net::awaitable<result<void>> Writer::commit() {
     if (!m_writer) co_return store::errc::aborted;
-    // Committed or not, the store writer is finished with: it is destroyed on the blob
-    // threads, where waiting for the store to remove a failed write is allowed.
-    auto committing = m_cache.on_blobs([writer = std::move(m_writer)]() mutable {
-        auto committed = writer->commit();
-        writer.reset();
-        return committed;
-    });
+    store::BlobWriter* writer = m_writer.get();
+    auto committing = m_cache.on_blobs([writer] { return writer->commit(); });
     auto committed = co_await std::move(committing);
-    if (committed) m_cache.evictor().on_inserted(m_digest, m_bytes);
+    // A failed write stays until this Writer goes: its destructor removes it on the blob
+    // threads, where waiting for the store is allowed.
+    if (!committed) co_return committed;
+    m_writer.reset();  // committed: nothing left to remove
+    m_cache.evictor().on_inserted(m_digest, m_bytes);
     co_return committed;
+}
+
+void Writer::on_chunk_written(std::function<void(const store::WrittenChunk&)> fn) {
+    if (m_writer) m_writer->on_chunk_written(std::move(fn));
 }
 
 // ---- Cache --------------------------------------------------------------------------------
@@ -109,6 +112,11 @@ result<std::optional<store::BlobInfo>> Cache::stat(const store::Digest& digest) 
 result<void> Cache::read_chunk(const store::Digest& digest, std::uint32_t index,
                                store::ChunkBuffer& out) {
     return m_store->read_chunk(digest, index, out);
+}
+
+result<void> Cache::read_written_chunk(const store::Digest& digest,
+                                       const store::WrittenChunk& chunk, store::ChunkBuffer& out) {
+    return m_store->read_written_chunk(digest, chunk, out);
 }
 
 result<void> Cache::read_range(const store::Digest& digest, std::uint64_t offset,

@@ -54,9 +54,12 @@ class Writer {
 
     // `bytes` must stay valid until the append returns (the caller awaits it).
     net::awaitable<result<void>> append(std::span<const char> bytes);
-    // Makes the blob visible if its digest matches (errc::digest_mismatch otherwise, and
-    // nothing is kept), and reports the insert to the evictor.
+    // Makes the blob visible if its digest matches (errc::digest_mismatch otherwise), and
+    // reports the insert to the evictor. After a failure, what was written stays readable
+    // (Cache::read_written_chunk) until this writer is destroyed, which removes it.
     net::awaitable<result<void>> commit();
+    // See store::BlobWriter::on_chunk_written: set before the first append.
+    void on_chunk_written(std::function<void(const store::WrittenChunk&)> fn);
     std::uint64_t bytes_written() const { return m_bytes; }
 
   private:
@@ -96,6 +99,9 @@ class Cache {
     result<std::optional<store::BlobInfo>> stat(const store::Digest& digest);
     result<void> read_chunk(const store::Digest& digest, std::uint32_t index,
                             store::ChunkBuffer& out);
+    // A chunk of a blob being written, as its Writer reported it (on_chunk_written).
+    result<void> read_written_chunk(const store::Digest& digest, const store::WrittenChunk& chunk,
+                                    store::ChunkBuffer& out);
     result<void> read_range(const store::Digest& digest, std::uint64_t offset, std::uint64_t length,
                             const std::function<bool(std::span<const char>)>& sink);
     result<std::optional<store::TagRecord>> get_tag(const store::TagKey& key);

@@ -15,6 +15,7 @@
 #include <boost/system/result.hpp>
 
 #include "store/chunk_buffer.hpp"
+#include "store/chunk_entry.hpp"
 #include "store/digest.hpp"
 
 namespace store {
@@ -90,15 +91,32 @@ struct RecoveryReport {
 
 // A blob being written. Append bytes in order, then commit. Destroying an uncommitted writer
 // abandons the write; nothing of it stays visible or on disk.
+// A chunk of a blob being written whose transaction has committed: what a reader needs to read
+// it back (BlobStore::read_written_chunk) while the write goes on, before the blob's record
+// lists its chunks.
+struct WrittenChunk {
+    std::uint32_t index = 0;
+    std::uint32_t size = 0;  // bytes once decompressed
+    ChunkEntry entry;
+};
+
 class BlobWriter {
   public:
+    // Without a successful commit, removes everything written.
     virtual ~BlobWriter() = default;
     // Hashes and queues the bytes. May block while the writer queue is full (back-pressure).
     virtual result<void> append(std::span<const char> bytes) = 0;
-    // Makes the blob visible if its SHA-256 matches the expected digest; otherwise removes
-    // everything written and returns an error (errc::digest_mismatch).
+    // Makes the blob visible if its SHA-256 matches the expected digest; otherwise returns an
+    // error (errc::digest_mismatch) and later calls fail. What was written stays readable
+    // through read_written_chunk until the writer is destroyed; after a digest mismatch, the
+    // last chunks may still be reported after commit returned.
     virtual result<void> commit() = 0;
     virtual std::uint64_t bytes_written() const = 0;
+    // Calls `fn` for each chunk, in order, once its transaction has committed; on the store's
+    // writer thread, so it must be quick and must not call the store. Set before the first
+    // append. The writer's pending operations hold a copy, so it may run after the writer is
+    // gone.
+    virtual void on_chunk_written(std::function<void(const WrittenChunk&)> fn) = 0;
 };
 
 class BlobStore {
@@ -116,6 +134,12 @@ class BlobStore {
                                     ChunkBuffer& out) = 0;
     // Calls `sink` with consecutive pieces of [offset, offset + length); stops early if sink
     // returns false. Each piece is valid only during the call.
+    // Decompressed bytes of a chunk that BlobWriter::on_chunk_written reported, into `out`
+    // (replaced): of a blob still being written, or committed since. Fails (errc::not_found)
+    // once the write was abandoned or the blob removed; errc::corrupt if the bytes read back
+    // do not match the chunk's CRC.
+    virtual result<void> read_written_chunk(const Digest& digest, const WrittenChunk& chunk,
+                                            ChunkBuffer& out) = 0;
     virtual result<void> read_range(const Digest& digest, std::uint64_t offset,
                                     std::uint64_t length,
                                     const std::function<bool(std::span<const char>)>& sink) = 0;

@@ -117,6 +117,23 @@ result<void> LmdbBlobStore::read_chunk(const Digest& digest, std::uint32_t index
     return {};
 }
 
+result<void> LmdbBlobStore::read_written_chunk(const Digest& digest, const WrittenChunk& chunk,
+                                               ChunkBuffer& out) {
+    lmdb::ReadTxn t(m_env.get());
+    if (t.rc != 0) return fail(t.rc);
+    MDB_val cv;
+    const int rc = lmdb::get(t.get(), m_env.dbs().chunks, chunk_key(digest, chunk.index), cv);
+    if (rc == MDB_NOTFOUND) return errc::not_found;
+    if (rc != 0) return fail(rc);
+    // Not removed when corrupt, unlike read_chunk: a blob being written has no record to
+    // remove it by yet, and a committed one is removed by the next read_chunk of it.
+    if (auto ec = m_reader.read(cv, chunk.entry, chunk.size, out); ec) {
+        out.clear();
+        return ec;
+    }
+    return {};
+}
+
 result<void> LmdbBlobStore::read_range(const Digest& digest, std::uint64_t offset,
                                        std::uint64_t length,
                                        const std::function<bool(std::span<const char>)>& sink) {

@@ -33,6 +33,8 @@ class LmdbBlobStore final : public BlobStore {
 
     result<std::optional<BlobInfo>> stat(const Digest& digest) override;
     result<void> read_chunk(const Digest& digest, std::uint32_t index, ChunkBuffer& out) override;
+    result<void> read_written_chunk(const Digest& digest, const WrittenChunk& chunk,
+                                    ChunkBuffer& out) override;
     result<void> read_range(const Digest& digest, std::uint64_t offset, std::uint64_t length,
                             const std::function<bool(std::span<const char>)>& sink) override;
     void touch(const Digest& digest) override;

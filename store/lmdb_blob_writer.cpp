@@ -66,8 +66,12 @@ result<void> LmdbBlobWriter::failed() const {
     return {};
 }
 
+void LmdbBlobWriter::on_chunk_written(std::function<void(const WrittenChunk&)> fn) {
+    m_shared->written = std::move(fn);
+}
+
 result<void> LmdbBlobWriter::append(std::span<const char> bytes) {
-    if (m_finished) return errc::aborted;
+    if (m_committing || m_finished) return errc::aborted;
     if (auto r = failed(); !r) return r;
     m_sha.update(bytes);
     m_bytes += bytes.size();
@@ -97,6 +101,7 @@ void LmdbBlobWriter::queue_chunk(std::string chunk) {
             m_encoder = std::make_unique<ChunkEncoder>(options.zstd_level, options.min_saving);
         }
     }
+    const auto size = static_cast<std::uint32_t>(chunk.size());
     Codec codec = Codec::raw;
     if (!*m_raw_only) codec = m_encoder->encode(chunk, m_encoded);
     if (codec == Codec::zstd) chunk.assign(m_encoded);
@@ -137,16 +142,19 @@ void LmdbBlobWriter::queue_chunk(std::string chunk) {
                     MDB_val v = lmdb::val(*payload);
                     return mdb_put(txn, chunks, &k, &v, 0);
                 },
-                [shared, payload](int rc) {
+                [shared, payload, written = WrittenChunk{index, size, m_entries.back()}](int rc) {
                     int expected = 0;
                     if (rc != 0) shared->rc.compare_exchange_strong(expected, rc);
+                    // After a failure, later chunks were skipped (apply returned 0 unwritten).
+                    if (shared->rc.load() == 0 && shared->written) shared->written(written);
                     shared->give_back(std::move(*payload));
                 },
                 true});
 }
 
 result<void> LmdbBlobWriter::commit() {
-    if (m_finished) return errc::aborted;
+    if (m_committing || m_finished) return errc::aborted;
+    m_committing = true;
     if (!m_buf.empty()) queue_chunk(std::move(m_buf));
     m_buf = std::string();  // no more chunks: the staging buffer's memory goes
     const Digest actual = m_sha.finish();
@@ -182,11 +190,8 @@ result<void> LmdbBlobWriter::commit() {
             ec = r.error();
         }
     }
-    if (ec) {
-        m_store.abandon(m_digest);
-        finish(std::nullopt);
-        return ec;
-    }
+    // What was written stays readable until the destructor removes it.
+    if (ec) return ec;
     finish(m_bytes);
     return {};
 }

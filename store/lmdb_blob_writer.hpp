@@ -3,6 +3,7 @@
 // compresses each chunk on the appending thread, and queues it to the store's writer thread.
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -29,6 +30,7 @@ class LmdbBlobWriter final : public BlobWriter {
     result<void> append(std::span<const char> bytes) override;
     result<void> commit() override;
     std::uint64_t bytes_written() const override { return m_bytes; }
+    void on_chunk_written(std::function<void(const WrittenChunk&)> fn) override;
 
   private:
     // Shared with the operations queued to the writer thread: the first LMDB failure of any
@@ -37,7 +39,8 @@ class LmdbBlobWriter final : public BlobWriter {
     struct Shared {
         std::atomic<int> rc{0};
         std::mutex mutex;
-        std::vector<std::string> spare;  // at most k_spare_buffers
+        std::vector<std::string> spare;                    // at most k_spare_buffers
+        std::function<void(const WrittenChunk&)> written;  // set before the first chunk
         std::string take();
         void give_back(std::string&& buffer);
     };
@@ -64,6 +67,7 @@ class LmdbBlobWriter final : public BlobWriter {
     std::uint64_t m_pages = 0;
     std::int64_t m_created = 0;
     std::shared_ptr<Shared> m_shared = std::make_shared<Shared>();
+    bool m_committing = false;  // commit() was called: no more appends or commits
     bool m_finished = false;
 };
 

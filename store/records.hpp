@@ -17,16 +17,11 @@
 #include <vector>
 
 #include "store/blob_store.hpp"
+#include "store/chunk_entry.hpp"
 
 namespace store {
 
 enum class BlobState : std::uint8_t { writing = 1, complete = 2 };
-enum class Codec : std::uint8_t { raw = 0, zstd = 1 };
-
-struct ChunkEntry {
-    Codec codec = Codec::raw;
-    std::uint32_t crc = 0;  // CRC-32C of the stored payload
-};
 
 struct BlobRecord {
     BlobState state = BlobState::writing;
