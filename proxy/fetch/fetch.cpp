@@ -1,8 +1,17 @@
 #include "proxy/fetch/fetch.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/this_coro.hpp>
 
 namespace proxy::fetch {
+
+namespace {
+
+// Pieces kept for reuse: reading into a used piece saves faulting in fresh pages.
+constexpr std::size_t k_spare_pieces = 4;
+
+}  // namespace
 
 std::uint64_t FetchStatus::sendable() const {
     if (state == FetchState::complete) return written;
@@ -11,7 +20,36 @@ std::uint64_t FetchStatus::sendable() const {
     return written;
 }
 
-Fetch::Fetch(store::Digest digest, SpoolFile spool) : m_digest(digest), m_spool(std::move(spool)) {}
+// ---- WrittenChunks --------------------------------------------------------------------------
+
+void WrittenChunks::add(const store::WrittenChunk& chunk) {
+    const std::lock_guard lock(m_mutex);
+    // In order, and every chunk but the last whole: anything else is not this download's.
+    if (chunk.index != m_chunks.size() || m_bytes % store::k_chunk_size != 0) return;
+    m_chunks.push_back(chunk);
+    m_bytes += chunk.size;
+}
+
+std::uint64_t WrittenChunks::bytes() const {
+    const std::lock_guard lock(m_mutex);
+    return m_bytes;
+}
+
+std::optional<store::WrittenChunk> WrittenChunks::find(std::uint64_t offset) const {
+    const std::lock_guard lock(m_mutex);
+    if (offset >= m_bytes) return std::nullopt;
+    return m_chunks[static_cast<std::size_t>(offset / store::k_chunk_size)];
+}
+
+std::vector<store::WrittenChunk> WrittenChunks::all() const {
+    const std::lock_guard lock(m_mutex);
+    return m_chunks;
+}
+
+// ---- Fetch ----------------------------------------------------------------------------------
+
+Fetch::Fetch(store::Digest digest, SpoolFile spool, cache::Cache& cache)
+    : m_digest(digest), m_cache(cache), m_spool(std::move(spool)) {}
 
 FetchStatus Fetch::status() const {
     const std::lock_guard lock(m_mutex);
@@ -31,39 +69,145 @@ net::awaitable<FetchStatus> Fetch::wait(std::uint64_t offset) {
     }
 }
 
-boost::system::result<std::size_t> Fetch::read(std::uint64_t offset, std::span<char> out) const {
-    return m_spool.read_at(offset, out);
+boost::system::result<std::span<const char>> Fetch::read(std::uint64_t offset, std::size_t max,
+                                                         Cursor& cursor) const {
+    std::optional<store::WrittenChunk> chunk;
+    {
+        const std::lock_guard lock(m_mutex);
+        if (offset >= m_status.written || max == 0) return std::span<const char>();
+        max = static_cast<std::size_t>(std::min<std::uint64_t>(max, m_status.written - offset));
+        if (!m_spooled) {
+            chunk = m_written->find(offset);
+            if (!chunk) {
+                // Not in the store yet, so still in the tail: pieces leave it only once the
+                // store holds them.
+                const auto after = std::upper_bound(
+                    m_tail.begin(), m_tail.end(), offset,
+                    [](std::uint64_t at, const auto& piece) { return at < piece->offset; });
+                if (after == m_tail.begin())
+                    return boost::system::errc::make_error_code(boost::system::errc::io_error);
+                cursor.m_piece = *std::prev(after);
+                const Piece& piece = *cursor.m_piece;
+                const auto from = static_cast<std::size_t>(offset - piece.offset);
+                if (from >= piece.size)
+                    return boost::system::errc::make_error_code(boost::system::errc::io_error);
+                return piece.view().subspan(from, std::min(max, piece.size - from));
+            }
+        }
+    }
+    if (chunk) {
+        if (cursor.m_index != chunk->index) {
+            cursor.m_index.reset();
+            if (auto read = m_cache.read_written_chunk(m_digest, *chunk, cursor.m_chunk); !read)
+                return read.error();
+            cursor.m_index = chunk->index;
+        }
+        const std::uint64_t start = std::uint64_t{chunk->index} * store::k_chunk_size;
+        const auto from = static_cast<std::size_t>(offset - start);
+        if (from >= cursor.m_chunk.size())
+            return boost::system::errc::make_error_code(boost::system::errc::io_error);
+        return cursor.m_chunk.span().subspan(from, std::min(max, cursor.m_chunk.size() - from));
+    }
+    // Spooled: the file holds every written byte, and only the download writes it.
+    cursor.m_piece.reset();
+    cursor.m_buffer.resize(std::max(cursor.m_buffer.size(), max));
+    auto read = m_spool.read_at(offset, std::span<char>(cursor.m_buffer.data(), max));
+    if (!read) return read.error();
+    return std::span<const char>(cursor.m_buffer.data(), *read);
 }
 
-void Fetch::start_streaming(std::optional<std::uint64_t> size, std::string media_type) {
+void Fetch::start_streaming(std::optional<std::uint64_t> size, std::string media_type,
+                            bool to_store) {
     WakeList waiters;
     {
         const std::lock_guard lock(m_mutex);
         m_status.state = FetchState::streaming;
         m_status.size = size;
         m_status.media_type = std::move(media_type);
+        m_spooled = !to_store;
         waiters = m_waiters.take();
     }
     waiters.wake();
 }
 
-boost::system::result<void> Fetch::append(std::span<const char> bytes) {
+std::function<void(const store::WrittenChunk&)> Fetch::chunk_listener() const {
+    return [written = m_written](const store::WrittenChunk& chunk) { written->add(chunk); };
+}
+
+std::shared_ptr<Piece> Fetch::next_piece(std::shared_ptr<Piece> last) {
+    if (last && last.use_count() == 1) {
+        last->size = 0;
+        return last;
+    }
+    {
+        const std::lock_guard lock(m_mutex);
+        if (!m_spares.empty()) {
+            auto spare = std::move(m_spares.back());
+            m_spares.pop_back();
+            spare->size = 0;
+            return spare;
+        }
+    }
+    return std::make_shared<Piece>();
+}
+
+boost::system::result<void> Fetch::append(std::shared_ptr<Piece> piece) {
     std::uint64_t offset = 0;
+    bool spooled = false;
     {
         const std::lock_guard lock(m_mutex);
         offset = m_status.written;
+        spooled = m_spooled;
     }
+    piece->offset = offset;
+    const std::size_t size = piece->size;
     // Only the download writes, so the offset cannot move under us; readers never read past
     // `written`, so they never see a half-written piece.
-    auto written = m_spool.write_at(offset, bytes);
-    if (!written) return written;
+    if (spooled) {
+        if (auto written = m_spool.write_at(offset, piece->view()); !written) return written;
+    }
     WakeList waiters;
     {
         const std::lock_guard lock(m_mutex);
-        m_status.written = offset + bytes.size();
+        if (!m_spooled) {
+            // Pieces the store holds by now leave the tail; unread ones are kept for reuse.
+            const std::uint64_t stored = m_written->bytes();
+            while (!m_tail.empty() && m_tail.front()->offset + m_tail.front()->size <= stored) {
+                auto done = std::const_pointer_cast<Piece>(std::move(m_tail.front()));
+                m_tail.pop_front();
+                if (done.use_count() == 1 && m_spares.size() < k_spare_pieces)
+                    m_spares.push_back(std::move(done));
+            }
+            m_tail.push_back(std::move(piece));
+        }
+        m_status.written = offset + size;
         waiters = m_waiters.take();
     }
     waiters.wake();
+    return {};
+}
+
+boost::system::result<void> Fetch::move_to_spool() {
+    std::deque<std::shared_ptr<const Piece>> tail;
+    {
+        const std::lock_guard lock(m_mutex);
+        if (m_spooled) return {};
+        tail = m_tail;
+    }
+    // Nothing is appended meanwhile (only the download appends, and it is here), so the store's
+    // chunks and the tail cover every written byte; where they overlap, the bytes are equal.
+    store::ChunkBuffer chunk;
+    for (const auto& written : m_written->all()) {
+        if (auto read = m_cache.read_written_chunk(m_digest, written, chunk); !read)
+            return read.error();
+        const std::uint64_t start = std::uint64_t{written.index} * store::k_chunk_size;
+        if (auto copied = m_spool.write_at(start, chunk.span()); !copied) return copied;
+    }
+    for (const auto& piece : tail)
+        if (auto copied = m_spool.write_at(piece->offset, piece->view()); !copied) return copied;
+    const std::lock_guard lock(m_mutex);
+    m_spooled = true;
+    m_tail.clear();
     return {};
 }
 
@@ -72,6 +216,9 @@ void Fetch::complete() {
     {
         const std::lock_guard lock(m_mutex);
         m_status.state = FetchState::complete;
+        // The store holds every byte now (its commit waited for them): slow clients that keep
+        // this fetch alive read from there, not from pieces kept in memory.
+        if (!m_spooled && m_written->bytes() == m_status.written) m_tail.clear();
         waiters = m_waiters.take();
     }
     waiters.wake();

@@ -23,10 +23,6 @@ namespace http = boost::beast::http;
 
 namespace {
 
-// A download hands on whole read buffers: each piece is one append to the store (a turn of a
-// blob thread and back), one spool write and one wake-up of every waiting client on its loop.
-constexpr std::size_t k_read_size = 256 * 1024;
-
 // Logs a coroutine that ended by an exception (a programmer error: the request path is
 // exception-free) instead of losing it or terminating.
 void report(std::exception_ptr e) {
@@ -63,7 +59,7 @@ boost::system::result<Joined> Fetcher::join(const store::Digest& digest, const S
         if (const auto info = m_cache.stat(digest); info && info.value()) return Joined{};
         auto spool = SpoolFile::create(m_options.spool_dir);
         if (!spool) return spool.error();
-        fetch = std::make_shared<Fetch>(digest, std::move(*spool));
+        fetch = std::make_shared<Fetch>(digest, std::move(*spool), m_cache);
         m_running.emplace(digest, fetch);
     }
     spawn(download(fetch, source));
@@ -128,20 +124,30 @@ void Fetcher::finish(const std::shared_ptr<Fetch>& fetch) {
 
 namespace {
 
-// Hashes the first `bytes` bytes of the spool into a fresh `hash`.
-boost::system::result<void> hash_spool(const Fetch& fetch, std::uint64_t bytes,
-                                       store::Sha256& hash) {
+// Hashes the first `bytes` bytes the fetch holds into a fresh `hash`.
+boost::system::result<void> hash_fetched(const Fetch& fetch, std::uint64_t bytes,
+                                         store::Sha256& hash) {
     hash = store::Sha256();
-    std::vector<char> piece(k_read_size);
+    Fetch::Cursor cursor;
     for (std::uint64_t at = 0; at < bytes;) {
         const auto want =
-            static_cast<std::size_t>(std::min<std::uint64_t>(piece.size(), bytes - at));
-        auto got = fetch.read(at, std::span<char>(piece.data(), want));
+            static_cast<std::size_t>(std::min<std::uint64_t>(Piece::k_capacity, bytes - at));
+        auto got = fetch.read(at, want, cursor);
         if (!got) return got.error();
-        if (*got == 0) return boost::system::errc::make_error_code(boost::system::errc::io_error);
-        hash.update(std::span<const char>(piece.data(), *got));
-        at += *got;
+        if (got->empty())
+            return boost::system::errc::make_error_code(boost::system::errc::io_error);
+        hash.update(*got);
+        at += got->size();
     }
+    return {};
+}
+
+// The store dropped out of a download: the fetch moves to its spool before the store's writer
+// goes (and with it what it wrote), and the spool's bytes count against the store's limits.
+boost::system::result<void> drop_store(cache::Cache& cache, Fetch& fetch,
+                                       std::optional<std::uint64_t> size) {
+    if (auto moved = fetch.move_to_spool(); !moved) return moved;
+    if (size) fetch.hold_spool_room(cache.reserve_spool(*size));
     return {};
 }
 
@@ -205,22 +211,27 @@ net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source sour
         }
     }
     const std::uint64_t uncommitted = m_cache.max_uncommitted_bytes();
-    // The spool under storage.path holds the blob too while clients read it: its bytes count
-    // against max_size whenever they fit under it (see Cache::reserve_spool).
-    if (size) fetch->hold_spool_room(m_cache.reserve_spool(*size));
-    fetch->start_streaming(size, media_type);
+    // Clients read the blob back from the store as it is written. Without the store, they read
+    // a spool under storage.path, whose bytes count against max_size whenever they fit under it
+    // (see Cache::reserve_spool).
+    if (writer) {
+        writer->on_chunk_written(fetch->chunk_listener());
+    } else if (size) {
+        fetch->hold_spool_room(m_cache.reserve_spool(*size));
+    }
+    fetch->start_streaming(size, media_type, writer != nullptr);
 
     // The digest is checked once: by the store writer while there is one (its commit fails on
     // a mismatch and keeps nothing), else here. If the writer drops out midway, the bytes it had
     // are hashed again from the spool and hashing goes on here.
     store::Sha256 hash;
     bool hashing = writer == nullptr;
-    std::vector<char> buffer(k_read_size);
     std::uint64_t total = 0;
     std::string failure;
-    // Bytes are handed on in whole buffers (or at the end): each piece wakes
-    // every waiting client, so tiny upstream reads must not become tiny pieces.
-    std::size_t filled = 0;
+    // Bytes are handed on in whole pieces (or at the end): each piece wakes every waiting
+    // client and is one append to the store (a turn of a blob thread and back), so tiny
+    // upstream reads must not become tiny pieces.
+    std::shared_ptr<Piece> piece = fetch->next_piece(nullptr);
     bool end = false;
     while (!end) {
         // A cancellation that came while no cancellable operation was awaited (a store call on
@@ -231,43 +242,49 @@ net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source sour
             break;
         }
         auto [ec, n] = co_await response.read_some(
-            net::buffer(buffer.data() + filled, buffer.size() - filled));
+            net::buffer(piece->bytes.get() + piece->size, Piece::k_capacity - piece->size));
         if (ec) {
             failure = "upstream stream broke: " + ec.message();
             break;
         }
         end = n == 0;
-        filled += n;
+        piece->size += n;
         total += n;
         if (size && total > *size) {
             failure = "upstream sent more than its Content-Length";
             break;
         }
-        if (filled < buffer.size() && !end && !(size && total == *size)) continue;
-        if (filled == 0) break;
-        const std::span<const char> piece(buffer.data(), filled);
-        if (writer) {
-            auto appending = writer->append(piece);
+        if (piece->size < Piece::k_capacity && !end && !(size && total == *size)) continue;
+        if (piece->size == 0) break;
+        const std::size_t handed = piece->size;
+        // Clients get the bytes first: from memory until the store holds them.
+        if (auto appended = fetch->append(piece); !appended) {
+            failure = "spool write failed: " + appended.error().message();
+            break;
+        }
+        if (hashing) {
+            hash.update(piece->view());
+        } else {
+            auto appending = writer->append(piece->view());
             if (auto appended = co_await std::move(appending); !appended) {
                 m_metrics.add(up, &Counters::store_errors);
                 log_line("fetch " + digest + ": store write failed: " + appended.error().message());
+                hashing = true;
+                if (auto dropped = drop_store(m_cache, *fetch, size); !dropped) {
+                    failure = "spool write failed: " + dropped.error().message();
+                    break;
+                }
                 writer.reset();
                 room = {};
-                hashing = true;
-                if (auto caught_up = hash_spool(*fetch, total - filled, hash); !caught_up) {
+                if (auto caught_up = hash_fetched(*fetch, total, hash); !caught_up) {
                     failure = "spool read failed: " + caught_up.error().message();
                     break;
                 }
             }
         }
-        if (hashing) hash.update(piece);
         if (room) room.shrink_to(*size - total + uncommitted);
-        if (auto spooled = fetch->append(piece); !spooled) {
-            failure = "spool write failed: " + spooled.error().message();
-            break;
-        }
-        m_metrics.add(up, &Counters::bytes_from_upstream, filled);
-        filled = 0;
+        m_metrics.add(up, &Counters::bytes_from_upstream, handed);
+        piece = fetch->next_piece(std::move(piece));
     }
     if (failure.empty() && size && total != *size) failure = "upstream body shorter than declared";
     bool verified = false;
@@ -280,10 +297,12 @@ net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source sour
             m_metrics.add(up, &Counters::store_errors);
             log_line("fetch " + digest + ": commit failed: " + committed.error().message());
             hashing = true;
-            if (auto rehashed = hash_spool(*fetch, total, hash); !rehashed)
+            if (auto dropped = drop_store(m_cache, *fetch, size); !dropped) {
+                failure = "spool write failed: " + dropped.error().message();
+            } else if (auto rehashed = hash_fetched(*fetch, total, hash); !rehashed) {
                 failure = "spool read failed: " + rehashed.error().message();
+            }
         }
-        writer.reset();
     }
     if (failure.empty() && !verified && (!hashing || hash.finish() != fetch->digest())) {
         m_metrics.add(up, &Counters::digest_mismatch);
@@ -292,11 +311,14 @@ net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source sour
     if (!failure.empty()) {
         m_metrics.add(up, &Counters::upstream_errors);
         log_line("fetch " + digest + " from " + source.repo + ": " + failure + "; nothing stored");
-        writer.reset();
+        // The clients are cut off before the store's copy goes (with the writer), so none of
+        // them finds it gone first.
         finish(fetch);
         fetch->fail(0);
+        writer.reset();
         co_return;
     }
+    writer.reset();
     finish(fetch);
     fetch->complete();
 }

@@ -376,7 +376,7 @@ net::awaitable<void> RegistryHandler::serve_fetch(Exchange& ex, const store::Dig
     server::BodyWriter writer(ex, code, headers, length);
     auto heading = writer.write_header();
     if (!co_await std::move(heading)) co_return;
-    std::vector<char> buffer(k_stream_buffer);
+    fetch::Fetch::Cursor cursor;
     for (;;) {
         if (end && offset >= *end) break;
         status = co_await fetch.wait(offset);
@@ -391,16 +391,17 @@ net::awaitable<void> RegistryHandler::serve_fetch(Exchange& ex, const store::Dig
             continue;
         }
         const std::size_t want =
-            static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), available - offset));
-        auto read = fetch.read(offset, {buffer.data(), want});
-        if (!read || *read == 0) {
-            log_line("blob " + digest.str() + ": spool unreadable; connection aborted");
+            static_cast<std::size_t>(std::min<std::uint64_t>(k_stream_buffer, available - offset));
+        auto read = fetch.read(offset, want, cursor);
+        if (!read || read->empty()) {
+            log_line("blob " + digest.str() + ": download unreadable at " + std::to_string(offset) +
+                     (read ? "" : ": " + read.error().message()) + "; connection aborted");
             server::abort_connection(ex);
             co_return;
         }
-        auto writing = writer.write({buffer.data(), *read});
+        auto writing = writer.write(*read);
         if (!co_await std::move(writing)) co_return;
-        offset += *read;
+        offset += read->size();
     }
     co_await writer.finish();
 }

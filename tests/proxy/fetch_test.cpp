@@ -1,0 +1,143 @@
+// Where a download's clients read its bytes from: the store's chunks as they are written (and
+// memory until then), or the spool once the store dropped out.
+
+#include "proxy/fetch/fetch.hpp"
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+
+#include "store/errors.hpp"
+#include "tests/store/store_test_util.hpp"
+
+using namespace store::test;
+using proxy::fetch::Fetch;
+using proxy::fetch::Piece;
+using proxy::fetch::SpoolFile;
+
+namespace {
+
+constexpr std::size_t k = store::k_chunk_size;
+
+cache::Cache::Options cache_options() {
+    cache::Cache::Options o;
+    o.evictor.limits.max_size = 256ull << 20;
+    o.evictor.log = [](std::string_view) {};
+    return o;
+}
+
+// The size of the open, unlinked spool file under `dir` (there must be exactly one).
+std::uint64_t spool_size(const std::filesystem::path& dir) {
+    std::optional<std::uint64_t> size;
+    const std::string prefix = (dir / "spool-").string();
+    for (const auto& fd : std::filesystem::directory_iterator("/proc/self/fd")) {
+        std::error_code ec;
+        const auto target = std::filesystem::read_symlink(fd.path(), ec).string();
+        if (ec || !target.starts_with(prefix)) continue;
+        struct stat st {};
+        REQUIRE(::stat(fd.path().c_str(), &st) == 0);
+        REQUIRE_FALSE(size);
+        size = static_cast<std::uint64_t>(st.st_size);
+    }
+    REQUIRE(size);
+    return *size;
+}
+
+// A download as the fetcher runs one: each piece goes to the fetch, then to the store writer
+// (while there is one).
+struct Download {
+    std::shared_ptr<Fetch> fetch;
+    std::shared_ptr<Piece> piece;
+    std::unique_ptr<store::BlobWriter> writer;
+
+    // Starts the download of `blob` into the store of `cache`, with its spool under `spool_dir`.
+    Download(cache::Cache& cache, const std::filesystem::path& spool_dir, const std::string& blob) {
+        auto spool = SpoolFile::create(spool_dir);
+        REQUIRE(spool.has_value());
+        fetch = std::make_shared<Fetch>(digest_of(blob), std::move(*spool), cache);
+        auto begun = cache.store().begin(digest_of(blob), "application/octet-stream");
+        REQUIRE(begun.has_value());
+        writer = std::move(*begun);
+        writer->on_chunk_written(fetch->chunk_listener());
+        fetch->start_streaming(blob.size(), "application/octet-stream", true);
+    }
+
+    void hand_on(std::string_view bytes) {
+        while (!bytes.empty()) {
+            piece = fetch->next_piece(std::move(piece));
+            piece->size = std::min(bytes.size(), Piece::k_capacity);
+            std::memcpy(piece->bytes.get(), bytes.data(), piece->size);
+            bytes.remove_prefix(piece->size);
+            REQUIRE(fetch->append(piece));
+            if (writer) REQUIRE(writer->append(piece->view()));
+        }
+    }
+};
+
+// Bytes [from, to) as a client reads them, with `cursor`; nullopt when a read fails.
+std::optional<std::string> read_range(const Fetch& fetch, Fetch::Cursor& cursor, std::uint64_t from,
+                                      std::uint64_t to) {
+    std::string out;
+    while (from + out.size() < to) {
+        const std::uint64_t at = from + out.size();
+        auto got = fetch.read(
+            at, static_cast<std::size_t>(std::min<std::uint64_t>(to - at, 256 * 1024)), cursor);
+        if (!got || got->empty()) return std::nullopt;
+        out.append(got->data(), got->size());
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("a download's clients read it back from the store's chunks and the spool stays empty",
+          "[proxy][fetch]") {
+    TempDir dir;
+    cache::Cache cache(open_store(options_for(dir)), cache_options());
+    const std::string blob = random_bytes(3 * k + 53, 11);
+    Download download(cache, dir.path() / "spool", blob);
+
+    download.hand_on(std::string_view(blob).substr(0, 2 * k));
+    Fetch::Cursor early;  // reads while the store may hold none of it yet
+    CHECK(read_range(*download.fetch, early, 0, 2 * k) == blob.substr(0, 2 * k));
+    download.hand_on(std::string_view(blob).substr(2 * k));
+    REQUIRE(cache.store().flush());  // the three whole chunks are in the store now
+    Fetch::Cursor cursor;
+    CHECK(read_range(*download.fetch, cursor, 0, blob.size()) == blob);
+    CHECK(spool_size(dir.path() / "spool") == 0);
+
+    // The reads of the whole chunks came from the store: once its copy is gone they fail. The
+    // last partial chunk was never written there (no commit) and is still read from memory.
+    download.writer.reset();
+    Fetch::Cursor after;
+    CHECK_FALSE(read_range(*download.fetch, after, 0, 1));
+    CHECK_FALSE(read_range(*download.fetch, after, 3 * k - 1, 3 * k));
+    CHECK(read_range(*download.fetch, after, 3 * k, blob.size()) == blob.substr(3 * k));
+}
+
+TEST_CASE("when the store drops out of a download, what it wrote moves to the spool",
+          "[proxy][fetch]") {
+    TempDir dir;
+    cache::Cache cache(open_store(options_for(dir)), cache_options());
+    const std::string blob = text_bytes(4 * k + 99, 12);  // compressed chunks in the store
+    Download download(cache, dir.path() / "spool", blob);
+
+    const std::size_t half = 2 * k + 1000;
+    download.hand_on(std::string_view(blob).substr(0, half));
+    REQUIRE(cache.store().flush());
+    Fetch::Cursor reading;  // a client midway through the first chunk
+    CHECK(read_range(*download.fetch, reading, 0, k / 2) == blob.substr(0, k / 2));
+
+    REQUIRE(download.fetch->move_to_spool());
+    CHECK(spool_size(dir.path() / "spool") == half);
+    download.writer.reset();                                // the store's copy goes
+    download.hand_on(std::string_view(blob).substr(half));  // the rest to the spool only
+    CHECK(spool_size(dir.path() / "spool") == blob.size());
+    CHECK(read_range(*download.fetch, reading, k / 2, blob.size()) == blob.substr(k / 2));
+    Fetch::Cursor fresh;
+    CHECK(read_range(*download.fetch, fresh, 0, blob.size()) == blob);
+}
