@@ -153,6 +153,13 @@ class Cache {
     // this much beyond what is still to come.
     std::uint64_t max_uncommitted_bytes() const;
 
+    // Runs `fn` on the blob threads (the work of downloads that waits for the disk or takes
+    // the CPU: writes, hashing, copies; they yield to the loops) and resumes the caller with its
+    // result.
+    template <class F>
+    auto on_blobs(F fn) -> net::awaitable<std::invoke_result_t<F&>> {
+        return run_on(m_blob_pool, std::move(fn));
+    }
     // Runs `fn` on the thread for records and control work (tags, refs, pins, limits, the
     // admin and environment APIs' store writes) and resumes the caller with its result.
     template <class F>
@@ -172,10 +179,6 @@ class Cache {
   private:
     friend class Writer;
 
-    template <class F>
-    auto on_blobs(F fn) -> net::awaitable<std::invoke_result_t<F&>> {
-        return run_on(m_blob_pool, std::move(fn));
-    }
     // Runs `fn` on `pool` and resumes the caller, on its own executor, with the result.
     template <class F>
     static auto run_on(net::thread_pool& pool, F fn) -> net::awaitable<std::invoke_result_t<F&>> {

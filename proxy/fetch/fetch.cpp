@@ -1,6 +1,7 @@
 #include "proxy/fetch/fetch.hpp"
 
 #include <algorithm>
+#include <atomic>
 
 #include <boost/asio/this_coro.hpp>
 
@@ -8,8 +9,18 @@ namespace proxy::fetch {
 
 namespace {
 
-// Pieces kept for reuse: reading into a used piece saves faulting in fresh pages.
-constexpr std::size_t k_spare_pieces = 4;
+// Pieces kept for reuse (4 MiB): reading into a used piece saves faulting in fresh pages. The
+// tail can hold more (what the store has not committed), but pieces leave it a commit at a time.
+constexpr std::size_t k_spare_pieces = 16;
+
+// Whether the caller's `p` is held by nobody else; if so, the other holders' last uses (on their
+// threads) happen before the caller's next one.
+template <class T>
+bool held_alone(const std::shared_ptr<T>& p) {
+    if (p.use_count() != 1) return false;
+    std::atomic_thread_fence(std::memory_order_acquire);
+    return true;
+}
 
 }  // namespace
 
@@ -69,6 +80,14 @@ net::awaitable<FetchStatus> Fetch::wait(std::uint64_t offset) {
     }
 }
 
+std::uint64_t Fetch::bytes_in_memory() const {
+    const std::lock_guard lock(m_mutex);
+    std::uint64_t bytes = 0;
+    for (const auto& piece : m_tail)
+        bytes += piece->size;
+    return bytes;
+}
+
 boost::system::result<std::span<const char>> Fetch::read(std::uint64_t offset, std::size_t max,
                                                          Cursor& cursor) const {
     std::optional<store::WrittenChunk> chunk;
@@ -86,6 +105,7 @@ boost::system::result<std::span<const char>> Fetch::read(std::uint64_t offset, s
                     [](std::uint64_t at, const auto& piece) { return at < piece->offset; });
                 if (after == m_tail.begin())
                     return boost::system::errc::make_error_code(boost::system::errc::io_error);
+                cursor.m_chunk.reset();
                 cursor.m_piece = *std::prev(after);
                 const Piece& piece = *cursor.m_piece;
                 const auto from = static_cast<std::size_t>(offset - piece.offset);
@@ -93,23 +113,38 @@ boost::system::result<std::span<const char>> Fetch::read(std::uint64_t offset, s
                     return boost::system::errc::make_error_code(boost::system::errc::io_error);
                 return piece.view().subspan(from, std::min(max, piece.size - from));
             }
+            const bool have = cursor.m_chunk && cursor.m_chunk->index == chunk->index;
+            if (!have && m_recent && m_recent->index == chunk->index) cursor.m_chunk = m_recent;
+        }
+    }
+    cursor.m_piece.reset();
+    if (chunk && !(cursor.m_chunk && cursor.m_chunk->index == chunk->index)) {
+        cursor.m_chunk.reset();
+        auto decoded = std::make_shared<DecodedChunk>();
+        decoded->index = chunk->index;
+        const auto read = m_cache.read_written_chunk(m_digest, *chunk, decoded->bytes);
+        const std::lock_guard lock(m_mutex);
+        if (read) {
+            m_recent = decoded;
+            cursor.m_chunk = std::move(decoded);
+        } else if (m_spooled) {
+            // The store dropped out meanwhile: its chunks went after they were copied to the
+            // spool, which has every written byte now.
+            chunk.reset();
+        } else {
+            return read.error();
         }
     }
     if (chunk) {
-        if (cursor.m_index != chunk->index) {
-            cursor.m_index.reset();
-            if (auto read = m_cache.read_written_chunk(m_digest, *chunk, cursor.m_chunk); !read)
-                return read.error();
-            cursor.m_index = chunk->index;
-        }
+        const store::ChunkBuffer& bytes = cursor.m_chunk->bytes;
         const std::uint64_t start = std::uint64_t{chunk->index} * store::k_chunk_size;
         const auto from = static_cast<std::size_t>(offset - start);
-        if (from >= cursor.m_chunk.size())
+        if (from >= bytes.size())
             return boost::system::errc::make_error_code(boost::system::errc::io_error);
-        return cursor.m_chunk.span().subspan(from, std::min(max, cursor.m_chunk.size() - from));
+        return bytes.span().subspan(from, std::min(max, bytes.size() - from));
     }
     // Spooled: the file holds every written byte, and only the download writes it.
-    cursor.m_piece.reset();
+    cursor.m_chunk.reset();
     cursor.m_buffer.resize(std::max(cursor.m_buffer.size(), max));
     auto read = m_spool.read_at(offset, std::span<char>(cursor.m_buffer.data(), max));
     if (!read) return read.error();
@@ -135,7 +170,7 @@ std::function<void(const store::WrittenChunk&)> Fetch::chunk_listener() const {
 }
 
 std::shared_ptr<Piece> Fetch::next_piece(std::shared_ptr<Piece> last) {
-    if (last && last.use_count() == 1) {
+    if (last && held_alone(last)) {
         last->size = 0;
         return last;
     }
@@ -175,7 +210,7 @@ boost::system::result<void> Fetch::append(std::shared_ptr<Piece> piece) {
             while (!m_tail.empty() && m_tail.front()->offset + m_tail.front()->size <= stored) {
                 auto done = std::const_pointer_cast<Piece>(std::move(m_tail.front()));
                 m_tail.pop_front();
-                if (done.use_count() == 1 && m_spares.size() < k_spare_pieces)
+                if (m_spares.size() < k_spare_pieces && held_alone(done))
                     m_spares.push_back(std::move(done));
             }
             m_tail.push_back(std::move(piece));
@@ -208,6 +243,7 @@ boost::system::result<void> Fetch::move_to_spool() {
     const std::lock_guard lock(m_mutex);
     m_spooled = true;
     m_tail.clear();
+    m_recent.reset();
     return {};
 }
 

@@ -81,14 +81,19 @@ class WrittenChunks {
     std::uint64_t m_bytes = 0;
 };
 
+// A chunk read back from the store, shared by the clients reading it.
+struct DecodedChunk {
+    std::uint32_t index = 0;
+    store::ChunkBuffer bytes;
+};
+
 class Fetch {
   public:
-    // One reader's buffers: what a read returns stays valid until its next read.
+    // One reader's hold on what it reads: what a read returns stays valid until its next read.
     class Cursor {
       private:
         friend class Fetch;
-        store::ChunkBuffer m_chunk;
-        std::optional<std::uint32_t> m_index;  // the chunk in m_chunk
+        std::shared_ptr<const DecodedChunk> m_chunk;
         std::shared_ptr<const Piece> m_piece;
         std::vector<char> m_buffer;  // spool reads
     };
@@ -108,6 +113,9 @@ class Fetch {
     boost::system::result<std::span<const char>> read(std::uint64_t offset, std::size_t max,
                                                       Cursor& cursor) const;
 
+    // Bytes of the pieces kept in memory until the store holds them.
+    std::uint64_t bytes_in_memory() const;
+
     // Room for the spool's bytes in the store's limits, held until the last client has let go
     // of this fetch (and so of the unlinked spool file).
     void hold_spool_room(cache::Evictor::Reservation room) { m_spool_room = std::move(room); }
@@ -120,7 +128,7 @@ class Fetch {
     // What the store writer reports its written chunks to (store::BlobWriter::on_chunk_written).
     std::function<void(const store::WrittenChunk&)> chunk_listener() const;
     // A piece to read the next bytes into: `last` again when nobody else holds it, else a spare
-    // one or a new one.
+    // one or a new one. Pieces the store holds are spares once no client reads them.
     std::shared_ptr<Piece> next_piece(std::shared_ptr<Piece> last);
     // Hands on the piece's bytes, the next ones of the blob. The piece must not change after.
     boost::system::result<void> append(std::shared_ptr<Piece> piece);
@@ -141,6 +149,8 @@ class Fetch {
     bool m_spooled = true;                            // the spool has every written byte
     std::deque<std::shared_ptr<const Piece>> m_tail;  // bytes the store may not hold yet
     std::vector<std::shared_ptr<Piece>> m_spares;     // pieces nobody reads any more
+    // The chunk read back last: clients that keep pace with each other read each chunk once.
+    mutable std::shared_ptr<const DecodedChunk> m_recent;
     WakeList m_waiters;
 };
 

@@ -142,12 +142,17 @@ boost::system::result<void> hash_fetched(const Fetch& fetch, std::uint64_t bytes
     return {};
 }
 
-// The store dropped out of a download: the fetch moves to its spool before the store's writer
-// goes (and with it what it wrote), and the spool's bytes count against the store's limits.
-boost::system::result<void> drop_store(cache::Cache& cache, Fetch& fetch,
-                                       std::optional<std::uint64_t> size) {
-    if (auto moved = fetch.move_to_spool(); !moved) return moved;
+// The store dropped out of a download after `bytes` bytes: the fetch moves to its spool before
+// the store's writer goes (and with it what it wrote), the spool's bytes count against the
+// store's limits, and the bytes so far are hashed from the spool into a fresh `hash`. Disk work
+// the size of the blob: run it on the blob threads. The store's reservation must be gone.
+std::string drop_store(cache::Cache& cache, Fetch& fetch, std::optional<std::uint64_t> size,
+                       std::uint64_t bytes, store::Sha256& hash) {
+    if (auto moved = fetch.move_to_spool(); !moved)
+        return "spool write failed: " + moved.error().message();
     if (size) fetch.hold_spool_room(cache.reserve_spool(*size));
+    if (auto hashed = hash_fetched(fetch, bytes, hash); !hashed)
+        return "spool read failed: " + hashed.error().message();
     return {};
 }
 
@@ -270,16 +275,12 @@ net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source sour
                 m_metrics.add(up, &Counters::store_errors);
                 log_line("fetch " + digest + ": store write failed: " + appended.error().message());
                 hashing = true;
-                if (auto dropped = drop_store(m_cache, *fetch, size); !dropped) {
-                    failure = "spool write failed: " + dropped.error().message();
-                    break;
-                }
-                writer.reset();
                 room = {};
-                if (auto caught_up = hash_fetched(*fetch, total, hash); !caught_up) {
-                    failure = "spool read failed: " + caught_up.error().message();
-                    break;
-                }
+                auto dropping = m_cache.on_blobs(
+                    [&] { return drop_store(m_cache, *fetch, size, total, hash); });
+                failure = co_await std::move(dropping);
+                if (!failure.empty()) break;
+                writer.reset();
             }
         }
         if (room) room.shrink_to(*size - total + uncommitted);
@@ -297,11 +298,10 @@ net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source sour
             m_metrics.add(up, &Counters::store_errors);
             log_line("fetch " + digest + ": commit failed: " + committed.error().message());
             hashing = true;
-            if (auto dropped = drop_store(m_cache, *fetch, size); !dropped) {
-                failure = "spool write failed: " + dropped.error().message();
-            } else if (auto rehashed = hash_fetched(*fetch, total, hash); !rehashed) {
-                failure = "spool read failed: " + rehashed.error().message();
-            }
+            room = {};
+            auto dropping =
+                m_cache.on_blobs([&] { return drop_store(m_cache, *fetch, size, total, hash); });
+            failure = co_await std::move(dropping);
         }
     }
     if (failure.empty() && !verified && (!hashing || hash.finish() != fetch->digest())) {

@@ -104,18 +104,31 @@ TEST_CASE("a download's clients read it back from the store's chunks and the spo
     download.hand_on(std::string_view(blob).substr(0, 2 * k));
     Fetch::Cursor early;  // reads while the store may hold none of it yet
     CHECK(read_range(*download.fetch, early, 0, 2 * k) == blob.substr(0, 2 * k));
+    // A client holds bytes it was given (from memory, or from the store if it was quick)...
+    Fetch::Cursor holder;
+    const std::size_t at = 2 * k - 300'000;  // in the last piece wholly inside chunk 1
+    auto held = download.fetch->read(at, 1000, holder);
+    REQUIRE(held.has_value());
+    REQUIRE(held->size() == 1000);
+    REQUIRE(cache.store().flush());  // chunks 0 and 1 are in the store now
+    // ...while the pieces the store holds leave memory as the next ones arrive, and are reused
+    // for them unless a client still holds one.
     download.hand_on(std::string_view(blob).substr(2 * k));
+    CHECK(download.fetch->bytes_in_memory() <= blob.size() - 2 * k + Piece::k_capacity);
+    CHECK(std::string_view(held->data(), held->size()) == std::string_view(blob).substr(at, 1000));
     REQUIRE(cache.store().flush());  // the three whole chunks are in the store now
     Fetch::Cursor cursor;
     CHECK(read_range(*download.fetch, cursor, 0, blob.size()) == blob);
     CHECK(spool_size(dir.path() / "spool") == 0);
 
-    // The reads of the whole chunks came from the store: once its copy is gone they fail. The
+    // The reads of the whole chunks came from the store: once its copy is gone they fail, but
+    // for the chunk read last, which the fetch keeps for the clients that read it next. The
     // last partial chunk was never written there (no commit) and is still read from memory.
     download.writer.reset();
     Fetch::Cursor after;
     CHECK_FALSE(read_range(*download.fetch, after, 0, 1));
-    CHECK_FALSE(read_range(*download.fetch, after, 3 * k - 1, 3 * k));
+    CHECK_FALSE(read_range(*download.fetch, after, 2 * k - 1, 2 * k));
+    CHECK(read_range(*download.fetch, after, 2 * k, 3 * k) == blob.substr(2 * k, k));
     CHECK(read_range(*download.fetch, after, 3 * k, blob.size()) == blob.substr(3 * k));
 }
 
@@ -129,13 +142,17 @@ TEST_CASE("when the store drops out of a download, what it wrote moves to the sp
     const std::size_t half = 2 * k + 1000;
     download.hand_on(std::string_view(blob).substr(0, half));
     REQUIRE(cache.store().flush());
+    // One more piece: the first two chunks, in the store now, leave memory.
+    const std::size_t more = half + Piece::k_capacity;
+    download.hand_on(std::string_view(blob).substr(half, Piece::k_capacity));
+    REQUIRE(download.fetch->bytes_in_memory() < more - 2 * k + Piece::k_capacity);
     Fetch::Cursor reading;  // a client midway through the first chunk
     CHECK(read_range(*download.fetch, reading, 0, k / 2) == blob.substr(0, k / 2));
 
-    REQUIRE(download.fetch->move_to_spool());
-    CHECK(spool_size(dir.path() / "spool") == half);
+    REQUIRE(download.fetch->move_to_spool());  // copies the chunks, then what is in memory
+    CHECK(spool_size(dir.path() / "spool") == more);
     download.writer.reset();                                // the store's copy goes
-    download.hand_on(std::string_view(blob).substr(half));  // the rest to the spool only
+    download.hand_on(std::string_view(blob).substr(more));  // the rest to the spool only
     CHECK(spool_size(dir.path() / "spool") == blob.size());
     CHECK(read_range(*download.fetch, reading, k / 2, blob.size()) == blob.substr(k / 2));
     Fetch::Cursor fresh;
