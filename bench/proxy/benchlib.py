@@ -301,9 +301,59 @@ def p99_table(results):
     return out
 
 
+def cold_rows(results):
+    """The cold pulls and memory tables, from cold.txt and rss.txt (full runs and --cold)."""
+    out = []
+    cold = os.path.join(results, "cold.txt")
+    if os.path.exists(cold):
+        times = {}
+        with open(cold) as f:
+            for line in f:
+                who, seconds = line.split()
+                times.setdefault(who, []).append(float(seconds))
+        med = {k: sorted(v)[len(v) // 2] for k, v in times.items()}
+        out.append("")
+        out.append("| cold pull of the image set (median of "
+                   f"{len(times.get('direct', []))} rounds) | seconds | × direct | target | met |")
+        out.append("|---|---|---|---|---|")
+        for who, label in (("direct", "directly from upstream"), ("envcache", "through envcache, fresh store"),
+                           ("baseline", "through the BASELINE envcache, fresh store"),
+                           ("registry", "through docker-registry proxy, fresh store")):
+            if who not in med:
+                continue
+            ratio = med[who] / med["direct"]
+            target, met = "", ""
+            if who == "envcache":
+                target, met = "≤ 1.15×", "yes" if ratio <= 1.15 else "**no**"
+            all_runs = ", ".join(f"{t:.2f}" for t in times[who])
+            out.append(f"| {label} ({all_runs}) | {med[who]:.2f} | {ratio:.2f}× | {target} | {met} |")
+    rss = os.path.join(results, "rss.txt")
+    if os.path.exists(rss):
+        out.append("")
+        with open(rss) as f:
+            lines = [line.split() for line in f if line.strip()]
+        clients = dict(item.split("=") for item in lines[0][1:])["clients"] if lines else "?"
+        out.append(f"| envcache memory, {clients} clients on the 1 GiB blob | VmHWM (peak RSS) | "
+                   "peak RssAnon | peak RssFile | clients OK | wall time | target | met |")
+        out.append("|---|---|---|---|---|---|---|---|")
+        for words in lines:
+            kv = dict(item.split("=") for item in words[1:])
+            phase = "cold (one upstream download, all clients streamed from it)" \
+                if words[0] == "cold" else "warm (served from the store)"
+            hwm = int(kv["hwm_kb"]) / 1024
+            met = "yes" if hwm < 200 and kv["ok"] == kv["clients"] else "**no**"
+            out.append(f"| {phase} | {hwm:.0f} MiB | {int(kv['anon_kb']) / 1024:.0f} MiB | "
+                       f"{int(kv['file_kb']) / 1024:.0f} MiB | {kv['ok']}/{kv['clients']} | "
+                       f"{kv['seconds']} s | < 200 MiB | {met} |")
+    return out
+
+
 def table(results):
     names = os.listdir(results)
     if not any(n.startswith("wrk-manifests-") for n in names):
+        if "cold.txt" in names:  # run.sh --cold
+            print("\n".join(cold_rows(results)[1:]))
+            return 0
         if not any(n.startswith("wrk-tls-") for n in names):  # run.sh --p99
             print("\n".join(p99_table(results)[1:]))
             return 0
@@ -361,46 +411,7 @@ def table(results):
     if os.path.exists(outcomes):
         with open(outcomes) as f:
             out.append(f"envcache's answers during the wrk runs (from its request log): {f.read().strip()}.")
-    cold = os.path.join(results, "cold.txt")
-    if os.path.exists(cold):
-        times = {}
-        with open(cold) as f:
-            for line in f:
-                who, seconds = line.split()
-                times.setdefault(who, []).append(float(seconds))
-        med = {k: sorted(v)[len(v) // 2] for k, v in times.items()}
-        out.append("")
-        out.append("| cold pull of the image set (median of "
-                   f"{len(times.get('direct', []))} rounds) | seconds | × direct | target | met |")
-        out.append("|---|---|---|---|---|")
-        for who, label in (("direct", "directly from upstream"), ("envcache", "through envcache, fresh store"),
-                           ("registry", "through docker-registry proxy, fresh store")):
-            if who not in med:
-                continue
-            ratio = med[who] / med["direct"]
-            target, met = "", ""
-            if who == "envcache":
-                target, met = "≤ 1.15×", "yes" if ratio <= 1.15 else "**no**"
-            all_runs = ", ".join(f"{t:.2f}" for t in times[who])
-            out.append(f"| {label} ({all_runs}) | {med[who]:.2f} | {ratio:.2f}× | {target} | {met} |")
-    rss = os.path.join(results, "rss.txt")
-    if os.path.exists(rss):
-        out.append("")
-        with open(rss) as f:
-            lines = [line.split() for line in f if line.strip()]
-        clients = dict(item.split("=") for item in lines[0][1:])["clients"] if lines else "?"
-        out.append(f"| envcache memory, {clients} clients on the 1 GiB blob | VmHWM (peak RSS) | "
-                   "peak RssAnon | peak RssFile | clients OK | wall time | target | met |")
-        out.append("|---|---|---|---|---|---|---|---|")
-        for words in lines:
-            kv = dict(item.split("=") for item in words[1:])
-            phase = "cold (one upstream download, all clients streamed from it)" \
-                if words[0] == "cold" else "warm (served from the store)"
-            hwm = int(kv["hwm_kb"]) / 1024
-            met = "yes" if hwm < 200 and kv["ok"] == kv["clients"] else "**no**"
-            out.append(f"| {phase} | {hwm:.0f} MiB | {int(kv['anon_kb']) / 1024:.0f} MiB | "
-                       f"{int(kv['file_kb']) / 1024:.0f} MiB | {kv['ok']}/{kv['clients']} | "
-                       f"{kv['seconds']} s | < 200 MiB | {met} |")
+    out.extend(cold_rows(results))
     print("\n".join(out))
     return 0
 

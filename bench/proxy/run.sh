@@ -11,6 +11,8 @@
 #   bench/proxy/run.sh --p99      the p99 row only (warm manifest hits alone and during three
 #                                 cold downloads; nginx alone and beside a writer of fresh
 #                                 pages as the reference)
+#   bench/proxy/run.sh --cold     the cold rows only: cold pulls of the image set and memory
+#                                 while clients pull the 1 GiB blob
 #
 # Environment: ENVCACHE (binary, default build/release/proxy/envcache), BENCH_WORK (scratch
 # directory, default build/bench-proxy; ~9 GiB), DURATION (seconds per wrk run, 10),
@@ -19,7 +21,8 @@
 # P99_FRESH_RATE (MiB/s of the p99 reference's writer of fresh pages, 384),
 # COLD_ROUNDS (3),
 # RSS_CLIENTS (64), RSS_MAX_TIME (seconds an RSS client may take, 600), BASELINE (another
-# envcache binary: its plain-HTTP manifest and blob rows beside this one's, in the TLS section), PASS_PULLS
+# envcache binary: its plain-HTTP manifest and blob rows beside this one's, in the TLS section;
+# with --cold, its cold pulls beside this one's in each round), PASS_PULLS
 # (pulls per credential and repository in the pass-through count, 5).
 # Needs docker-registry, nginx-light, wrk, skopeo, curl, openssl, python3 and htpasswd
 # (apache2-utils). Every server binds 127.0.0.1 only; every process this script starts is
@@ -42,12 +45,15 @@ elif [[ ${1:-} == --tls ]]; then
     MODE=tls
 elif [[ ${1:-} == --p99 ]]; then
     MODE=p99
+elif [[ ${1:-} == --cold ]]; then
+    MODE=cold
 elif [[ -n ${1:-} ]]; then
-    sed -n '2,26p' "$0" >&2
+    sed -n '2,29p' "$0" >&2
     exit 2
 fi
-# The sections that --tls skips.
+# The sections that --tls, --p99 and --cold skip.
 full_run() { [[ $MODE == full ]]; }
+cold_rows() { [[ $MODE == full || $MODE == cold ]]; }
 # One wrk thread: on 2 cores the load generator takes one of them, as a new user's would.
 CONNECTIONS=32
 WRK_THREADS=1
@@ -256,7 +262,7 @@ run_wrk() { # run_wrk TEST CONTENDER ROUND LIST [wrk args...]; https for a TLS c
     log "$test $c round $round: $(grep -E 'Requests/sec|Transfer/sec' "$out" | tr -s ' ' | tr '\n' ' ')"
 }
 
-if full_run; then # sections 3 to 5 (not indented, to keep them readable)
+if cold_rows; then # section 3 (not indented, to keep it readable)
 # --- 3. cold pulls: the image set directly, through envcache and docker-registry, fresh -----
 EC=$("${LIB[@]}" free-port)
 RP=$("${LIB[@]}" free-port)
@@ -275,13 +281,20 @@ for round in $(seq "$COLD_ROUNDS"); do
     start_envcache envcache "$EC" "$WORK/envcache-cold" "$UP"
     echo "envcache $(time_set "$EC")" >>"$RESULTS/cold.txt"
     stop envcache
+    if [[ -n ${BASELINE:-} ]]; then
+        ENVCACHE=$BASELINE start_envcache baseline "$EC" "$WORK/baseline-cold" "$UP"
+        echo "baseline $(time_set "$EC")" >>"$RESULTS/cold.txt"
+        stop baseline
+    fi
     rm -rf "$WORK/registry-cold"
     start_registry registry "$RP" "$WORK/registry-cold" "http://127.0.0.1:$UP"
     echo "registry $(time_set "$RP")" >>"$RESULTS/cold.txt"
     stop registry
 done
 cat "$RESULTS/cold.txt" >&2
+fi # cold_rows
 
+if full_run; then # section 4
 # --- 4. warm throughput with wrk: -c32 -t2, same paths against each contender ---------------
 rm -rf "$WORK/envcache-warm" "$WORK/registry-warm"
 start_envcache envcache "$EC" "$WORK/envcache-warm" "$UP"
@@ -401,7 +414,7 @@ stop nginx-p99
 
 fi # full_run or p99
 
-if full_run; then
+if cold_rows; then
 # --- 5. envcache RSS while RSS_CLIENTS clients pull the 1 GiB blob (cold, then warm) --------
 HUGE=$(head -1 "$URLS/huge.txt")
 HUGE_DIGEST=${HUGE##*/}
@@ -446,9 +459,9 @@ for phase in cold warm; do
 done
 stop envcache
 
-fi # full_run
+fi # cold_rows
 
-if [[ $MODE != p99 ]]; then # sections 5b and 5c
+if [[ $MODE == full || $MODE == tls ]]; then # sections 5b and 5c
 # --- 5b. warm TLS throughput: envcache with server.tls against nginx with ssl, same files ----
 make_certificate
 ET=$("${LIB[@]}" free-port)
@@ -529,7 +542,7 @@ echo "pass-through: $heads upstream manifest HEADs for $pulls pulls by 2 credent
 stop envcache-pass
 stop pass-upstream
 
-fi # not p99
+fi # full or tls
 
 # --- 6. the tables ---------------------------------------------------------------------------
 {
