@@ -246,7 +246,9 @@ while read -r repo tag _; do
 done <"$IMAGES"
 "${LIB[@]}" static-tree "http://127.0.0.1:$UP" "$WORK/layout" "$IMAGES" "$WORK/static"
 URLS=$WORK/static/urls
-COLD_REPOS=$(awk '$1 ~ /^bench\/cold/ {print $1}' "$WORK/images.txt")
+# The cold-pull set is bench/cold0-cold4; bench/cold512 (three 512 MiB layers) is pulled cold
+# on its own, and downloaded in the p99 test.
+COLD_REPOS=$(awk '$1 ~ /^bench\/cold/ && $1 != "bench/cold512" {print $1}' "$WORK/images.txt")
 WARM_REPOS="bench/small bench/large $COLD_REPOS"
 
 declare -A PORT=()
@@ -266,32 +268,37 @@ if cold_rows; then # section 3 (not indented, to keep it readable)
 # --- 3. cold pulls: the image set directly, through envcache and docker-registry, fresh -----
 EC=$("${LIB[@]}" free-port)
 RP=$("${LIB[@]}" free-port)
-time_set() { # time_set PORT: seconds to pull every image of the cold set, one after the other
-    local start end repo
+time_set() { # time_set PORT REPO...: seconds to pull the images, one after the other
+    local start end repo port=$1
+    shift
     start=$(date +%s.%N)
-    for repo in $COLD_REPOS; do skopeo_pull "$1" "$repo" "$WORK/pull/${repo//\//_}"; done
+    for repo in "$@"; do skopeo_pull "$port" "$repo" "$WORK/pull/${repo//\//_}"; done
     end=$(date +%s.%N)
     python3 -c "print(f'{$end - $start:.3f}')"
 }
+time_both() { # time_both WHO PORT: the cold set, then bench/cold512, into cold.txt and cold-large.txt
+    echo "$1 $(time_set "$2" $COLD_REPOS)" >>"$RESULTS/cold.txt"
+    echo "$1 $(time_set "$2" bench/cold512)" >>"$RESULTS/cold-large.txt"
+}
 log "cold pulls: warming the upstream's page cache with one direct pull"
-time_set "$UP" >/dev/null
+time_set "$UP" $COLD_REPOS bench/cold512 >/dev/null
 for round in $(seq "$COLD_ROUNDS"); do
     log "cold pulls: round $round/$COLD_ROUNDS"
-    echo "direct $(time_set "$UP")" >>"$RESULTS/cold.txt"
+    time_both direct "$UP"
     start_envcache envcache "$EC" "$WORK/envcache-cold" "$UP"
-    echo "envcache $(time_set "$EC")" >>"$RESULTS/cold.txt"
+    time_both envcache "$EC"
     stop envcache
     if [[ -n ${BASELINE:-} ]]; then
         ENVCACHE=$BASELINE start_envcache baseline "$EC" "$WORK/baseline-cold" "$UP"
-        echo "baseline $(time_set "$EC")" >>"$RESULTS/cold.txt"
+        time_both baseline "$EC"
         stop baseline
     fi
     rm -rf "$WORK/registry-cold"
     start_registry registry "$RP" "$WORK/registry-cold" "http://127.0.0.1:$UP"
-    echo "registry $(time_set "$RP")" >>"$RESULTS/cold.txt"
+    time_both registry "$RP"
     stop registry
 done
-cat "$RESULTS/cold.txt" >&2
+paste "$RESULTS/cold.txt" "$RESULTS/cold-large.txt" >&2
 fi # cold_rows
 
 if full_run; then # section 4
