@@ -22,8 +22,9 @@ Writer::~Writer() {
 
 net::awaitable<result<void>> Writer::append(std::span<const char> bytes) {
     if (!m_writer) co_return store::errc::aborted;
-    store::BlobWriter* writer = m_writer.get();
-    auto appending = m_cache.on_blobs([writer, bytes] { return writer->append(bytes); });
+    // The blob thread holds the store writer too: should this Writer go meanwhile, the writer
+    // is abandoned only after the call returned.
+    auto appending = m_cache.on_blobs([writer = m_writer, bytes] { return writer->append(bytes); });
     auto appended = co_await std::move(appending);
     if (appended) m_bytes += bytes.size();
     co_return appended;
@@ -31,8 +32,7 @@ net::awaitable<result<void>> Writer::append(std::span<const char> bytes) {
 
 net::awaitable<result<void>> Writer::commit() {
     if (!m_writer) co_return store::errc::aborted;
-    store::BlobWriter* writer = m_writer.get();
-    auto committing = m_cache.on_blobs([writer] { return writer->commit(); });
+    auto committing = m_cache.on_blobs([writer = m_writer] { return writer->commit(); });
     auto committed = co_await std::move(committing);
     // A failed write stays until this Writer goes: its destructor removes it on the blob
     // threads, where waiting for the store is allowed.
@@ -219,9 +219,8 @@ result<void> Cache::flush() {
     return m_store->flush();
 }
 
-void Cache::abandon(std::unique_ptr<store::BlobWriter> writer) {
-    net::post(m_blob_pool,
-              [w = std::shared_ptr<store::BlobWriter>(std::move(writer))]() mutable { w.reset(); });
+void Cache::abandon(std::shared_ptr<store::BlobWriter> writer) {
+    net::post(m_blob_pool, [w = std::move(writer)]() mutable { w.reset(); });
 }
 
 void Cache::on_removed_by_store(const store::Digest& digest) {

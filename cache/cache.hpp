@@ -65,7 +65,7 @@ class Writer {
   private:
     Cache& m_cache;
     store::Digest m_digest;
-    std::unique_ptr<store::BlobWriter> m_writer;
+    std::shared_ptr<store::BlobWriter> m_writer;  // shared with the blob thread during a call
     std::uint64_t m_bytes = 0;
 };
 
@@ -197,9 +197,9 @@ class Cache {
             net::bind_cancellation_slot(net::cancellation_slot(), net::use_awaitable));
         co_return co_await std::move(spawned);
     }
-    // Destroys an abandoned store writer on the blob threads (its destructor waits for the
-    // store to delete what it wrote).
-    void abandon(std::unique_ptr<store::BlobWriter> writer);
+    // Lets go of an abandoned store writer on the blob threads: its destructor, there or on
+    // the blob thread still calling it, waits for the store to delete what it wrote.
+    void abandon(std::shared_ptr<store::BlobWriter> writer);
     void on_removed_by_store(const store::Digest& digest);
     // Lowers each of the blob pool's threads by `nice` (Options::blob_nice).
     void lower_blob_threads(int nice);
