@@ -120,12 +120,23 @@ boost::system::result<std::span<const char>> Fetch::read(std::uint64_t offset, s
     cursor.m_piece.reset();
     if (chunk && !(cursor.m_chunk && cursor.m_chunk->index == chunk->index)) {
         cursor.m_chunk.reset();
-        auto decoded = std::make_shared<DecodedChunk>();
+        std::shared_ptr<DecodedChunk> decoded;
+        {
+            const std::lock_guard lock(m_mutex);
+            decoded = std::move(m_spare_chunk);
+        }
+        if (!decoded) decoded = std::make_shared<DecodedChunk>();
         decoded->index = chunk->index;
         const auto read = m_cache.read_written_chunk(m_digest, *chunk, decoded->bytes);
         const std::lock_guard lock(m_mutex);
         if (read) {
-            m_recent = decoded;
+            if (!m_spooled) {
+                // The one it replaces is reused for the next decode once nobody reads it.
+                auto replaced =
+                    std::const_pointer_cast<DecodedChunk>(std::exchange(m_recent, decoded));
+                if (replaced && !m_spare_chunk && held_alone(replaced))
+                    m_spare_chunk = std::move(replaced);
+            }
             cursor.m_chunk = std::move(decoded);
         } else if (m_spooled) {
             // The store dropped out meanwhile: its chunks went after they were copied to the
@@ -244,6 +255,7 @@ boost::system::result<void> Fetch::move_to_spool() {
     m_spooled = true;
     m_tail.clear();
     m_recent.reset();
+    m_spare_chunk.reset();
     return {};
 }
 

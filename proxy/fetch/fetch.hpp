@@ -149,8 +149,10 @@ class Fetch {
     bool m_spooled = true;                            // the spool has every written byte
     std::deque<std::shared_ptr<const Piece>> m_tail;  // bytes the store may not hold yet
     std::vector<std::shared_ptr<Piece>> m_spares;     // pieces nobody reads any more
-    // The chunk read back last: clients that keep pace with each other read each chunk once.
+    // The chunk read back last: clients reading a chunk after another one did share its
+    // decode (clients reading it at the same moment each decode it).
     mutable std::shared_ptr<const DecodedChunk> m_recent;
+    mutable std::shared_ptr<DecodedChunk> m_spare_chunk;  // its buffer kept for the next decode
     WakeList m_waiters;
 };
 

@@ -145,7 +145,9 @@ boost::system::result<void> hash_fetched(const Fetch& fetch, std::uint64_t bytes
 // The store dropped out of a download after `bytes` bytes: the fetch moves to its spool before
 // the store's writer goes (and with it what it wrote), the spool's bytes count against the
 // store's limits, and the bytes so far are hashed from the spool into a fresh `hash`. Disk work
-// the size of the blob: run it on the blob threads. The store's reservation must be gone.
+// the size of the blob: run it on the blob threads. The store's reservation must be gone first,
+// or the spool's would be refused just when the store ran out of room; until the store's copy
+// is removed (with its writer, next), the two copies are on disk and one is counted.
 std::string drop_store(cache::Cache& cache, Fetch& fetch, std::optional<std::uint64_t> size,
                        std::uint64_t bytes, store::Sha256& hash) {
     if (auto moved = fetch.move_to_spool(); !moved)

@@ -66,16 +66,18 @@ struct Download {
         fetch->start_streaming(blob.size(), "application/octet-stream", true);
     }
 
-    void hand_on(std::string_view bytes) {
+    // `to_store` false: the fetch gets the bytes, the store not yet (store() gives them).
+    void hand_on(std::string_view bytes, bool to_store = true) {
         while (!bytes.empty()) {
             piece = fetch->next_piece(std::move(piece));
             piece->size = std::min(bytes.size(), Piece::k_capacity);
             std::memcpy(piece->bytes.get(), bytes.data(), piece->size);
             bytes.remove_prefix(piece->size);
             REQUIRE(fetch->append(piece));
-            if (writer) REQUIRE(writer->append(piece->view()));
+            if (writer && to_store) REQUIRE(writer->append(piece->view()));
         }
     }
+    void store(std::string_view bytes) { REQUIRE(writer->append(bytes)); }
 };
 
 // Bytes [from, to) as a client reads them, with `cursor`; nullopt when a read fails.
@@ -101,15 +103,16 @@ TEST_CASE("a download's clients read it back from the store's chunks and the spo
     const std::string blob = random_bytes(3 * k + 53, 11);
     Download download(cache, dir.path() / "spool", blob);
 
-    download.hand_on(std::string_view(blob).substr(0, 2 * k));
-    Fetch::Cursor early;  // reads while the store may hold none of it yet
+    download.hand_on(std::string_view(blob).substr(0, 2 * k), false);
+    Fetch::Cursor early;  // reads from memory: the store has none of it yet
     CHECK(read_range(*download.fetch, early, 0, 2 * k) == blob.substr(0, 2 * k));
-    // A client holds bytes it was given (from memory, or from the store if it was quick)...
+    // A client holds bytes it was given from memory...
     Fetch::Cursor holder;
     const std::size_t at = 2 * k - 300'000;  // in the last piece wholly inside chunk 1
     auto held = download.fetch->read(at, 1000, holder);
     REQUIRE(held.has_value());
     REQUIRE(held->size() == 1000);
+    download.store(std::string_view(blob).substr(0, 2 * k));
     REQUIRE(cache.store().flush());  // chunks 0 and 1 are in the store now
     // ...while the pieces the store holds leave memory as the next ones arrive, and are reused
     // for them unless a client still holds one.
