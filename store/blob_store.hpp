@@ -89,8 +89,6 @@ struct RecoveryReport {
     std::string read_path;
 };
 
-// A blob being written. Append bytes in order, then commit. Destroying an uncommitted writer
-// abandons the write; nothing of it stays visible or on disk.
 // A chunk of a blob being written whose transaction has committed: what a reader needs to read
 // it back (BlobStore::read_written_chunk) while the write goes on, before the blob's record
 // lists its chunks.
@@ -100,9 +98,10 @@ struct WrittenChunk {
     ChunkEntry entry;
 };
 
+// A blob being written. Append bytes in order, then commit. Destroying an uncommitted writer
+// abandons the write; nothing of it stays visible or on disk.
 class BlobWriter {
   public:
-    // Without a successful commit, removes everything written.
     virtual ~BlobWriter() = default;
     // Hashes and queues the bytes. May block while the writer queue is full (back-pressure).
     virtual result<void> append(std::span<const char> bytes) = 0;
@@ -132,14 +131,14 @@ class BlobStore {
     // [i * k_chunk_size, min(size, (i+1) * k_chunk_size)).
     virtual result<void> read_chunk(const Digest& digest, std::uint32_t index,
                                     ChunkBuffer& out) = 0;
-    // Calls `sink` with consecutive pieces of [offset, offset + length); stops early if sink
-    // returns false. Each piece is valid only during the call.
     // Decompressed bytes of a chunk that BlobWriter::on_chunk_written reported, into `out`
     // (replaced): of a blob still being written, or committed since. Fails (errc::not_found)
     // once the write was abandoned or the blob removed; errc::corrupt if the bytes read back
     // do not match the chunk's CRC.
     virtual result<void> read_written_chunk(const Digest& digest, const WrittenChunk& chunk,
                                             ChunkBuffer& out) = 0;
+    // Calls `sink` with consecutive pieces of [offset, offset + length); stops early if sink
+    // returns false. Each piece is valid only during the call.
     virtual result<void> read_range(const Digest& digest, std::uint64_t offset,
                                     std::uint64_t length,
                                     const std::function<bool(std::span<const char>)>& sink) = 0;

@@ -71,7 +71,7 @@ void LmdbBlobWriter::on_chunk_written(std::function<void(const WrittenChunk&)> f
 }
 
 result<void> LmdbBlobWriter::append(std::span<const char> bytes) {
-    if (m_committing || m_finished) return errc::aborted;
+    if (m_committing) return errc::aborted;
     if (auto r = failed(); !r) return r;
     m_sha.update(bytes);
     m_bytes += bytes.size();
@@ -153,7 +153,7 @@ void LmdbBlobWriter::queue_chunk(std::string chunk) {
 }
 
 result<void> LmdbBlobWriter::commit() {
-    if (m_committing || m_finished) return errc::aborted;
+    if (m_committing) return errc::aborted;
     m_committing = true;
     if (!m_buf.empty()) queue_chunk(std::move(m_buf));
     m_buf = std::string();  // no more chunks: the staging buffer's memory goes

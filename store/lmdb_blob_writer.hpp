@@ -68,7 +68,7 @@ class LmdbBlobWriter final : public BlobWriter {
     std::int64_t m_created = 0;
     std::shared_ptr<Shared> m_shared = std::make_shared<Shared>();
     bool m_committing = false;  // commit() was called: no more appends or commits
-    bool m_finished = false;
+    bool m_finished = false;    // the store was told the write ended (committed or abandoned)
 };
 
 }  // namespace store

@@ -113,12 +113,12 @@ boost::system::result<std::span<const char>> Fetch::read(std::uint64_t offset, s
                     return boost::system::errc::make_error_code(boost::system::errc::io_error);
                 return piece.view().subspan(from, std::min(max, piece.size - from));
             }
-            const bool have = cursor.m_chunk && cursor.m_chunk->index == chunk->index;
-            if (!have && m_recent && m_recent->index == chunk->index) cursor.m_chunk = m_recent;
+            if (!cursor.holds(chunk->index) && m_recent && m_recent->index == chunk->index)
+                cursor.m_chunk = m_recent;
         }
     }
     cursor.m_piece.reset();
-    if (chunk && !(cursor.m_chunk && cursor.m_chunk->index == chunk->index)) {
+    if (chunk && !cursor.holds(chunk->index)) {
         cursor.m_chunk.reset();
         std::shared_ptr<DecodedChunk> decoded;
         {

@@ -93,6 +93,7 @@ class Fetch {
     class Cursor {
       private:
         friend class Fetch;
+        bool holds(std::uint32_t index) const { return m_chunk && m_chunk->index == index; }
         std::shared_ptr<const DecodedChunk> m_chunk;
         std::shared_ptr<const Piece> m_piece;
         std::vector<char> m_buffer;  // spool reads
