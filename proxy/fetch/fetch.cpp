@@ -59,8 +59,16 @@ std::vector<store::WrittenChunk> WrittenChunks::all() const {
 
 // ---- Fetch ----------------------------------------------------------------------------------
 
-Fetch::Fetch(store::Digest digest, SpoolFile spool, cache::Cache& cache)
-    : m_digest(digest), m_cache(cache), m_spool(std::move(spool)) {}
+Fetch::Fetch(store::Digest digest, std::filesystem::path spool_dir, cache::Cache& cache)
+    : m_digest(digest), m_cache(cache), m_spool_dir(std::move(spool_dir)) {}
+
+boost::system::result<void> Fetch::open_spool() {
+    if (m_spool) return {};
+    auto spool = SpoolFile::create(m_spool_dir);
+    if (!spool) return spool.error();
+    m_spool.emplace(std::move(*spool));
+    return {};
+}
 
 FetchStatus Fetch::status() const {
     const std::lock_guard lock(m_mutex);
@@ -157,7 +165,7 @@ boost::system::result<std::span<const char>> Fetch::read(std::uint64_t offset, s
     // Spooled: the file holds every written byte, and only the download writes it.
     cursor.m_chunk.reset();
     cursor.m_buffer.resize(std::max(cursor.m_buffer.size(), max));
-    auto read = m_spool.read_at(offset, std::span<char>(cursor.m_buffer.data(), max));
+    auto read = m_spool->read_at(offset, std::span<char>(cursor.m_buffer.data(), max));
     if (!read) return read.error();
     return std::span<const char>(cursor.m_buffer.data(), *read);
 }
@@ -210,7 +218,7 @@ boost::system::result<void> Fetch::append(std::shared_ptr<Piece> piece) {
     // Only the download writes, so the offset cannot move under us; readers never read past
     // `written`, so they never see a half-written piece.
     if (spooled) {
-        if (auto written = m_spool.write_at(offset, piece->view()); !written) return written;
+        if (auto written = m_spool->write_at(offset, piece->view()); !written) return written;
     }
     WakeList waiters;
     {
@@ -240,6 +248,7 @@ boost::system::result<void> Fetch::move_to_spool() {
         if (m_spooled) return {};
         tail = m_tail;
     }
+    if (auto opened = open_spool(); !opened) return opened;
     // Nothing is appended meanwhile (only the download appends, and it is here), so the store's
     // chunks and the tail cover every written byte; where they overlap, the bytes are equal.
     store::ChunkBuffer chunk;
@@ -247,10 +256,10 @@ boost::system::result<void> Fetch::move_to_spool() {
         if (auto read = m_cache.read_written_chunk(m_digest, written, chunk); !read)
             return read.error();
         const std::uint64_t start = std::uint64_t{written.index} * store::k_chunk_size;
-        if (auto copied = m_spool.write_at(start, chunk.span()); !copied) return copied;
+        if (auto copied = m_spool->write_at(start, chunk.span()); !copied) return copied;
     }
     for (const auto& piece : tail)
-        if (auto copied = m_spool.write_at(piece->offset, piece->view()); !copied) return copied;
+        if (auto copied = m_spool->write_at(piece->offset, piece->view()); !copied) return copied;
     const std::lock_guard lock(m_mutex);
     m_spooled = true;
     m_tail.clear();
@@ -273,11 +282,20 @@ void Fetch::complete() {
 }
 
 void Fetch::fail(unsigned upstream_status) {
+    set_failed(upstream_status, false);
+}
+
+void Fetch::fail_to_spool() {
+    set_failed(0, true);
+}
+
+void Fetch::set_failed(unsigned upstream_status, bool spool_failed) {
     WakeList waiters;
     {
         const std::lock_guard lock(m_mutex);
         m_status.state = FetchState::failed;
         m_status.upstream_status = upstream_status;
+        m_status.spool_failed = spool_failed;
         waiters = m_waiters.take();
     }
     waiters.wake();

@@ -8,10 +8,12 @@
 //     transaction committed; the newer bytes from memory (the pieces the download handed on,
 //     kept until the store holds them). Each byte is written to disk once.
 //   - when the store does not take it, or drops out midway: from a spool, an unlinked file
-//     under storage.path. What the store had written is copied there when it drops out.
+//     under storage.path, created only then. What the store had written is copied there when
+//     it drops out.
 
 #include <cstdint>
 #include <deque>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -46,6 +48,7 @@ struct FetchStatus {
     std::uint64_t written = 0;
     std::optional<std::uint64_t> size;  // from the upstream's Content-Length
     unsigned upstream_status = 0;       // the upstream's answer when it was not 200; 0: none
+    bool spool_failed = false;          // failed before streaming: no spool could be made
     std::string media_type;
 
     // Bytes a client may send now. Until the digest is verified the last byte of a blob of
@@ -99,8 +102,9 @@ class Fetch {
         std::vector<char> m_buffer;  // spool reads
     };
 
-    // `cache` is where the store's chunks are read back from.
-    Fetch(store::Digest digest, SpoolFile spool, cache::Cache& cache);
+    // `cache` is where the store's chunks are read back from; a spool, if one is needed, is
+    // made under `spool_dir`.
+    Fetch(store::Digest digest, std::filesystem::path spool_dir, cache::Cache& cache);
 
     const store::Digest& digest() const { return m_digest; }
     FetchStatus status() const;
@@ -123,8 +127,11 @@ class Fetch {
 
     // ---- producer side, called by the download only ----
 
+    // Makes the spool file, unless there is one. Disk work: call it off the loops. Needed
+    // before start_streaming(…, false); move_to_spool() makes it itself.
+    boost::system::result<void> open_spool();
     // `to_store`: a store writer takes the bytes and reports its chunks to chunk_listener();
-    // otherwise they go to the spool.
+    // otherwise they go to the spool, which open_spool() made.
     void start_streaming(std::optional<std::uint64_t> size, std::string media_type, bool to_store);
     // What the store writer reports its written chunks to (store::BlobWriter::on_chunk_written).
     std::function<void(const store::WrittenChunk&)> chunk_listener() const;
@@ -138,11 +145,19 @@ class Fetch {
     boost::system::result<void> move_to_spool();
     void complete();
     void fail(unsigned upstream_status);
+    // Fails before streaming because open_spool() did: clients are told the proxy cannot take
+    // the blob now, not that the upstream failed.
+    void fail_to_spool();
 
   private:
+    void set_failed(unsigned upstream_status, bool spool_failed);
+
     const store::Digest m_digest;
     cache::Cache& m_cache;
-    SpoolFile m_spool;
+    const std::filesystem::path m_spool_dir;
+    // Set once, by the download, before m_spooled turns true; readers use it only after they
+    // saw m_spooled under the mutex.
+    std::optional<SpoolFile> m_spool;
     cache::Evictor::Reservation m_spool_room;
     const std::shared_ptr<WrittenChunks> m_written = std::make_shared<WrittenChunks>();
     mutable std::mutex m_mutex;

@@ -57,9 +57,7 @@ boost::system::result<Joined> Fetcher::join(const store::Digest& digest, const S
         if (m_stopping) return make_error_code(boost::system::errc::operation_canceled);
         // A download may have committed between the caller's miss and this lock.
         if (const auto info = m_cache.stat(digest); info && info.value()) return Joined{};
-        auto spool = SpoolFile::create(m_options.spool_dir);
-        if (!spool) return spool.error();
-        fetch = std::make_shared<Fetch>(digest, std::move(*spool), m_cache);
+        fetch = std::make_shared<Fetch>(digest, m_options.spool_dir, m_cache);
         m_running.emplace(digest, fetch);
     }
     spawn(download(fetch, source));
@@ -223,8 +221,16 @@ net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source sour
     // (see Cache::reserve_spool).
     if (writer) {
         writer->on_chunk_written(fetch->chunk_listener());
-    } else if (size) {
-        fetch->hold_spool_room(m_cache.reserve_spool(*size));
+    } else {
+        auto opening = m_cache.on_blobs([&] { return fetch->open_spool(); });
+        if (auto opened = co_await std::move(opening); !opened) {
+            log_line("fetch " + digest + ": cannot make a spool under " +
+                     m_options.spool_dir.string() + ": " + opened.error().message());
+            finish(fetch);
+            fetch->fail_to_spool();
+            co_return;
+        }
+        if (size) fetch->hold_spool_room(m_cache.reserve_spool(*size));
     }
     fetch->start_streaming(size, media_type, writer != nullptr);
 

@@ -64,5 +64,8 @@ OciError upstream_unavailable_at(std::string_view name, bool circuit_open) {
     if (circuit_open) return make(503, "UNAVAILABLE", message + " (circuit breaker open)", "");
     return make(502, "UNAVAILABLE", message, "");
 }
+OciError mirror_unavailable(std::string_view d) {
+    return make(503, "UNAVAILABLE", "the mirror cannot take this request now", d);
+}
 
 }  // namespace proxy::registry

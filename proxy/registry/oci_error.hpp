@@ -32,5 +32,7 @@ OciError upstream_unavailable(std::string_view detail = {});
 // Upstream `name` (its configured name, never its URL) gave no answer: 502; or 503 while its
 // circuit breaker is open and the request was not sent (clients then try their next host).
 OciError upstream_unavailable_at(std::string_view name, bool circuit_open);
+// envcache itself cannot take the request now (no spool for a download, shutting down): 503.
+OciError mirror_unavailable(std::string_view detail = {});
 
 }  // namespace proxy::registry

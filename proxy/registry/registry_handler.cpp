@@ -349,7 +349,11 @@ net::awaitable<void> RegistryHandler::serve_fetch(Exchange& ex, const store::Dig
     m_metrics.add(up, joined.coalesced ? &Counters::coalesced : &Counters::misses);
     fetch::FetchStatus status = co_await fetch.wait(0);
     if (status.state == fetch::FetchState::failed) {
-        if (status.upstream_status == 404) {
+        if (status.spool_failed) {
+            const OciError oci_error =
+                mirror_unavailable("no spool could be made for the download");
+            co_await server::send_error(ex, oci_error);
+        } else if (status.upstream_status == 404) {
             const OciError oci_error = blob_unknown();
             co_await server::send_error(ex, oci_error);
         } else if (status.upstream_status == 0) {
@@ -459,7 +463,7 @@ net::awaitable<void> RegistryHandler::handle_blob(Exchange& ex, const Route& rou
     if (!joined) {
         log_line("blob " + digest.str() + ": cannot start a download: " + joined.error().message());
         {
-            const OciError oci_error = upstream_unavailable("cannot spool the download");
+            const OciError oci_error = mirror_unavailable("cannot start the download");
             co_await server::send_error(ex, oci_error);
         }
         co_return;

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <map>
 #include <mutex>
@@ -395,6 +396,39 @@ TEST_CASE("when the store drops out of a download the blob is still checked agai
     CHECK_FALSE(bad.complete);
     CHECK(bad.body.size() < bad_blob.size());
     CHECK(proxy.metrics->total().digest_mismatch == 1);
+}
+
+TEST_CASE("a spool is made only for a download the store does not take and without one it gets 503",
+          "[proxy][pull]") {
+    Proxy proxy([](config::Config& c) { c.storage.max_size = 2ull << 20; });
+    // A file where the spools' directory would be: no spool can be made.
+    const std::filesystem::path spools = proxy.dir / "tmp";
+    std::ofstream(spools) << "in the way";
+    const std::string small = random_bytes(300 * 1024, 7);
+    const std::string large = random_bytes(3 << 20, 8);  // over max_size: not stored
+    const std::string small_target = "/v2/a/blobs/" + digest_of(small);
+    const std::string large_target = "/v2/a/blobs/" + digest_of(large);
+    proxy.upstream->set(small_target, {200, small, "application/octet-stream", ""});
+    proxy.upstream->set(large_target, {200, large, "application/octet-stream", ""});
+
+    const auto stored = fetch(proxy.port, http::verb::get, small_target);
+    CHECK(stored.status == 200);
+    CHECK(stored.body == small);
+    auto info = proxy.store->stat(*store::Digest::parse(digest_of(small)));
+    REQUIRE(info.has_value());
+    CHECK(info->has_value());
+
+    const auto refused = fetch(proxy.port, http::verb::get, large_target);
+    CHECK(refused.status == 503);
+    CHECK(refused.body.find("\"UNAVAILABLE\"") != std::string::npos);
+
+    std::filesystem::remove(spools);  // room for spools again: the large blob is streamed
+    const auto spooled = fetch(proxy.port, http::verb::get, large_target);
+    CHECK(spooled.status == 200);
+    CHECK(spooled.body == large);
+    info = proxy.store->stat(*store::Digest::parse(digest_of(large)));
+    REQUIRE(info.has_value());
+    CHECK_FALSE(info->has_value());
 }
 
 TEST_CASE("range requests of a stored blob get 206 and unsatisfiable ones 416", "[proxy][pull]") {
