@@ -4,6 +4,7 @@
 #include "proxy/fetch/fetch.hpp"
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,6 +46,81 @@ std::optional<std::uint64_t> spool_size(const std::filesystem::path& dir) {
     }
     return size;
 }
+
+// A store that runs `before_written_read` (once) when a written chunk is about to be read, so a
+// test can put a drop-out between a reader's look-up and its read of the store.
+class HookedStore final : public store::BlobStore {
+  public:
+    explicit HookedStore(std::unique_ptr<store::BlobStore> inner) : m(std::move(inner)) {}
+    std::function<void()> before_written_read;
+
+    template <class T>
+    using result = store::result<T>;
+    result<void> read_written_chunk(const store::Digest& d, const store::WrittenChunk& c,
+                                    store::ChunkBuffer& out) override {
+        if (auto hook = std::exchange(before_written_read, nullptr)) hook();
+        return m->read_written_chunk(d, c, out);
+    }
+    result<std::optional<store::BlobInfo>> stat(const store::Digest& d) override {
+        return m->stat(d);
+    }
+    result<void> read_chunk(const store::Digest& d, std::uint32_t i,
+                            store::ChunkBuffer& out) override {
+        return m->read_chunk(d, i, out);
+    }
+    result<void> read_range(const store::Digest& d, std::uint64_t offset, std::uint64_t length,
+                            const std::function<bool(std::span<const char>)>& sink) override {
+        return m->read_range(d, offset, length, sink);
+    }
+    void touch(const store::Digest& d) override { m->touch(d); }
+    result<std::unique_ptr<store::BlobWriter>> begin(const store::Digest& d,
+                                                     std::string media_type) override {
+        return m->begin(d, std::move(media_type));
+    }
+    result<void> remove(const store::Digest& d) override { return m->remove(d); }
+    void set_removal_listener(std::function<void(const store::Digest&)> fn) override {
+        m->set_removal_listener(std::move(fn));
+    }
+    result<void> put_tag(const store::TagKey& k, const store::TagRecord& r) override {
+        return m->put_tag(k, r);
+    }
+    result<std::optional<store::TagRecord>> get_tag(const store::TagKey& k) override {
+        return m->get_tag(k);
+    }
+    result<std::vector<std::string>> list_tags(const std::string& upstream,
+                                               const std::string& repo) override {
+        return m->list_tags(upstream, repo);
+    }
+    result<void> put_refs(const store::Digest& d, const std::vector<store::Digest>& c) override {
+        return m->put_refs(d, c);
+    }
+    result<std::vector<store::Digest>> get_refs(const store::Digest& d) override {
+        return m->get_refs(d);
+    }
+    result<void> put_record(std::string_view t, std::string_view k, std::string_view v) override {
+        return m->put_record(t, k, v);
+    }
+    result<std::optional<std::string>> get_record(std::string_view t, std::string_view k) override {
+        return m->get_record(t, k);
+    }
+    result<void> delete_record(std::string_view t, std::string_view k) override {
+        return m->delete_record(t, k);
+    }
+    result<std::vector<std::pair<std::string, std::string>>> list_records(
+        std::string_view t, std::string_view prefix) override {
+        return m->list_records(t, prefix);
+    }
+    store::Usage usage() override { return m->usage(); }
+    std::uint64_t max_uncommitted_bytes() const override { return m->max_uncommitted_bytes(); }
+    result<void> for_each_blob(
+        const std::function<void(const store::Digest&, const store::BlobInfo&)>& fn) override {
+        return m->for_each_blob(fn);
+    }
+    result<void> flush() override { return m->flush(); }
+
+  private:
+    std::unique_ptr<store::BlobStore> m;
+};
 
 // A download as the fetcher runs one: each piece goes to the fetch, then to the store writer
 // (while there is one).
@@ -156,6 +232,31 @@ TEST_CASE("when the store drops out of a download, what it wrote moves to the sp
     download.hand_on(std::string_view(blob).substr(more));  // the rest to the spool only
     CHECK(spool_size(dir.path() / "spool") == blob.size());
     CHECK(read_range(*download.fetch, reading, k / 2, blob.size()) == blob.substr(k / 2));
+    Fetch::Cursor fresh;
+    CHECK(read_range(*download.fetch, fresh, 0, blob.size()) == blob);
+}
+
+TEST_CASE("a reader whose store read loses the race to a drop-out reads on from the spool",
+          "[proxy][fetch]") {
+    TempDir dir;
+    auto hooked = std::make_unique<HookedStore>(open_store(options_for(dir)));
+    HookedStore& store = *hooked;
+    cache::Cache cache(std::move(hooked), cache_options());
+    const std::string blob = random_bytes(3 * k + 7, 13);
+    Download download(cache, dir.path() / "spool", blob);
+    download.hand_on(blob);
+    REQUIRE(cache.store().flush());  // the three whole chunks are in the store
+
+    // The reader finds chunk 1 in the store; before it reads it there, the store drops out:
+    // its chunks move to the spool and its copy goes.
+    store.before_written_read = [&] {
+        REQUIRE(download.fetch->move_to_spool());
+        download.writer.reset();
+    };
+    Fetch::Cursor reader;
+    CHECK(read_range(*download.fetch, reader, k + 5, 2 * k + 5) == blob.substr(k + 5, k));
+    CHECK_FALSE(store.before_written_read);  // the drop-out did come between
+    CHECK(spool_size(dir.path() / "spool") == blob.size());
     Fetch::Cursor fresh;
     CHECK(read_range(*download.fetch, fresh, 0, blob.size()) == blob);
 }
