@@ -56,7 +56,7 @@ LmdbBlobStore::LmdbBlobStore(const Options& options, StoreEnv env, ChunkReader r
       m_queue(std::make_unique<WriteQueue>(
           m_env.get(), m_options.commit_every_chunks, m_options.queue_chunks,
           CommitHooks{m_options.test_commit_delay, m_options.test_commit_gate}, k_default_gather,
-          m_options.writer_nice)),
+          m_options.writer_nice, FileGrowth(m_env.get(), m_env.data_fd(), m_env.page_size()))),
       m_tables(m_env, *m_queue) {}
 
 LmdbBlobStore::~LmdbBlobStore() {

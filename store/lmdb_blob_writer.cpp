@@ -111,7 +111,8 @@ void LmdbBlobWriter::queue_chunk(std::string chunk) {
     const std::uint32_t crc = crc32c(*payload);
     m_entries.push_back(ChunkEntry{codec, crc});
     m_stored += payload->size();
-    m_pages += chunk_pages(payload->size(), m_store.page_size());
+    const std::uint64_t pages = chunk_pages(payload->size(), m_store.page_size());
+    m_pages += pages;
 
     const auto index = static_cast<std::uint32_t>(m_entries.size() - 1);
     std::string key = chunk_key(m_digest, index);
@@ -149,7 +150,7 @@ void LmdbBlobWriter::queue_chunk(std::string chunk) {
                     if (shared->rc.load() == 0 && shared->written) shared->written(written);
                     shared->give_back(std::move(*payload));
                 },
-                true});
+                true, pages * m_store.page_size()});
 }
 
 result<void> LmdbBlobWriter::commit() {

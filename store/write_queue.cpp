@@ -10,14 +10,22 @@
 
 namespace store {
 
+namespace {
+
+constexpr std::uint64_t k_growth_margin = 64 * 1024;
+
+}  // namespace
+
 WriteQueue::WriteQueue(MDB_env* env, unsigned batch_chunks, std::size_t max_queued_chunks,
-                       CommitHooks hooks, std::chrono::milliseconds gather, int nice)
+                       CommitHooks hooks, std::chrono::milliseconds gather, int nice,
+                       FileGrowth growth)
     : m_env(env),
       m_batch_chunks(batch_chunks == 0 ? 1 : batch_chunks),
       m_max_queued_chunks(max_queued_chunks == 0 ? 1 : max_queued_chunks),
       m_hooks(std::move(hooks)),
       m_gather(gather),
       m_nice(nice),
+      m_growth(growth),
       m_thread([this] { loop(); }) {}
 
 WriteQueue::~WriteQueue() {
@@ -85,6 +93,11 @@ void WriteQueue::run_batch(std::deque<WriteOp>& ops) {
         lmdb::Txn txn;
         rc = txn.begin(m_env, 0);
         if (rc == 0) {
+            std::uint64_t bytes = 0;
+            for (const auto& op : ops)
+                bytes += op.bytes;
+            // Room for the branch and leaf pages the batch touches, too.
+            if (bytes > 0) m_growth.prepare(bytes + k_growth_margin);
             for (auto& op : ops) {
                 rc = op.apply(txn.get());
                 if (rc != 0) break;

@@ -16,6 +16,8 @@
 
 #include <lmdb.h>
 
+#include "store/file_growth.hpp"
+
 namespace store {
 
 struct WriteOp {
@@ -28,6 +30,9 @@ struct WriteOp {
     // committed, otherwise the failing LMDB code. No transaction is open during the call.
     std::function<void(int)> done;
     bool is_chunk = false;  // counts against the queue bound
+    // Bytes of new pages the operation may add to the data file (a chunk's overflow pages):
+    // the batch's sum is grown ahead of its commit (file_growth.hpp).
+    std::uint64_t bytes = 0;
 };
 
 // What the writer thread does before every commit: test hooks that make the disk look slow
@@ -49,10 +54,11 @@ class WriteQueue {
     // other operation ends the wait: nothing but chunks of unfinished blobs is held back,
     // and nobody waits for those.
     // The writer thread runs `nice` below the thread that made the queue (see
-    // thread_priority.hpp): nobody waits for a commit on a loop.
+    // thread_priority.hpp): nobody waits for a commit on a loop. Before each batch writes,
+    // `growth` grows the data file by the batch's WriteOp::bytes.
     WriteQueue(MDB_env* env, unsigned batch_chunks, std::size_t max_queued_chunks,
                CommitHooks hooks = {}, std::chrono::milliseconds gather = k_default_gather,
-               int nice = 0);
+               int nice = 0, FileGrowth growth = FileGrowth(nullptr, -1, 4096));
     ~WriteQueue();  // applies everything queued, then joins the thread
     WriteQueue(const WriteQueue&) = delete;
     WriteQueue& operator=(const WriteQueue&) = delete;
@@ -82,6 +88,7 @@ class WriteQueue {
     CommitHooks m_hooks;
     std::chrono::milliseconds m_gather;
     int m_nice;
+    FileGrowth m_growth;  // used by the writer thread only
     std::atomic<std::uint64_t> m_commits{0};
 
     std::mutex m_mutex;

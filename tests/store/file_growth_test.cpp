@@ -1,0 +1,152 @@
+// The data file grown ahead of a commit: zeros after the pages in use, never over them, and a
+// store whose file was grown reads and reopens as before.
+
+#include "store/file_growth.hpp"
+
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <iterator>
+#include <string>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <lmdb.h>
+
+#include "store/lmdb.hpp"
+#include "store/store_env.hpp"
+#include "store/write_queue.hpp"
+#include "store_test_util.hpp"
+
+using namespace store;
+using namespace store::test;
+
+namespace {
+
+StoreEnv open_env(const TempDir& dir) {
+    auto env = StoreEnv::open(options_for(dir));
+    REQUIRE(env.has_value());
+    return std::move(*env);
+}
+
+int put(MDB_txn* txn, MDB_dbi dbi, const std::string& key, const std::string& value) {
+    MDB_val k = lmdb::val(key);
+    MDB_val v = lmdb::val(value);
+    return mdb_put(txn, dbi, &k, &v, 0);
+}
+
+// Commits key -> value in the chunks table.
+void commit_value(const StoreEnv& env, const std::string& key, const std::string& value) {
+    lmdb::Txn txn;
+    REQUIRE(txn.begin(env.get(), 0) == 0);
+    REQUIRE(put(txn.get(), env.dbs().chunks, key, value) == 0);
+    REQUIRE(txn.commit() == 0);
+}
+
+std::string read_value(const StoreEnv& env, const std::string& key) {
+    lmdb::ReadTxn t(env.get());
+    MDB_val v;
+    REQUIRE(lmdb::get(t.get(), env.dbs().chunks, key, v) == 0);
+    return std::string(lmdb::view(v));
+}
+
+// Bytes of the environment's pages in use.
+std::uint64_t used_bytes(const StoreEnv& env) {
+    MDB_envinfo info;
+    REQUIRE(mdb_env_info(env.get(), &info) == 0);
+    return (std::uint64_t{info.me_last_pgno} + 1) * env.page_size();
+}
+
+std::uint64_t file_size(int fd) {
+    struct stat st {};
+    REQUIRE(::fstat(fd, &st) == 0);
+    return static_cast<std::uint64_t>(st.st_size);
+}
+
+std::string file_bytes(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+}  // namespace
+
+TEST_CASE("the data file grows by zeros after the pages in use and never over them", "[store]") {
+    TempDir dir;
+    const std::string first = random_bytes(300 * 1024, 1);
+    const std::string second = random_bytes(700 * 1024, 2);
+    {
+        const StoreEnv env = open_env(dir);
+        commit_value(env, "first", first);
+        const std::uint64_t used = used_bytes(env);
+        REQUIRE(file_size(env.data_fd()) == used);
+        const std::string before = file_bytes(dir.path() / "store" / "data.mdb");
+
+        FileGrowth growth(env.get(), env.data_fd(), env.page_size());
+        {
+            lmdb::Txn txn;
+            REQUIRE(txn.begin(env.get(), 0) == 0);
+            growth.prepare(1024 * 1024 + 5);  // rounded up to whole pages
+        }
+        const std::uint64_t grown = used + 1024 * 1024 + env.page_size();
+        CHECK(file_size(env.data_fd()) == grown);
+        CHECK(growth.bytes_written() == grown - used);
+        const std::string after = file_bytes(dir.path() / "store" / "data.mdb");
+        CHECK(after.substr(0, used) == before);
+        CHECK(after.find_first_not_of('\0', used) == std::string::npos);
+
+        // Already there: nothing more is written.
+        growth.prepare(1024 * 1024);
+        CHECK(growth.bytes_written() == grown - used);
+        // Never past the map.
+        MDB_envinfo info;
+        REQUIRE(mdb_env_info(env.get(), &info) == 0);
+        growth.prepare(info.me_mapsize * 2);
+        CHECK(file_size(env.data_fd()) == info.me_mapsize);
+
+        // The next commit writes into the grown part.
+        commit_value(env, "second", second);
+        CHECK(read_value(env, "first") == first);
+        CHECK(read_value(env, "second") == second);
+    }
+    // A file longer than its pages in use opens as before.
+    const StoreEnv env = open_env(dir);
+    CHECK(read_value(env, "first") == first);
+    CHECK(read_value(env, "second") == second);
+}
+
+TEST_CASE("growing the data file stops quietly when a write fails", "[store]") {
+    TempDir dir;
+    const StoreEnv env = open_env(dir);
+    commit_value(env, "first", random_bytes(300 * 1024, 1));
+    const std::uint64_t size = file_size(env.data_fd());
+    const int read_only = ::open((dir.path() / "store" / "data.mdb").c_str(), O_RDONLY | O_CLOEXEC);
+    REQUIRE(read_only >= 0);
+    FileGrowth growth(env.get(), read_only, env.page_size());
+    growth.prepare(1024 * 1024);
+    CHECK(growth.bytes_written() == 0);
+    CHECK(file_size(env.data_fd()) == size);
+    ::close(read_only);
+}
+
+TEST_CASE("a batch's new pages are in the data file before its operations write", "[store]") {
+    TempDir dir;
+    const StoreEnv env = open_env(dir);
+    const std::uint64_t used = used_bytes(env);
+    std::uint64_t size_seen = 0;
+    {
+        WriteQueue queue(env.get(), 32, 8, {}, std::chrono::milliseconds(0), 0,
+                         FileGrowth(env.get(), env.data_fd(), env.page_size()));
+        const std::string value = random_bytes(2 * 1024 * 1024, 3);
+        std::promise<int> done;
+        queue.push(WriteOp{[&](MDB_txn* txn) {
+                               size_seen = file_size(env.data_fd());
+                               return put(txn, env.dbs().chunks, "big", value);
+                           },
+                           [&](int rc) { done.set_value(rc); }, true, value.size()});
+        REQUIRE(done.get_future().get() == 0);
+    }
+    CHECK(size_seen >= used + 2 * 1024 * 1024);
+    CHECK(read_value(env, "big").size() == 2 * 1024 * 1024);
+}
