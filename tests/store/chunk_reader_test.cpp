@@ -14,7 +14,7 @@
 #include "store/lmdb.hpp"
 #include "store/lmdb_page.hpp"
 #include "store/store_env.hpp"
-#include "store_test_util.hpp"
+#include "store_env_util.hpp"
 
 using namespace store;
 using namespace store::test;
@@ -72,12 +72,6 @@ class FakeLayout {
 
 ChunkEntry raw_entry(const std::string& payload) {
     return ChunkEntry{Codec::raw, crc32c(payload)};
-}
-
-StoreEnv open_env(const TempDir& dir) {
-    auto env = StoreEnv::open(options_for(dir));
-    REQUIRE(env.has_value());
-    return std::move(*env);
 }
 
 std::size_t chunk_entries(const StoreEnv& env) {

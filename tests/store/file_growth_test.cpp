@@ -18,24 +18,12 @@
 #include "store/lmdb.hpp"
 #include "store/store_env.hpp"
 #include "store/write_queue.hpp"
-#include "store_test_util.hpp"
+#include "store_env_util.hpp"
 
 using namespace store;
 using namespace store::test;
 
 namespace {
-
-StoreEnv open_env(const TempDir& dir) {
-    auto env = StoreEnv::open(options_for(dir));
-    REQUIRE(env.has_value());
-    return std::move(*env);
-}
-
-int put(MDB_txn* txn, MDB_dbi dbi, const std::string& key, const std::string& value) {
-    MDB_val k = lmdb::val(key);
-    MDB_val v = lmdb::val(value);
-    return mdb_put(txn, dbi, &k, &v, 0);
-}
 
 // Commits key -> value in the chunks table.
 void commit_value(const StoreEnv& env, const std::string& key, const std::string& value) {

@@ -11,28 +11,11 @@
 #include "store/lmdb.hpp"
 #include "store/store_env.hpp"
 #include "store/thread_priority.hpp"
-#include "store_test_util.hpp"
+#include "store_env_util.hpp"
 
 using namespace store;
 using namespace store::test;
 using namespace std::chrono_literals;
-
-namespace {
-
-StoreEnv open_env(const TempDir& dir) {
-    auto env = StoreEnv::open(options_for(dir));
-    REQUIRE(env.has_value());
-    return std::move(*env);
-}
-
-// Puts key -> value in `dbi`; an LMDB code.
-int put(MDB_txn* txn, MDB_dbi dbi, const std::string& key, const std::string& value) {
-    MDB_val k = lmdb::val(key);
-    MDB_val v = lmdb::val(value);
-    return mdb_put(txn, dbi, &k, &v, 0);
-}
-
-}  // namespace
 
 TEST_CASE("a commit gate left in place is waited for at most its timeout", "[store]") {
     TempDir dir;
