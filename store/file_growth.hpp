@@ -8,8 +8,10 @@
 // pages went back to the host: bench/README, "Fresh pages"), one call takes tens of
 // milliseconds, while a loop waiting for that CPU answers nothing. Writing the new pages with
 // zeros first, in calls of k_piece bytes, puts that cost into calls that return often; the
-// commit then overwrites pages already in the page cache. Each page reaches the disk once when
-// the commit writes it before the next sync, as it does when the estimate was right.
+// commit then overwrites pages already in the page cache, and the pages it overwrites reach
+// the disk once. Zero pages it does not overwrite (an estimate above what it appends: chunks
+// that went to freed pages, the margin) are synced as zeros and written again by a later
+// commit.
 
 #include <cstddef>
 #include <cstdint>
@@ -26,13 +28,15 @@ class FileGrowth {
     FileGrowth(MDB_env* env, int fd, std::uint64_t page_size);
 
     // Makes the file reach `bytes` (in whole pages) past the last page the environment uses,
-    // writing zeros from where it ends now: never over a page in use, never past the map. Call
-    // inside a write transaction before it writes anything, so that no other writer appends
-    // meanwhile and this one's pages come after. A failed write (a full disk) stops it
-    // quietly: the commit's own write reports the error.
-    void prepare(std::uint64_t bytes);
+    // writing zeros from where it ends now: never over a page in use, never past the map.
+    // `txn` must be a write transaction that has written nothing yet: it holds the writer lock,
+    // so no other writer appends meanwhile, and its pages come after the zeros' start. Anything
+    // else (a read transaction, one that is not based on the last commit) is left alone. A
+    // failed write (a full disk) gives back what this call added, so the commit's own write
+    // meets the error and reports it as it would have.
+    void prepare(MDB_txn* txn, std::uint64_t bytes);
 
-    // Zeros written so far.
+    // Zeros written so far, and kept.
     std::uint64_t bytes_written() const { return m_written; }
 
   private:

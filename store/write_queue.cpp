@@ -97,7 +97,7 @@ void WriteQueue::run_batch(std::deque<WriteOp>& ops) {
             for (const auto& op : ops)
                 bytes += op.bytes;
             // Room for the branch and leaf pages the batch touches, too.
-            if (bytes > 0) m_growth.prepare(bytes + k_growth_margin);
+            if (bytes > 0) m_growth.prepare(txn.get(), bytes + k_growth_margin);
             for (auto& op : ops) {
                 rc = op.apply(txn.get());
                 if (rc != 0) break;

@@ -753,6 +753,33 @@ TEST_CASE("with the commit gate in place a write does not complete until it is r
     }
 }
 
+TEST_CASE("a blob's chunks are in the data file before their commit", "[store]") {
+    // The writer grows the file by a batch's chunk pages (FileGrowth) before the batch's
+    // operations run, so with its commit held at the gate the file is already longer.
+    using namespace std::chrono_literals;
+    TempDir dir;
+    auto options = options_for(dir);
+    options.test_commit_gate = dir.path() / "commit-gate";
+    auto store = open_store(options);
+    const auto data_file = options.path / "data.mdb";
+    const auto before = std::filesystem::file_size(data_file);
+    const std::string data = random_bytes(3 * k, 21);
+    const Digest d = digest_of(data);
+    dir.write("commit-gate", "");
+    auto written = std::async(std::launch::async, [&] { return write_blob(*store, d, data); });
+    GateOpener gate(options.test_commit_gate);
+    bool grown = false;
+    for (int i = 0; i < 3000 && !grown; ++i) {  // until the writer reached the gate
+        grown = std::filesystem::file_size(data_file) >= before + k;
+        if (!grown) std::this_thread::sleep_for(10ms);
+    }
+    CHECK(grown);
+    gate.open();
+    REQUIRE(written.wait_for(30s) == std::future_status::ready);
+    CHECK(written.get().has_value());
+    CHECK(read_all(*store, d) == data);
+}
+
 TEST_CASE("with a commit delay every write takes at least that long", "[store]") {
     using namespace std::chrono_literals;
     TempDir dir;

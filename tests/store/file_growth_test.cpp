@@ -3,12 +3,13 @@
 
 #include "store/file_growth.hpp"
 
-#include <fcntl.h>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <iterator>
 #include <string>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,6 +39,13 @@ std::string read_value(const StoreEnv& env, const std::string& key) {
     MDB_val v;
     REQUIRE(lmdb::get(t.get(), env.dbs().chunks, key, v) == 0);
     return std::string(lmdb::view(v));
+}
+
+// prepare() inside a write transaction of its own, which then ends without writing.
+void grow(const StoreEnv& env, FileGrowth& growth, std::uint64_t bytes) {
+    lmdb::Txn txn;
+    REQUIRE(txn.begin(env.get(), 0) == 0);
+    growth.prepare(txn.get(), bytes);
 }
 
 // Bytes of the environment's pages in use.
@@ -72,11 +80,7 @@ TEST_CASE("the data file grows by zeros after the pages in use and never over th
         const std::string before = file_bytes(dir.path() / "store" / "data.mdb");
 
         FileGrowth growth(env.get(), env.data_fd(), env.page_size());
-        {
-            lmdb::Txn txn;
-            REQUIRE(txn.begin(env.get(), 0) == 0);
-            growth.prepare(1024 * 1024 + 5);  // rounded up to whole pages
-        }
+        grow(env, growth, 1024 * 1024 + 5);  // rounded up to whole pages
         const std::uint64_t grown = used + 1024 * 1024 + env.page_size();
         CHECK(file_size(env.data_fd()) == grown);
         CHECK(growth.bytes_written() == grown - used);
@@ -85,13 +89,8 @@ TEST_CASE("the data file grows by zeros after the pages in use and never over th
         CHECK(after.find_first_not_of('\0', used) == std::string::npos);
 
         // Already there: nothing more is written.
-        growth.prepare(1024 * 1024);
+        grow(env, growth, 1024 * 1024);
         CHECK(growth.bytes_written() == grown - used);
-        // Never past the map.
-        MDB_envinfo info;
-        REQUIRE(mdb_env_info(env.get(), &info) == 0);
-        growth.prepare(info.me_mapsize * 2);
-        CHECK(file_size(env.data_fd()) == info.me_mapsize);
 
         // The next commit writes into the grown part.
         commit_value(env, "second", second);
@@ -104,18 +103,55 @@ TEST_CASE("the data file grows by zeros after the pages in use and never over th
     CHECK(read_value(env, "second") == second);
 }
 
-TEST_CASE("growing the data file stops quietly when a write fails", "[store]") {
+TEST_CASE("the data file never grows past the map", "[store]") {
+    TempDir dir;
+    auto options = options_for(dir);
+    options.map_size = 8ull << 20;
+    auto opened = StoreEnv::open(options);
+    REQUIRE(opened.has_value());
+    const StoreEnv& env = *opened;
+    FileGrowth growth(env.get(), env.data_fd(), env.page_size());
+    grow(env, growth, 64ull << 20);
+    CHECK(file_size(env.data_fd()) == 8ull << 20);
+}
+
+TEST_CASE("the data file is not grown outside a write transaction on the last commit", "[store]") {
     TempDir dir;
     const StoreEnv env = open_env(dir);
     commit_value(env, "first", random_bytes(300 * 1024, 1));
     const std::uint64_t size = file_size(env.data_fd());
-    const int read_only = ::open((dir.path() / "store" / "data.mdb").c_str(), O_RDONLY | O_CLOEXEC);
-    REQUIRE(read_only >= 0);
-    FileGrowth growth(env.get(), read_only, env.page_size());
-    growth.prepare(1024 * 1024);
+    FileGrowth growth(env.get(), env.data_fd(), env.page_size());
+    growth.prepare(nullptr, 1024 * 1024);
+    lmdb::ReadTxn reading(env.get());
+    REQUIRE(reading.rc == 0);
+    growth.prepare(reading.get(), 1024 * 1024);
     CHECK(growth.bytes_written() == 0);
     CHECK(file_size(env.data_fd()) == size);
-    ::close(read_only);
+}
+
+TEST_CASE("a failed write gives back what growing the data file had added", "[store]") {
+    TempDir dir;
+    const StoreEnv env = open_env(dir);
+    commit_value(env, "first", random_bytes(300 * 1024, 1));
+    const std::uint64_t size = file_size(env.data_fd());
+    FileGrowth growth(env.get(), env.data_fd(), env.page_size());
+    {
+        // Writes past size + 128 KiB fail (EFBIG, as ENOSPC would): the first two pieces
+        // are written, the third fails.
+        struct rlimit before {};
+        REQUIRE(::getrlimit(RLIMIT_FSIZE, &before) == 0);
+        const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+        struct rlimit limited = before;
+        limited.rlim_cur = size + 2 * FileGrowth::k_piece;
+        REQUIRE(::setrlimit(RLIMIT_FSIZE, &limited) == 0);
+        grow(env, growth, 1024 * 1024);
+        REQUIRE(::setrlimit(RLIMIT_FSIZE, &before) == 0);
+        std::signal(SIGXFSZ, old_handler);
+    }
+    CHECK(growth.bytes_written() == 0);
+    CHECK(file_size(env.data_fd()) == size);
+    grow(env, growth, 1024 * 1024);  // room again
+    CHECK(file_size(env.data_fd()) > size);
 }
 
 TEST_CASE("a batch's new pages are in the data file before its operations write", "[store]") {
