@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cassert>
 
 #include <boost/asio/this_coro.hpp>
 
@@ -178,6 +179,7 @@ void Fetch::start_streaming(std::optional<std::uint64_t> size, std::string media
         m_status.state = FetchState::streaming;
         m_status.size = size;
         m_status.media_type = std::move(media_type);
+        assert(to_store || m_spool);  // open_spool() comes first
         m_spooled = !to_store;
         waiters = m_waiters.take();
     }

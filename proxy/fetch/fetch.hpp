@@ -145,7 +145,7 @@ class Fetch {
     boost::system::result<void> move_to_spool();
     void complete();
     void fail(unsigned upstream_status);
-    // Fails before streaming because open_spool() did: clients are told the proxy cannot take
+    // Fails because open_spool() did: clients not answered yet are told the mirror cannot take
     // the blob now, not that the upstream failed.
     void fail_to_spool();
 

@@ -146,13 +146,19 @@ boost::system::result<void> hash_fetched(const Fetch& fetch, std::uint64_t bytes
 // the size of the blob: run it on the blob threads. The store's reservation must be gone first,
 // or the spool's would be refused just when the store ran out of room; until the store's copy
 // is removed (with its writer, next), the two copies are on disk and one is counted.
-std::string drop_store(cache::Cache& cache, Fetch& fetch, std::optional<std::uint64_t> size,
-                       std::uint64_t bytes, store::Sha256& hash) {
+struct Dropped {
+    std::string failure;    // empty: the download goes on into the spool
+    bool no_spool = false;  // the failure: no spool could be made
+};
+Dropped drop_store(cache::Cache& cache, Fetch& fetch, std::optional<std::uint64_t> size,
+                   std::uint64_t bytes, store::Sha256& hash) {
+    if (auto opened = fetch.open_spool(); !opened)
+        return {"cannot make a spool: " + opened.error().message(), true};
     if (auto moved = fetch.move_to_spool(); !moved)
-        return "spool write failed: " + moved.error().message();
+        return {"spool write failed: " + moved.error().message()};
     if (size) fetch.hold_spool_room(cache.reserve_spool(*size));
     if (auto hashed = hash_fetched(fetch, bytes, hash); !hashed)
-        return "spool read failed: " + hashed.error().message();
+        return {"spool read failed: " + hashed.error().message()};
     return {};
 }
 
@@ -241,6 +247,7 @@ net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source sour
     bool hashing = writer == nullptr;
     std::uint64_t total = 0;
     std::string failure;
+    bool no_spool = false;  // the failure: the store dropped out and no spool could be made
     // Bytes are handed on in whole pieces (or at the end): each piece wakes every waiting
     // client and is one append to the store (a turn of a blob thread and back), so tiny
     // upstream reads must not become tiny pieces.
@@ -286,7 +293,9 @@ net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source sour
                 room = {};
                 auto dropping = m_cache.on_blobs(
                     [&] { return drop_store(m_cache, *fetch, size, total, hash); });
-                failure = co_await std::move(dropping);
+                const Dropped dropped = co_await std::move(dropping);
+                failure = dropped.failure;
+                no_spool = dropped.no_spool;
                 if (!failure.empty()) break;
                 writer.reset();
             }
@@ -309,7 +318,9 @@ net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source sour
             room = {};
             auto dropping =
                 m_cache.on_blobs([&] { return drop_store(m_cache, *fetch, size, total, hash); });
-            failure = co_await std::move(dropping);
+            const Dropped dropped = co_await std::move(dropping);
+            failure = dropped.failure;
+            no_spool = dropped.no_spool;
         }
     }
     if (failure.empty() && !verified && (!hashing || hash.finish() != fetch->digest())) {
@@ -322,7 +333,11 @@ net::awaitable<void> Fetcher::download(std::shared_ptr<Fetch> fetch, Source sour
         // The clients are cut off before the store's copy goes (with the writer), so none of
         // them finds it gone first.
         finish(fetch);
-        fetch->fail(0);
+        if (no_spool) {
+            fetch->fail_to_spool();
+        } else {
+            fetch->fail(0);
+        }
         writer.reset();
         co_return;
     }

@@ -53,13 +53,18 @@ class HookedStore final : public store::BlobStore {
   public:
     explicit HookedStore(std::unique_ptr<store::BlobStore> inner) : m(std::move(inner)) {}
     std::function<void()> before_written_read;
+    bool hooked_read_failed = false;  // the read that ran after the hook failed
 
     template <class T>
     using result = store::result<T>;
     result<void> read_written_chunk(const store::Digest& d, const store::WrittenChunk& c,
                                     store::ChunkBuffer& out) override {
-        if (auto hook = std::exchange(before_written_read, nullptr)) hook();
-        return m->read_written_chunk(d, c, out);
+        auto hook = std::exchange(before_written_read, nullptr);
+        if (!hook) return m->read_written_chunk(d, c, out);
+        hook();
+        auto read = m->read_written_chunk(d, c, out);
+        hooked_read_failed = !read;
+        return read;
     }
     result<std::optional<store::BlobInfo>> stat(const store::Digest& d) override {
         return m->stat(d);
@@ -255,7 +260,8 @@ TEST_CASE("a reader whose store read loses the race to a drop-out reads on from 
     };
     Fetch::Cursor reader;
     CHECK(read_range(*download.fetch, reader, k + 5, 2 * k + 5) == blob.substr(k + 5, k));
-    CHECK_FALSE(store.before_written_read);  // the drop-out did come between
+    CHECK_FALSE(store.before_written_read);  // the drop-out did come between...
+    CHECK(store.hooked_read_failed);         // ...and the store's copy was gone
     CHECK(spool_size(dir.path() / "spool") == blob.size());
     Fetch::Cursor fresh;
     CHECK(read_range(*download.fetch, fresh, 0, blob.size()) == blob);
