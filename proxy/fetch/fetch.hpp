@@ -48,7 +48,7 @@ struct FetchStatus {
     std::uint64_t written = 0;
     std::optional<std::uint64_t> size;  // from the upstream's Content-Length
     unsigned upstream_status = 0;       // the upstream's answer when it was not 200; 0: none
-    bool spool_failed = false;          // failed before streaming: no spool could be made
+    bool spool_failed = false;          // failed because no spool could be made
     std::string media_type;
 
     // Bytes a client may send now. Until the digest is verified the last byte of a blob of

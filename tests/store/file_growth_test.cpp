@@ -66,6 +66,40 @@ std::string file_bytes(const std::filesystem::path& path) {
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+// A store with one committed value, its data file's size then, and a growth of that file.
+struct OneValue {
+    TempDir dir;
+    StoreEnv env = open_env(dir);
+    std::uint64_t size = 0;
+    FileGrowth growth{env.get(), env.data_fd(), env.page_size()};
+    OneValue() {
+        commit_value(env, "first", random_bytes(300 * 1024, 1));
+        size = file_size(env.data_fd());
+    }
+};
+
+// Limits the size of files this process writes (RLIMIT_FSIZE), with SIGXFSZ ignored, so a
+// write past the limit fails with EFBIG; both are restored when it goes.
+class FileSizeLimit {
+  public:
+    explicit FileSizeLimit(std::uint64_t bytes) : m_handler(std::signal(SIGXFSZ, SIG_IGN)) {
+        REQUIRE(::getrlimit(RLIMIT_FSIZE, &m_before) == 0);
+        struct rlimit limited = m_before;
+        limited.rlim_cur = bytes;
+        REQUIRE(::setrlimit(RLIMIT_FSIZE, &limited) == 0);
+    }
+    ~FileSizeLimit() {
+        CHECK(::setrlimit(RLIMIT_FSIZE, &m_before) == 0);  // CHECK: a destructor must not throw
+        std::signal(SIGXFSZ, m_handler);
+    }
+    FileSizeLimit(const FileSizeLimit&) = delete;
+    FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+
+  private:
+    void (*m_handler)(int);
+    struct rlimit m_before {};
+};
+
 }  // namespace
 
 TEST_CASE("the data file grows by zeros after the pages in use and never over them", "[store]") {
@@ -116,42 +150,27 @@ TEST_CASE("the data file never grows past the map", "[store]") {
 }
 
 TEST_CASE("the data file is not grown outside a write transaction on the last commit", "[store]") {
-    TempDir dir;
-    const StoreEnv env = open_env(dir);
-    commit_value(env, "first", random_bytes(300 * 1024, 1));
-    const std::uint64_t size = file_size(env.data_fd());
-    FileGrowth growth(env.get(), env.data_fd(), env.page_size());
-    growth.prepare(nullptr, 1024 * 1024);
-    lmdb::ReadTxn reading(env.get());
+    OneValue store;
+    store.growth.prepare(nullptr, 1024 * 1024);
+    lmdb::ReadTxn reading(store.env.get());
     REQUIRE(reading.rc == 0);
-    growth.prepare(reading.get(), 1024 * 1024);
-    CHECK(growth.bytes_written() == 0);
-    CHECK(file_size(env.data_fd()) == size);
+    store.growth.prepare(reading.get(), 1024 * 1024);
+    CHECK(store.growth.bytes_written() == 0);
+    CHECK(file_size(store.env.data_fd()) == store.size);
 }
 
 TEST_CASE("a failed write gives back what growing the data file had added", "[store]") {
-    TempDir dir;
-    const StoreEnv env = open_env(dir);
-    commit_value(env, "first", random_bytes(300 * 1024, 1));
-    const std::uint64_t size = file_size(env.data_fd());
-    FileGrowth growth(env.get(), env.data_fd(), env.page_size());
+    OneValue store;
     {
         // Writes past size + 128 KiB fail (EFBIG, as ENOSPC would): the first two pieces
         // are written, the third fails.
-        struct rlimit before {};
-        REQUIRE(::getrlimit(RLIMIT_FSIZE, &before) == 0);
-        const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
-        struct rlimit limited = before;
-        limited.rlim_cur = size + 2 * FileGrowth::k_piece;
-        REQUIRE(::setrlimit(RLIMIT_FSIZE, &limited) == 0);
-        grow(env, growth, 1024 * 1024);
-        REQUIRE(::setrlimit(RLIMIT_FSIZE, &before) == 0);
-        std::signal(SIGXFSZ, old_handler);
+        const FileSizeLimit limit(store.size + 2 * FileGrowth::k_piece);
+        grow(store.env, store.growth, 1024 * 1024);
     }
-    CHECK(growth.bytes_written() == 0);
-    CHECK(file_size(env.data_fd()) == size);
-    grow(env, growth, 1024 * 1024);  // room again
-    CHECK(file_size(env.data_fd()) > size);
+    CHECK(store.growth.bytes_written() == 0);
+    CHECK(file_size(store.env.data_fd()) == store.size);
+    grow(store.env, store.growth, 1024 * 1024);  // room again
+    CHECK(file_size(store.env.data_fd()) > store.size);
 }
 
 TEST_CASE("a batch's new pages are in the data file before its operations write", "[store]") {
