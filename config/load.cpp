@@ -116,9 +116,9 @@ constexpr std::array<std::string_view, 21> k_upstream_keys{
     "insecure_skip_verify", "connect_timeout", "read_timeout", "retries", "retry_budget",
     "revalidate_timeout", "stale_while_revalidate", "negative_ttl", "breaker_failures",
     "breaker_probe_interval", "access", "decision_ttl", "denial_ttl"};
-constexpr std::array<std::string_view, 7> k_server_keys{
-    "max_connections", "header_timeout", "idle_timeout", "shutdown_grace", "max_header_bytes",
-    "max_body_bytes", "tls"};
+constexpr std::array<std::string_view, 8> k_server_keys{
+    "max_connections", "header_timeout", "idle_timeout",   "shutdown_grace",
+    "max_header_bytes", "max_body_bytes", "scale_loops", "tls"};
 constexpr std::array<std::string_view, 5> k_tls_keys{
     "cert_file", "key_file", "client_ca_file", "client_auth", "min_version"};
 constexpr std::array<std::string_view, 5> k_access_keys{
@@ -600,6 +600,8 @@ class Loader {
                 s.max_header_bytes = positive_size();
             } else if (key == "max_body_bytes") {
                 s.max_body_bytes = positive_size();
+            } else if (key == "scale_loops") {
+                s.scale_loops = read_bool(v, child);
             } else if (key == "tls") {
                 read_tls(v, child, s.tls);
             } else {

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <chrono>
 #include <optional>
+#include <pthread.h>
 #include <thread>
 
 #include <boost/asio/as_tuple.hpp>
@@ -20,6 +21,7 @@
 #include <boost/beast/http/read.hpp>
 
 #include "proxy/log.hpp"
+#include "proxy/server/loop_scaling.hpp"
 
 namespace proxy::server {
 
@@ -78,6 +80,8 @@ boost::system::error_code parse_buffered(http::request_parser<http::string_body>
 
 // How long a closing TLS connection waits for the client's close_notify.
 constexpr std::chrono::seconds k_tls_shutdown_timeout{2};
+// How often config.scale_loops measures the loops and the machine.
+constexpr std::chrono::milliseconds k_scale_period{250};
 
 struct Server::Connection {
     Connection(net::ip::tcp::socket socket, std::shared_ptr<net::ssl::context> tls)
@@ -86,8 +90,14 @@ struct Server::Connection {
     // Keeps the main io_context from running out of work while the connection is open (when
     // it runs on a loop of the server's own).
     std::optional<net::executor_work_guard<net::io_context::executor_type>> main_work;
+    // Keeps its loop running: taken for the next loop before a move, so that the loop cannot
+    // have ended by the time the connection gets there.
+    std::optional<net::executor_work_guard<net::io_context::executor_type>> loop_work;
+    std::size_t loop = 0;       // its loop's index; written under m_mutex, read there elsewhere
+    beast::flat_buffer buffer;  // bytes read past the last request, carried along a move
     std::vector<std::string> client_cert_names;  // set after the TLS handshake
-    bool busy = false;                           // touched on the connection's strand only
+    bool opened = false;  // the session began (a moved connection's does not shake hands again)
+    bool busy = false;    // touched on the connection's strand only
     // Ends whatever the session awaits (close_all); emitted on the connection's strand.
     net::cancellation_signal cancel;
 };
@@ -97,6 +107,10 @@ struct Server::Loop {
     std::optional<net::executor_work_guard<net::io_context::executor_type>> idle{
         net::make_work_guard(context)};
     std::thread thread;
+    clockid_t clock = CLOCK_THREAD_CPUTIME_ID;  // the thread's CPU clock, once it runs
+    bool has_clock = false;
+    std::atomic<std::size_t> connections{0};
+    std::atomic<std::int64_t> shed{0};  // connections to hand over between requests
 };
 
 Server::Server(net::io_context& ioc, const config::ServerConfig& config, Handler handler,
@@ -109,7 +123,9 @@ Server::Server(net::io_context& ioc, const config::ServerConfig& config, Handler
         m_loops.push_back(std::make_unique<Loop>());
         Loop& loop = *m_loops.back();
         loop.thread = std::thread([&loop] { loop.context.run(); });
+        loop.has_clock = pthread_getcpuclockid(loop.thread.native_handle(), &loop.clock) == 0;
     }
+    m_active_loops = config.scale_loops ? std::min(1u, loops) : loops;
 }
 
 Server::~Server() {
@@ -121,17 +137,94 @@ Server::~Server() {
         loop->thread.join();
 }
 
-net::any_io_executor Server::next_executor() {
-    if (m_loops.empty()) return net::make_strand(m_ioc);
-    const std::size_t index = m_next_loop++ % m_loops.size();
-    return m_loops[index]->context.get_executor();
+std::size_t Server::next_loop() const {
+    const std::size_t active = std::min<std::size_t>(m_active_loops.load(), m_loops.size());
+    std::size_t best = 0;
+    for (std::size_t i = 1; i < active; ++i) {
+        if (m_loops[i]->connections.load() < m_loops[best]->connections.load()) best = i;
+    }
+    return best;
 }
 
 void Server::release_loops() {
-    std::call_once(m_loops_released, [this] {
-        for (const auto& loop : m_loops) {
-            net::post(loop->context, [&loop = *loop] { loop.idle.reset(); });
+    {
+        const std::lock_guard lock(m_mutex);
+        if (m_loops_released) return;
+        m_loops_released = true;
+    }
+    for (const auto& loop : m_loops) {
+        net::post(loop->context, [&loop = *loop] { loop.idle.reset(); });
+    }
+}
+
+void Server::set_active_loops(unsigned active) {
+    if (m_loops.empty()) return;
+    m_active_loops = std::clamp<unsigned>(active, 1, static_cast<unsigned>(m_loops.size()));
+    rebalance();
+}
+
+void Server::rebalance() {
+    std::vector<std::size_t> counts;
+    counts.reserve(m_loops.size());
+    for (const auto& loop : m_loops)
+        counts.push_back(loop->connections.load());
+    const auto shed = shed_counts(counts, m_active_loops.load());
+    for (std::size_t i = 0; i < m_loops.size(); ++i)
+        m_loops[i]->shed.store(static_cast<std::int64_t>(shed[i]));
+}
+
+std::optional<std::size_t> Server::move_target(std::size_t from) {
+    Loop& loop = *m_loops[from];
+    if (loop.shed.load(std::memory_order_relaxed) <= 0) return std::nullopt;
+    loop.shed.fetch_sub(1, std::memory_order_relaxed);
+    const std::size_t active = std::min<std::size_t>(m_active_loops.load(), m_loops.size());
+    std::optional<std::size_t> best;
+    for (std::size_t i = 0; i < active; ++i) {
+        if (i == from) continue;
+        if (!best || m_loops[i]->connections.load() < m_loops[*best]->connections.load()) best = i;
+    }
+    // Within the active loops, only a move that evens the counts out.
+    if (best && from < active && m_loops[*best]->connections.load() + 1 >= loop.connections.load())
+        return std::nullopt;
+    return best;
+}
+
+bool Server::move(Connection& connection, std::size_t to) {
+    std::size_t from = 0;
+    {
+        const std::lock_guard lock(m_mutex);
+        if (m_loops_released || m_stopping) return false;
+        if (const auto ec = connection.stream.rehome(m_loops[to]->context.get_executor())) {
+            log_line("server: cannot move a connection to another loop: " + ec.message());
+            return false;
         }
+        connection.loop_work.emplace(net::make_work_guard(m_loops[to]->context));
+        from = connection.loop;
+        connection.loop = to;
+    }
+    --m_loops[from]->connections;
+    ++m_loops[to]->connections;
+    return true;
+}
+
+net::any_io_executor Server::executor_of(Connection& connection) {
+    // Without loops of its own a connection never moves: its stream's executor is fixed.
+    if (m_loops.empty()) return connection.stream.get_executor();
+    return m_loops[connection.loop]->context.get_executor();
+}
+
+void Server::on_connection(const std::shared_ptr<Connection>& connection,
+                           std::function<void(Connection&)> fn) {
+    // The caller holds m_mutex.
+    const net::any_io_executor where = executor_of(*connection);
+    net::post(where, [this, connection, where, fn = std::move(fn)]() mutable {
+        bool here = false;
+        {
+            const std::lock_guard lock(m_mutex);
+            here = executor_of(*connection) == where;
+            if (!here) on_connection(connection, std::move(fn));  // it moved meanwhile
+        }
+        if (here) fn(*connection);
     });
 }
 
@@ -157,6 +250,46 @@ boost::system::result<net::ip::tcp::endpoint> Server::listen(const std::string& 
 void Server::start() {
     net::co_spawn(m_acceptor.get_executor(), accept_loop(),
                   [](std::exception_ptr e) { report(e); });
+    if (m_config.scale_loops && m_loops.size() > 1) {
+        m_scale_timer.emplace(m_acceptor.get_executor());
+        net::co_spawn(m_acceptor.get_executor(), scale_loops(),
+                      [](std::exception_ptr e) { report(e); });
+    }
+}
+
+net::awaitable<void> Server::scale_loops() {
+    LoopPolicy policy(static_cast<unsigned>(m_loops.size()));
+    MachineIdle machine;
+    std::ignore = machine.sample();
+    std::vector<double> cpu(m_loops.size());
+    const auto cpu_of = [this](std::size_t i) {
+        return m_loops[i]->has_clock ? thread_cpu_seconds(m_loops[i]->clock) : 0.0;
+    };
+    for (std::size_t i = 0; i < m_loops.size(); ++i)
+        cpu[i] = cpu_of(i);
+    auto last = std::chrono::steady_clock::now();
+    std::vector<double> busy(m_loops.size());
+    while (!m_stopping) {
+        m_scale_timer->expires_after(k_scale_period);
+        const auto [ec] = co_await m_scale_timer->async_wait(k_token);
+        if (ec || m_stopping) break;
+        const auto now = std::chrono::steady_clock::now();
+        const double wall = std::chrono::duration<double>(now - last).count();
+        last = now;
+        for (std::size_t i = 0; i < m_loops.size(); ++i) {
+            const double seconds = cpu_of(i);
+            busy[i] = wall > 0 ? (seconds - cpu[i]) / wall : 0.0;
+            cpu[i] = seconds;
+        }
+        const auto idle = machine.sample();
+        const unsigned before = policy.active();
+        const unsigned after = idle ? policy.next(busy, *idle) : before;
+        if (after != before) {
+            log_line("server: " + std::to_string(after) + " of " + std::to_string(m_loops.size()) +
+                     " loops take connections");
+        }
+        set_active_loops(after);
+    }
 }
 
 void Server::stop() {
@@ -166,13 +299,14 @@ void Server::stop() {
     net::post(m_acceptor.get_executor(), [this] {
         boost::system::error_code ignored;
         m_acceptor.close(ignored);
+        if (m_scale_timer) m_scale_timer->cancel();
         release_loops();
     });
     {
         const std::lock_guard lock(m_mutex);
         for (const auto& connection : m_connections) {
-            net::post(connection->stream.get_executor(), [connection] {
-                if (!connection->busy) connection->stream.cancel();
+            on_connection(connection, [](Connection& c) {
+                if (!c.busy) c.stream.cancel();
             });
         }
     }
@@ -181,17 +315,21 @@ void Server::stop() {
 void Server::close_all() {
     const std::lock_guard lock(m_mutex);
     for (const auto& connection : m_connections) {
-        net::post(connection->stream.get_executor(), [connection] {
-            connection->cancel.emit(net::cancellation_type::terminal);
+        on_connection(connection, [](Connection& c) {
+            c.cancel.emit(net::cancellation_type::terminal);
             boost::system::error_code ignored;
-            connection->stream.socket().close(ignored);
+            c.stream.socket().close(ignored);
         });
     }
 }
 
 net::awaitable<void> Server::accept_loop() {
     while (!m_stopping) {
-        auto [ec, socket] = co_await m_acceptor.async_accept(next_executor(), k_token);
+        const std::size_t loop = m_loops.empty() ? 0 : next_loop();
+        const net::any_io_executor executor = m_loops.empty()
+                                                  ? net::any_io_executor(net::make_strand(m_ioc))
+                                                  : m_loops[loop]->context.get_executor();
+        auto [ec, socket] = co_await m_acceptor.async_accept(executor, k_token);
         if (ec) {
             if (m_stopping || ec == net::error::operation_aborted) break;
             log_line("accept: " + ec.message());
@@ -215,30 +353,49 @@ net::awaitable<void> Server::accept_loop() {
         ++m_active;
         socket.set_option(net::ip::tcp::no_delay(true), ec);
         auto connection = std::make_shared<Connection>(std::move(socket), m_tls.load());
-        if (!m_loops.empty()) connection->main_work.emplace(net::make_work_guard(m_ioc));
+        if (!m_loops.empty()) {
+            connection->main_work.emplace(net::make_work_guard(m_ioc));
+            connection->loop_work.emplace(net::make_work_guard(m_loops[loop]->context));
+            connection->loop = loop;
+            ++m_loops[loop]->connections;
+        }
         {
             const std::lock_guard lock(m_mutex);
             m_connections.insert(connection);
         }
-        net::co_spawn(connection->stream.get_executor(), session(connection),
-                      net::bind_cancellation_slot(connection->cancel.slot(),
-                                                  [this, connection](std::exception_ptr e) {
-                                                      report(e);
-                                                      {
-                                                          const std::lock_guard lock(m_mutex);
-                                                          m_connections.erase(connection);
-                                                      }
-                                                      --m_active;
-                                                  }));
+        spawn_session(std::move(connection));
     }
 }
 
-net::awaitable<void> Server::session(std::shared_ptr<Connection> connection) {
+void Server::spawn_session(std::shared_ptr<Connection> connection) {
+    auto done = [this, connection](std::exception_ptr e, bool moved) {
+        report(e);
+        if (!e && moved) {
+            // Its new loop spawns the session there: the cancellation slot is set on the
+            // thread that emits on it (on_connection).
+            net::post(connection->stream.get_executor(),
+                      [this, connection] { spawn_session(connection); });
+            return;
+        }
+        if (!m_loops.empty()) --m_loops[connection->loop]->connections;
+        {
+            const std::lock_guard lock(m_mutex);
+            m_connections.erase(connection);
+        }
+        --m_active;
+    };
+    net::co_spawn(connection->stream.get_executor(), session(connection),
+                  net::bind_cancellation_slot(connection->cancel.slot(), std::move(done)));
+}
+
+net::awaitable<bool> Server::session(std::shared_ptr<Connection> connection) {
     // Cancelled (close_all), each awaited operation ends with an error the handlers already
     // handle; none throws.
     co_await net::this_coro::throw_if_cancelled(false);
     Stream& stream = connection->stream;
-    if (stream.is_tls()) {
+    const bool opening = !connection->opened;
+    connection->opened = true;
+    if (stream.is_tls() && opening) {
         // The handshake is bounded like a request's headers (slow clients are dropped).
         stream.expires_after(m_config.header_timeout);
         auto handshaking = stream.handshake();
@@ -249,11 +406,11 @@ net::awaitable<void> Server::session(std::shared_ptr<Connection> connection) {
                      " failed: " + ec.message());
             boost::system::error_code ignored;
             stream.socket().close(ignored);
-            co_return;
+            co_return false;
         }
         connection->client_cert_names = stream.peer_certificate_names();
     }
-    beast::flat_buffer buffer;
+    beast::flat_buffer& buffer = connection->buffer;
     for (;;) {
         if (m_stopping) break;
         if (buffer.size() == 0) {
@@ -334,6 +491,11 @@ net::awaitable<void> Server::session(std::shared_ptr<Connection> connection) {
         log_access(access_line(request, ex, std::chrono::steady_clock::now() - started));
         connection->busy = false;
         if (!ex.keep_alive || ex.aborted) break;
+        if (!m_loops.empty()) {
+            // Between requests: hand the connection to another loop if its own has too many.
+            if (const auto to = move_target(connection->loop); to && move(*connection, *to))
+                co_return true;
+        }
     }
     if (stream.is_tls() && stream.socket().is_open()) {
         stream.expires_after(k_tls_shutdown_timeout);
@@ -344,6 +506,7 @@ net::awaitable<void> Server::session(std::shared_ptr<Connection> connection) {
         stream.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
         stream.socket().close(ignored);
     }
+    co_return false;
 }
 
 }  // namespace proxy::server

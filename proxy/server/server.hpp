@@ -3,16 +3,22 @@
 // keep-alive, timeouts and parser limits, hands every request to one handler and logs it.
 //
 // Where connections run: with `loops` > 0, on the server's own single-threaded event loops
-// (one thread each, connections dealt round robin), so that a request's reads, handler and
-// writes stay on one thread: no strand and no wake-up of another thread per step. Work a
-// handler starts elsewhere (downloads on the main io_context, store work on the cache's
-// threads) completes back on the connection's loop. With `loops` == 0, each connection runs on
-// a strand of the main io_context.
+// (one thread each), so that a request's reads, handler and writes stay on one thread: no
+// strand and no wake-up of another thread per step. Work a handler starts elsewhere (downloads
+// on the main io_context, store work on the cache's threads) completes back on the connection's
+// loop. With `loops` == 0, each connection runs on a strand of the main io_context.
+//
+// Which loops: the first `active` ones take connections, each new one the active loop with the
+// fewest. With config.scale_loops, a timer sets `active` from what the loops and the machine
+// did (LoopPolicy, loop_scaling.hpp): one loop while one is enough or no CPU is idle for more.
+// Connections follow `active` between requests: a loop with more than an equal share hands its
+// extra connections, each after its response, to the active loop with the fewest.
 
 #include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -22,6 +28,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/system/result.hpp>
 
 #include "config/config.hpp"
@@ -60,18 +67,38 @@ class Server {
     void close_all();
     // Open connections.
     std::size_t connections() const { return m_active.load(); }
+    // Loops that take connections now (1..loops; 0 without loops of its own).
+    unsigned active_loops() const { return m_active_loops.load(); }
+    // Sets the loops that take connections (clamped to 1..loops) and has the others' connections,
+    // and any over an equal share, move between requests. The scaling timer calls it; so may a
+    // test, with config.scale_loops false. Safe to call from any thread.
+    void set_active_loops(unsigned active);
 
   private:
     struct Connection;
     struct Loop;
 
-    // The executor the next connection runs on.
-    net::any_io_executor next_executor();
+    // The loop the next connection runs on: the active one with the fewest connections.
+    std::size_t next_loop() const;
     // Lets the loops' threads end once their connections have (idempotent).
     void release_loops();
+    // Sets each loop's count of connections to hand over (shed_counts).
+    void rebalance();
+    // Where a connection on loop `from` should move after its response, if anywhere.
+    std::optional<std::size_t> move_target(std::size_t from);
+    // Moves `connection` to loop `to`, on its present loop's thread between requests; false
+    // when it stays (the loops are being released, or its socket could not move).
+    bool move(Connection& connection, std::size_t to);
+    // Runs `fn` on the connection's loop (or strand), wherever it has moved meanwhile.
+    void on_connection(const std::shared_ptr<Connection>& connection,
+                       std::function<void(Connection&)> fn);
+    net::any_io_executor executor_of(Connection& connection);
+    void spawn_session(std::shared_ptr<Connection> connection);
 
     net::awaitable<void> accept_loop();
-    net::awaitable<void> session(std::shared_ptr<Connection> connection);
+    net::awaitable<void> scale_loops();
+    // Serves the connection's requests; true when it moved to another loop (and goes on there).
+    net::awaitable<bool> session(std::shared_ptr<Connection> connection);
 
     net::io_context& m_ioc;
     const config::ServerConfig& m_config;
@@ -83,8 +110,9 @@ class Server {
     std::mutex m_mutex;
     std::unordered_set<std::shared_ptr<Connection>> m_connections;
     std::vector<std::unique_ptr<Loop>> m_loops;
-    std::size_t m_next_loop = 0;  // on the acceptor's strand only
-    std::once_flag m_loops_released;
+    std::atomic<unsigned> m_active_loops{0};
+    bool m_loops_released = false;                   // under m_mutex
+    std::optional<net::steady_timer> m_scale_timer;  // on the acceptor's strand
 };
 
 }  // namespace proxy::server

@@ -133,6 +133,10 @@ class Stream {
         m_tcp.expires_after(timeout);
     }
     void cancel() { m_tcp.cancel(); }
+    // Moves the connection to `executor` (another loop's) between operations; TLS state stays.
+    boost::system::error_code rehome(const executor_type& executor) {
+        return m_tcp.rehome(executor);
+    }
     boost::asio::ip::tcp::socket& socket() { return m_tcp.socket(); }
 
     // The server side of the TLS handshake, within the deadline set before it.

@@ -1,5 +1,7 @@
 #include "proxy/server/timed_socket.hpp"
 
+#include <unistd.h>
+
 namespace proxy::server {
 
 namespace detail {
@@ -42,6 +44,28 @@ void TimedSocketState::expire() {
 }
 
 }  // namespace detail
+
+boost::system::error_code TimedSocket::rehome(const executor_type& executor) {
+    namespace net = boost::asio;
+    boost::system::error_code ec;
+    const auto local = m_state->socket.local_endpoint(ec);
+    if (ec) return ec;
+    const int fd = m_state->socket.release(ec);
+    if (ec) return ec;
+    net::ip::tcp::socket moved(executor);
+    moved.assign(local.protocol(), fd, ec);
+    if (ec) {
+        ::close(fd);
+        return ec;
+    }
+    auto next = std::make_shared<detail::TimedSocketState>(std::move(moved));
+    next->deadline = m_state->deadline;
+    // The old state's watchdog, if armed, ends on the old executor and finds it detached.
+    m_state->detached = true;
+    m_state->timer.cancel();
+    m_state = std::move(next);
+    return {};
+}
 
 TimedSocket::~TimedSocket() {
     m_state->detached = true;

@@ -98,6 +98,10 @@ class TimedSocket {
     // The deadline of the reads, writes and waits that follow.
     void expires_after(Clock::duration timeout) { m_state->deadline = Clock::now() + timeout; }
     void expires_at(Clock::time_point deadline) { m_state->deadline = deadline; }
+    // Moves the socket to `executor` (another loop's), keeping its deadline; the operations
+    // that follow complete there. Only with no operation pending. On failure (the descriptor
+    // could not be registered there) the socket is closed.
+    boost::system::error_code rehome(const executor_type& executor);
     // Ends the pending operations (operation_aborted); the socket stays open.
     void cancel() {
         boost::system::error_code ignored;

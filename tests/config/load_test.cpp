@@ -67,6 +67,7 @@ TEST_CASE("a file with only an upstream gets the documented defaults", "[config]
     CHECK(c.server.shutdown_grace == seconds{30});
     CHECK(c.server.max_header_bytes == 16 * 1024);
     CHECK(c.server.max_body_bytes == 4 * 1024 * 1024);
+    CHECK(c.server.scale_loops);
     CHECK(c.admin_token.empty());
     REQUIRE(c.upstreams.size() == 1);
     const auto& u = c.upstreams[0];
@@ -168,6 +169,7 @@ TEST_CASE("every key in the file is read into the Config", "[config]") {
         "  shutdown_grace: 0\n"
         "  max_header_bytes: 8KiB\n"
         "  max_body_bytes: 1MB\n"
+        "  scale_loops: false\n"
         "admin_token_file: " +
         token_file.string() + "\n");
 
@@ -190,6 +192,7 @@ TEST_CASE("every key in the file is read into the Config", "[config]") {
     CHECK(c.server.shutdown_grace == seconds{0});
     CHECK(c.server.max_header_bytes == 8192);
     CHECK(c.server.max_body_bytes == 1'000'000);
+    CHECK_FALSE(c.server.scale_loops);
     CHECK(c.admin_token == "token-from-file");
     CHECK(c.admin_token_file == token_file.string());
 
@@ -355,6 +358,8 @@ TEST_CASE("a size or duration with a bad unit is an error naming line and key", 
           "test.yml:5: server.max_connections: must be between 1 and 1000000, found 0");
     CHECK(accepted(k_upstream + "server:\n  max_body_bytes: 4 MiB\n").server.max_body_bytes ==
           4u << 20);
+    CHECK(rejected(k_upstream + "server:\n  scale_loops: sometimes\n") ==
+          "test.yml:5: server.scale_loops: expected true or false, found \"sometimes\"");
 }
 
 TEST_CASE("watermarks must be above 0 and at most 1, with low below high", "[config]") {

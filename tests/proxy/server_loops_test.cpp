@@ -1,7 +1,8 @@
 // The listener with event loops of its own: each connection's requests run on one loop thread
-// (never on the main io_context's), connections are dealt to the loops round robin, a handler
-// that waits for work on the main io_context resumes on its loop, and the main io_context's
-// run() returns only once the server has stopped and its connections have ended.
+// (never on the main io_context's), new connections go to the active loop with the fewest, a
+// handler that waits for work on the main io_context resumes on its loop, connections move
+// between requests when the active loops change (pipelined requests and all), and the main
+// io_context's run() returns only once the server has stopped and its connections have ended.
 
 #include <chrono>
 #include <future>
@@ -17,6 +18,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -42,8 +44,10 @@ std::string thread_name() {
 // Answers "<thread before>,<thread after>": the thread the handler began on, and the one it
 // continued on after waiting for a timer of the main io_context.
 struct LoopServer {
-    explicit LoopServer(unsigned loops)
-        : server(
+    // `scale`: config.scale_loops (off: every loop takes connections).
+    explicit LoopServer(unsigned loops, bool scale = false)
+        : config(with_scaling(scale)),
+          server(
               ioc, config, [this](proxy::server::Exchange& ex) { return answer(ex); }, loops) {
         port = server.listen("127.0.0.1", 0).value().port();
         server.start();
@@ -55,6 +59,12 @@ struct LoopServer {
     }
 
     net::awaitable<void> answer(proxy::server::Exchange& ex) {
+        if (ex.request.target() == "/gate") {
+            // Held until the test opens the gate: the loop's thread blocks (for at most 20 s),
+            // which is what a test of the moment between two requests needs.
+            entered.set_value();
+            gate.get_future().wait_for(std::chrono::seconds(20));
+        }
         const std::string before = thread_name();
         net::steady_timer timer(ioc.get_executor(), std::chrono::milliseconds(1));
         std::ignore = co_await timer.async_wait(net::as_tuple(net::use_awaitable));
@@ -63,9 +73,17 @@ struct LoopServer {
         co_await proxy::server::send_response(ex, http::status::ok, none, body);
     }
 
+    static config::ServerConfig with_scaling(bool scale) {
+        config::ServerConfig c;
+        c.scale_loops = scale;
+        return c;
+    }
+
     net::io_context ioc;
     config::ServerConfig config;
     proxy::server::Server server;
+    std::promise<void> entered;  // a request reached /gate
+    std::promise<void> gate;     // opened by the test
     unsigned short port = 0;
     std::future<std::string> main;  // the main io_context's thread id, once its run() returned
 };
@@ -78,10 +96,21 @@ struct Connection {
         http::request<http::string_body> request{http::verb::get, "/", 11};
         request.set(http::field::host, "127.0.0.1");
         http::write(socket, request);
+        return read();
+    }
+    std::string read() {
         http::response<http::string_body> response;
         http::read(socket, buffer, response);
         REQUIRE(response.result() == http::status::ok);
         return response.body();
+    }
+    // The loop thread the next request runs on (it starts and resumes there).
+    std::string loop() {
+        const std::string body = get();
+        const auto comma = body.find(',');
+        REQUIRE(comma != std::string::npos);
+        REQUIRE(body.substr(0, comma) == body.substr(comma + 1));
+        return body.substr(0, comma);
     }
     net::io_context ioc;
     tcp::socket socket;
@@ -90,7 +119,10 @@ struct Connection {
 
 }  // namespace
 
-TEST_CASE("server loops: each connection stays on one loop thread, dealt round robin", "[server]") {
+TEST_CASE(
+    "server loops: each connection stays on one loop thread, each new one on the loop with "
+    "the fewest",
+    "[server]") {
     LoopServer s(2);
     std::vector<std::unique_ptr<Connection>> connections;
     std::vector<std::string> threads;  // per connection
@@ -128,4 +160,97 @@ TEST_CASE("server loops: the main io_context runs while a connection is open", "
     s.server.stop();  // the idle connection is ended
     REQUIRE(s.main.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
     CHECK(s.server.connections() == 0);
+}
+
+TEST_CASE("server loops: with scale_loops connections start on one loop", "[server]") {
+    LoopServer s(2, true);
+    CHECK(s.server.active_loops() == 1);
+    std::vector<std::unique_ptr<Connection>> connections;
+    std::set<std::string> threads;
+    for (int i = 0; i < 4; ++i) {
+        connections.push_back(std::make_unique<Connection>(s.port));
+        threads.insert(connections.back()->loop());
+    }
+    // A few requests saturate no loop: the timer adds none.
+    CHECK(threads.size() == 1);
+    CHECK(s.server.active_loops() == 1);
+    connections.clear();
+    s.server.stop();
+    REQUIRE(s.main.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+}
+
+TEST_CASE("server loops: connections move between requests as the active loops change",
+          "[server]") {
+    LoopServer s(2);
+    std::vector<std::unique_ptr<Connection>> connections;
+    std::map<std::string, int> per_loop;
+    for (int i = 0; i < 4; ++i) {
+        connections.push_back(std::make_unique<Connection>(s.port));
+        ++per_loop[connections.back()->loop()];
+    }
+    REQUIRE(per_loop.size() == 2);  // both loops take connections
+
+    // Connections per loop after one request each (a connection moves after the response it
+    // is sending when the loops change, or after the next).
+    const auto settled = [&connections] {
+        for (auto& c : connections)
+            c->loop();
+        std::map<std::string, int> counts;
+        for (auto& c : connections)
+            ++counts[c->loop()];
+        return counts;
+    };
+
+    // One loop: each connection on the other moves.
+    s.server.set_active_loops(1);
+    CHECK(s.server.active_loops() == 1);
+    per_loop = settled();
+    CHECK(per_loop.size() == 1);
+    CHECK(per_loop.begin()->second == 4);
+    const std::string first = per_loop.begin()->first;
+
+    // Two again: two of the four move back, and the loops carry two each.
+    s.server.set_active_loops(2);
+    per_loop = settled();
+    REQUIRE(per_loop.size() == 2);
+    CHECK(per_loop[first] == 2);
+
+    // Clamped to the loops there are.
+    s.server.set_active_loops(0);
+    CHECK(s.server.active_loops() == 1);
+    s.server.set_active_loops(5);
+    CHECK(s.server.active_loops() == 2);
+
+    connections.clear();
+    s.server.stop();
+    REQUIRE(s.main.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+    CHECK(s.server.connections() == 0);
+}
+
+TEST_CASE("server loops: requests sent together are answered in order across a move", "[server]") {
+    LoopServer s(2);
+    Connection a(s.port);
+    Connection b(s.port);
+    const std::string loop_a = a.loop();
+    const std::string loop_b = b.loop();
+    REQUIRE(loop_a != loop_b);
+    // Three requests in one write to the connection on the second loop (b: the first went to
+    // loop 0, the second to loop 1). The first is held at the gate until the loops have
+    // changed: b moves after its response, with what it read of the other two, and answers
+    // them on the first loop.
+    std::string requests = "GET /gate HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    for (int i = 0; i < 2; ++i)
+        requests += "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    net::write(b.socket, net::buffer(requests));
+    REQUIRE(s.entered.get_future().wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+    s.server.set_active_loops(1);
+    s.gate.set_value();
+    CHECK(b.read() == loop_b + "," + loop_b);
+    CHECK(b.read() == loop_a + "," + loop_a);
+    CHECK(b.read() == loop_a + "," + loop_a);
+    CHECK(a.loop() == loop_a);
+    s.server.stop();
+    a.socket.close();
+    b.socket.close();
+    REQUIRE(s.main.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
 }

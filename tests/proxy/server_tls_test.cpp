@@ -3,6 +3,7 @@
 // new connections while an open one keeps its own.
 
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -49,7 +50,9 @@ std::shared_ptr<ssl::context> context_of(const config::TlsConfig& tls) {
 
 // A server whose handler answers with the client certificate's names, joined by commas.
 struct TlsServer {
-    explicit TlsServer(const config::TlsConfig& tls) {
+    // `loops`: loops of the server's own (every one takes connections); 0 runs on `ioc`.
+    explicit TlsServer(const config::TlsConfig& tls, unsigned loops = 0)
+        : server(ioc, config, answer, loops) {
         config.tls = tls;
         server.set_tls_context(context_of(tls));
         port = server.listen("127.0.0.1", 0).value().port();
@@ -101,6 +104,13 @@ struct TlsServer {
     }
 
     static net::awaitable<void> answer(proxy::server::Exchange& ex) {
+        if (ex.request.target() == "/thread") {
+            std::ostringstream id;
+            id << std::this_thread::get_id();
+            const http::fields none;
+            co_await proxy::server::send_response(ex, http::status::ok, none, id.str());
+            co_return;
+        }
         if (ex.request.target() == "/file") {
             co_await send_file(ex);
             co_return;
@@ -121,9 +131,15 @@ struct TlsServer {
         co_await proxy::server::send_response(ex, http::status::ok, none, names);
     }
 
+    static config::ServerConfig every_loop() {
+        config::ServerConfig c;
+        c.scale_loops = false;
+        return c;
+    }
+
     net::io_context ioc;
-    config::ServerConfig config;
-    proxy::server::Server server{ioc, config, answer};
+    config::ServerConfig config = every_loop();
+    proxy::server::Server server;
     unsigned short port = 0;
     std::thread thread;
 };
@@ -344,4 +360,39 @@ TEST_CASE("over TLS a client gone without close_notify ends its connection", "[s
     }
     // The server notices (a truncated stream), not after its header timeout: bounded wait.
     CHECK(proxy::test::wait_for_connections(server.server, 0));
+}
+
+TEST_CASE("over TLS a connection moved to another loop between requests goes on", "[server]") {
+    test_util::TempDir dir;
+    const auto tls = server_certificate_only(dir);
+    TlsServer server(tls, 2);
+    boost::system::error_code ec;
+    Client a(server.port, tls.cert_file);
+    Client b(server.port, tls.cert_file);
+    a.stream.handshake(ssl::stream_base::client, ec);
+    REQUIRE_FALSE(ec);
+    b.stream.handshake(ssl::stream_base::client, ec);
+    REQUIRE_FALSE(ec);
+    const auto get = [](Client& client, const std::string& target) {
+        http::request<http::string_body> request{http::verb::get, target, 11};
+        request.set(http::field::host, "127.0.0.1");
+        http::write(client.stream, request);
+        boost::beast::flat_buffer buffer;
+        http::response<http::string_body> response;
+        http::read(client.stream, buffer, response);
+        REQUIRE(response.result() == http::status::ok);
+        return response.body();
+    };
+    const std::string loop_a = get(a, "/thread");
+    const std::string loop_b = get(b, "/thread");
+    REQUIRE(loop_a != loop_b);  // the first on loop 0, the second on loop 1
+
+    server.server.set_active_loops(1);
+    // It moves after the response it is sending when the loops change, or after the next.
+    get(b, "/thread");
+    CHECK(get(b, "/thread") == loop_a);
+    // The TLS session goes on over the moved socket, large writes and streamed bodies too.
+    CHECK(get(b, "/large") == TlsServer::large_body());
+    CHECK(get(b, "/length/eager") == TlsServer::streamed_body());
+    CHECK(get(a, "/thread") == loop_a);
 }
