@@ -110,7 +110,7 @@ struct ServerConfig {
     std::size_t max_header_bytes = 16 * 1024;
     std::size_t max_body_bytes = 4 * 1024 * 1024;  // API request bodies (environment bundles)
     // Connections use as few of the `threads` loops as their load needs (a loop is added while
-    // the active ones are saturated and a CPU is idle); false: every loop, round robin.
+    // the active ones are saturated and a CPU is idle); false: every loop takes connections.
     bool scale_loops = true;
     TlsConfig tls;
 };

@@ -4,9 +4,33 @@
 #include <charconv>
 #include <fstream>
 #include <iterator>
+#include <sched.h>
+#include <sstream>
 #include <string>
 
 namespace proxy::server {
+
+namespace {
+
+std::string read_text(const std::filesystem::path& path) {
+    std::ifstream file(path);
+    std::ostringstream text;
+    text << file.rdbuf();
+    return text.str();
+}
+
+// The unsigned number at the start of `text` (after blanks), consumed from it.
+std::optional<std::uint64_t> take_number(std::string_view& text) {
+    while (!text.empty() && text.front() == ' ')
+        text.remove_prefix(1);
+    std::uint64_t value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc{}) return std::nullopt;
+    text.remove_prefix(static_cast<std::size_t>(end - text.data()));
+    return value;
+}
+
+}  // namespace
 
 LoopPolicy::LoopPolicy(unsigned max_loops) : m_max(std::max(1u, max_loops)) {}
 
@@ -31,64 +55,131 @@ unsigned LoopPolicy::next(std::span<const double> busy, double idle_cpus) {
     return m_active;
 }
 
-std::vector<std::size_t> shed_counts(std::span<const std::size_t> connections, unsigned active) {
-    std::vector<std::size_t> shed(connections.size(), 0);
-    const std::size_t loops = std::min<std::size_t>(std::max(1u, active), connections.size());
-    std::size_t total = 0;
-    for (const std::size_t count : connections)
+std::vector<std::size_t> shed_counts(std::span<const std::size_t> working,
+                                     std::span<const std::size_t> connections, unsigned active) {
+    std::vector<std::size_t> shed(working.size(), 0);
+    const std::size_t loops = std::min<std::size_t>(std::max(1u, active), working.size());
+    std::size_t total = 0;  // the working connections, wherever they are now
+    for (const std::size_t count : working)
         total += count;
     const std::size_t share = loops == 0 ? 0 : (total + loops - 1) / loops;
-    for (std::size_t i = 0; i < connections.size(); ++i) {
+    for (std::size_t i = 0; i < working.size(); ++i) {
         if (i >= loops)
-            shed[i] = connections[i];
-        else if (connections[i] > share)
-            shed[i] = connections[i] - share;
+            shed[i] = i < connections.size() ? std::max(connections[i], working[i]) : working[i];
+        else if (working[i] > share)
+            shed[i] = working[i] - share;
     }
     return shed;
 }
 
-std::optional<CpuJiffies> parse_proc_stat(std::string_view text) {
-    if (!text.starts_with("cpu ")) return std::nullopt;
-    CpuJiffies result;
-    // The totals: user nice system idle iowait irq softirq steal (guest time is within user).
-    std::string_view line = text.substr(0, text.find('\n'));
-    line.remove_prefix(4);
-    for (int field = 0; field < 8; ++field) {
-        while (!line.empty() && line.front() == ' ')
-            line.remove_prefix(1);
-        std::uint64_t value = 0;
-        const auto [end, ec] = std::from_chars(line.data(), line.data() + line.size(), value);
-        if (ec != std::errc{}) {
-            if (field < 4) return std::nullopt;  // idle is the fourth: older kernels stop later
-            break;
+std::vector<CpuJiffies> parse_proc_stat(std::string_view text) {
+    std::vector<CpuJiffies> cpus;
+    while (!text.empty()) {
+        const auto end = text.find('\n');
+        std::string_view line = text.substr(0, end);
+        text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+        if (!line.starts_with("cpu") || line.size() < 4 || line[3] < '0' || line[3] > '9') continue;
+        line.remove_prefix(3);
+        CpuJiffies cpu;
+        const auto number = take_number(line);
+        if (!number) return {};
+        cpu.cpu = static_cast<unsigned>(*number);
+        // user nice system idle iowait irq softirq steal (guest time is within user); older
+        // kernels stop after idle.
+        for (int field = 0; field < 8; ++field) {
+            const auto value = take_number(line);
+            if (!value) {
+                if (field < 4) return {};
+                break;
+            }
+            cpu.total += *value;
+            if (field == 3 || field == 4) cpu.idle += *value;
         }
-        line.remove_prefix(static_cast<std::size_t>(end - line.data()));
-        result.total += value;
-        if (field == 3 || field == 4) result.idle += value;
+        cpus.push_back(cpu);
     }
-    for (std::size_t at = text.find("\ncpu"); at != std::string_view::npos;
-         at = text.find("\ncpu", at + 1)) {
-        if (at + 4 < text.size() && text[at + 4] >= '0' && text[at + 4] <= '9') ++result.cpus;
-    }
-    if (result.cpus == 0 || result.total == 0) return std::nullopt;
-    return result;
+    return cpus;
 }
 
-std::optional<double> MachineIdle::sample() {
-    std::ifstream file("/proc/stat");
-    const std::string text((std::istreambuf_iterator<char>(file)),
-                           std::istreambuf_iterator<char>());
-    const auto now = parse_proc_stat(text);
-    if (!now) return std::nullopt;
-    const bool primed = m_primed && now->total > m_total && now->idle >= m_idle;
-    const double idle = primed ? static_cast<double>(now->idle - m_idle) /
-                                     static_cast<double>(now->total - m_total) * now->cpus
-                               : 0.0;
-    m_idle = now->idle;
-    m_total = now->total;
-    m_primed = true;
-    if (!primed) return std::nullopt;
-    return idle;
+std::optional<double> parse_cpu_max(std::string_view text) {
+    if (text.starts_with("max")) return std::nullopt;
+    const auto quota = take_number(text);
+    const auto period = take_number(text);
+    if (!quota || !period || *period == 0) return std::nullopt;
+    return static_cast<double>(*quota) / static_cast<double>(*period);
+}
+
+std::optional<std::uint64_t> parse_cpu_usage(std::string_view text) {
+    constexpr std::string_view key = "usage_usec ";
+    for (std::size_t at = 0; at < text.size();) {
+        const auto end = text.find('\n', at);
+        std::string_view line = text.substr(at, end == std::string_view::npos ? end : end - at);
+        if (line.starts_with(key)) {
+            line.remove_prefix(key.size());
+            return take_number(line);
+        }
+        if (end == std::string_view::npos) break;
+        at = end + 1;
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> parse_cgroup_path(std::string_view text) {
+    for (std::size_t at = 0; at < text.size();) {
+        const auto end = text.find('\n', at);
+        const std::string_view line =
+            text.substr(at, end == std::string_view::npos ? end : end - at);
+        if (line.starts_with("0::/")) return std::string(line.substr(3));
+        if (end == std::string_view::npos) break;
+        at = end + 1;
+    }
+    return std::nullopt;
+}
+
+IdleCpus::IdleCpus(std::filesystem::path cgroup_root) {
+    if (const auto path = parse_cgroup_path(read_text("/proc/self/cgroup")))
+        m_cgroup = cgroup_root / std::filesystem::path(*path).relative_path();
+}
+
+std::optional<double> IdleCpus::sample() {
+    const auto now = std::chrono::steady_clock::now();
+    const auto cpus = parse_proc_stat(read_text("/proc/stat"));
+    m_readable = !cpus.empty();
+    if (cpus.empty()) return std::nullopt;
+    cpu_set_t mask;
+    const bool masked = sched_getaffinity(0, sizeof mask, &mask) == 0;
+    std::uint64_t idle = 0, total = 0;
+    unsigned counted = 0;
+    for (const CpuJiffies& cpu : cpus) {
+        if (masked && (cpu.cpu >= CPU_SETSIZE || !CPU_ISSET(cpu.cpu, &mask))) continue;
+        const auto before = m_cpus.find(cpu.cpu);
+        if (before == m_cpus.end() || cpu.total < before->second.total ||
+            cpu.idle < before->second.idle)
+            continue;
+        idle += cpu.idle - before->second.idle;
+        total += cpu.total - before->second.total;
+        ++counted;
+    }
+    m_cpus.clear();
+    for (const CpuJiffies& cpu : cpus)
+        m_cpus[cpu.cpu] = cpu;
+
+    std::optional<double> quota_idle;
+    const double wall = std::chrono::duration<double>(now - m_at).count();
+    m_at = now;
+    if (m_cgroup) {
+        const auto quota = parse_cpu_max(read_text(*m_cgroup / "cpu.max"));
+        const auto usage = parse_cpu_usage(read_text(*m_cgroup / "cpu.stat"));
+        if (quota && usage && m_usage && *usage >= *m_usage && wall > 0) {
+            const double used = static_cast<double>(*usage - *m_usage) / 1e6 / wall;
+            quota_idle = std::max(0.0, *quota - used);
+        }
+        m_usage = usage;
+    }
+    if (counted == 0 || total == 0) return std::nullopt;  // the first call, or no tick yet
+    // Each CPU counts its own jiffies: the idle share of them, times the CPUs, is idle CPUs.
+    const double host_idle =
+        static_cast<double>(idle) / static_cast<double>(total) * static_cast<double>(counted);
+    return quota_idle ? std::min(host_idle, *quota_idle) : host_idle;
 }
 
 double thread_cpu_seconds(clockid_t clock) {

@@ -93,11 +93,14 @@ struct Server::Connection {
     // Keeps its loop running: taken for the next loop before a move, so that the loop cannot
     // have ended by the time the connection gets there.
     std::optional<net::executor_work_guard<net::io_context::executor_type>> loop_work;
-    std::size_t loop = 0;       // its loop's index; written under m_mutex, read there elsewhere
-    beast::flat_buffer buffer;  // bytes read past the last request, carried along a move
+    std::size_t loop = 0;  // its loop's index; written under m_mutex, read there elsewhere
+    std::atomic<std::uint64_t> served{0};  // the scaling period of its last request
+    beast::flat_buffer buffer;             // bytes read past the last request, carried along a move
     std::vector<std::string> client_cert_names;  // set after the TLS handshake
-    bool opened = false;  // the session began (a moved connection's does not shake hands again)
-    bool busy = false;    // touched on the connection's strand only
+    // On the connection's strand only:
+    bool opened = false;   // the session began (a moved connection's does not shake hands again)
+    bool busy = false;     // a request is being answered
+    bool closing = false;  // close_all reached it: a session (re)spawned after ends at once
     // Ends whatever the session awaits (close_all); emitted on the connection's strand.
     net::cancellation_signal cancel;
 };
@@ -110,7 +113,8 @@ struct Server::Loop {
     clockid_t clock = CLOCK_THREAD_CPUTIME_ID;  // the thread's CPU clock, once it runs
     bool has_clock = false;
     std::atomic<std::size_t> connections{0};
-    std::atomic<std::int64_t> shed{0};  // connections to hand over between requests
+    std::atomic<std::size_t> working{0};  // those that sent a request lately (rebalance, moves)
+    std::atomic<std::int64_t> shed{0};    // connections to hand over between requests
 };
 
 Server::Server(net::io_context& ioc, const config::ServerConfig& config, Handler handler,
@@ -164,47 +168,70 @@ void Server::set_active_loops(unsigned active) {
 }
 
 void Server::rebalance() {
-    std::vector<std::size_t> counts;
-    counts.reserve(m_loops.size());
+    // Working: a request within this period or the one before. A loop with many idle keep-alive
+    // connections and few busy ones is not full; only connections that send requests move.
+    std::vector<std::size_t> working(m_loops.size(), 0);
+    const std::uint64_t period = m_period.load();
+    {
+        const std::lock_guard lock(m_mutex);
+        for (const auto& connection : m_connections) {
+            if (connection->served.load(std::memory_order_relaxed) + 2 > period)
+                ++working[connection->loop];
+        }
+    }
+    std::vector<std::size_t> connections;
+    connections.reserve(m_loops.size());
     for (const auto& loop : m_loops)
-        counts.push_back(loop->connections.load());
-    const auto shed = shed_counts(counts, m_active_loops.load());
-    for (std::size_t i = 0; i < m_loops.size(); ++i)
+        connections.push_back(loop->connections.load());
+    const auto shed = shed_counts(working, connections, m_active_loops.load());
+    for (std::size_t i = 0; i < m_loops.size(); ++i) {
+        m_loops[i]->working.store(working[i]);
         m_loops[i]->shed.store(static_cast<std::int64_t>(shed[i]));
+    }
 }
 
 std::optional<std::size_t> Server::move_target(std::size_t from) {
     Loop& loop = *m_loops[from];
     if (loop.shed.load(std::memory_order_relaxed) <= 0) return std::nullopt;
-    loop.shed.fetch_sub(1, std::memory_order_relaxed);
     const std::size_t active = std::min<std::size_t>(m_active_loops.load(), m_loops.size());
     std::optional<std::size_t> best;
     for (std::size_t i = 0; i < active; ++i) {
         if (i == from) continue;
-        if (!best || m_loops[i]->connections.load() < m_loops[*best]->connections.load()) best = i;
+        if (!best || m_loops[i]->working.load() < m_loops[*best]->working.load()) best = i;
     }
-    // Within the active loops, only a move that evens the counts out.
-    if (best && from < active && m_loops[*best]->connections.load() + 1 >= loop.connections.load())
+    if (!best) return std::nullopt;
+    // Within the active loops, only a move that evens the shares out.
+    if (from < active && m_loops[*best]->working.load() + 1 >= loop.working.load())
         return std::nullopt;
+    loop.shed.fetch_sub(1, std::memory_order_relaxed);
+    if (loop.working.load() > 0) --loop.working;  // an idle one leaving a dropped loop is not
+    ++m_loops[*best]->working;
     return best;
 }
 
-bool Server::move(Connection& connection, std::size_t to) {
+Server::Moved Server::move(Connection& connection, std::size_t to) {
+    {
+        const std::lock_guard lock(m_mutex);
+        if (m_loops_released || m_stopping) return Moved::stays;
+        // Holds the next loop up until the connection has got there (released loops end once
+        // they run out of work).
+        connection.loop_work.emplace(net::make_work_guard(m_loops[to]->context));
+    }
+    // A callback of on_connection that comes meanwhile runs on this loop, after this.
+    if (const auto ec = connection.stream.rehome(m_loops[to]->context.get_executor())) {
+        connection.loop_work.emplace(net::make_work_guard(m_loops[connection.loop]->context));
+        log_line("server: cannot move a connection to another loop: " + ec.message());
+        return connection.stream.socket().is_open() ? Moved::stays : Moved::lost;
+    }
     std::size_t from = 0;
     {
         const std::lock_guard lock(m_mutex);
-        if (m_loops_released || m_stopping) return false;
-        if (const auto ec = connection.stream.rehome(m_loops[to]->context.get_executor())) {
-            log_line("server: cannot move a connection to another loop: " + ec.message());
-            return false;
-        }
-        connection.loop_work.emplace(net::make_work_guard(m_loops[to]->context));
         from = connection.loop;
         connection.loop = to;
     }
     --m_loops[from]->connections;
     ++m_loops[to]->connections;
-    return true;
+    return Moved::yes;
 }
 
 net::any_io_executor Server::executor_of(Connection& connection) {
@@ -250,6 +277,7 @@ boost::system::result<net::ip::tcp::endpoint> Server::listen(const std::string& 
 void Server::start() {
     net::co_spawn(m_acceptor.get_executor(), accept_loop(),
                   [](std::exception_ptr e) { report(e); });
+    // Without scaling every loop takes connections from the start; nothing rebalances.
     if (m_config.scale_loops && m_loops.size() > 1) {
         m_scale_timer.emplace(m_acceptor.get_executor());
         net::co_spawn(m_acceptor.get_executor(), scale_loops(),
@@ -258,34 +286,53 @@ void Server::start() {
 }
 
 net::awaitable<void> Server::scale_loops() {
-    LoopPolicy policy(static_cast<unsigned>(m_loops.size()));
-    MachineIdle machine;
-    std::ignore = machine.sample();
-    std::vector<double> cpu(m_loops.size());
-    const auto cpu_of = [this](std::size_t i) {
-        return m_loops[i]->has_clock ? thread_cpu_seconds(m_loops[i]->clock) : 0.0;
-    };
-    for (std::size_t i = 0; i < m_loops.size(); ++i)
-        cpu[i] = cpu_of(i);
-    auto last = std::chrono::steady_clock::now();
-    std::vector<double> busy(m_loops.size());
+    const std::size_t loops = m_loops.size();
+    LoopPolicy policy(static_cast<unsigned>(loops));
+    std::function<LoadSample()> measure = m_measure;
+    if (!measure) {
+        // Each loop thread's CPU time over the period, and the idle CPUs this process may use.
+        auto idle = std::make_shared<IdleCpus>();
+        std::ignore = idle->sample();
+        const bool clocks = std::all_of(m_loops.begin(), m_loops.end(),
+                                        [](const auto& loop) { return loop->has_clock; });
+        if (!clocks || !idle->readable()) {
+            log_line("server: cannot measure the loops' load (" +
+                     std::string(clocks ? "/proc/stat" : "thread CPU clocks") + "): all " +
+                     std::to_string(loops) + " loops take connections");
+            set_active_loops(static_cast<unsigned>(loops));
+            co_return;
+        }
+        auto cpu = std::make_shared<std::vector<double>>(loops);
+        for (std::size_t i = 0; i < loops; ++i)
+            (*cpu)[i] = thread_cpu_seconds(m_loops[i]->clock);
+        auto last = std::make_shared<std::chrono::steady_clock::time_point>(
+            std::chrono::steady_clock::now());
+        measure = [this, idle, cpu, last, loops] {
+            const auto now = std::chrono::steady_clock::now();
+            const double wall = std::chrono::duration<double>(now - *last).count();
+            *last = now;
+            LoadSample sample;
+            sample.busy.resize(loops);
+            for (std::size_t i = 0; i < loops; ++i) {
+                const double seconds = thread_cpu_seconds(m_loops[i]->clock);
+                sample.busy[i] = wall > 0 ? (seconds - (*cpu)[i]) / wall : 0.0;
+                (*cpu)[i] = seconds;
+            }
+            // Unknown for a moment (no clock tick yet): nothing is added.
+            sample.idle_cpus = idle->sample().value_or(0.0);
+            return sample;
+        };
+    }
     while (!m_stopping) {
         m_scale_timer->expires_after(k_scale_period);
         const auto [ec] = co_await m_scale_timer->async_wait(k_token);
         if (ec || m_stopping) break;
-        const auto now = std::chrono::steady_clock::now();
-        const double wall = std::chrono::duration<double>(now - last).count();
-        last = now;
-        for (std::size_t i = 0; i < m_loops.size(); ++i) {
-            const double seconds = cpu_of(i);
-            busy[i] = wall > 0 ? (seconds - cpu[i]) / wall : 0.0;
-            cpu[i] = seconds;
-        }
-        const auto idle = machine.sample();
+        ++m_period;
+        const LoadSample sample = measure();
         const unsigned before = policy.active();
-        const unsigned after = idle ? policy.next(busy, *idle) : before;
+        const unsigned after = policy.next(sample.busy, sample.idle_cpus);
         if (after != before) {
-            log_line("server: " + std::to_string(after) + " of " + std::to_string(m_loops.size()) +
+            log_line("server: " + std::to_string(after) + " of " + std::to_string(loops) +
                      " loops take connections");
         }
         set_active_loops(after);
@@ -316,6 +363,7 @@ void Server::close_all() {
     const std::lock_guard lock(m_mutex);
     for (const auto& connection : m_connections) {
         on_connection(connection, [](Connection& c) {
+            c.closing = true;
             c.cancel.emit(net::cancellation_type::terminal);
             boost::system::error_code ignored;
             c.stream.socket().close(ignored);
@@ -325,7 +373,7 @@ void Server::close_all() {
 
 net::awaitable<void> Server::accept_loop() {
     while (!m_stopping) {
-        const std::size_t loop = m_loops.empty() ? 0 : next_loop();
+        std::size_t loop = m_loops.empty() ? 0 : next_loop();
         const net::any_io_executor executor = m_loops.empty()
                                                   ? net::any_io_executor(net::make_strand(m_ioc))
                                                   : m_loops[loop]->context.get_executor();
@@ -352,7 +400,29 @@ net::awaitable<void> Server::accept_loop() {
         }
         ++m_active;
         socket.set_option(net::ip::tcp::no_delay(true), ec);
+        if (!m_loops.empty()) {
+            // The loop was chosen before the accept waited: if another has fewer now (or it
+            // was dropped meanwhile), the connection goes there.
+            const std::size_t to = next_loop();
+            if (to != loop &&
+                (loop >= m_active_loops.load() ||
+                 m_loops[to]->connections.load() < m_loops[loop]->connections.load())) {
+                auto moved = move_socket(socket, m_loops[to]->context.get_executor());
+                if (moved) {
+                    socket = std::move(*moved);
+                    loop = to;
+                } else {
+                    log_line("accept: cannot move a connection to another loop: " +
+                             moved.error().message());
+                    if (!socket.is_open()) {  // lost on the way
+                        --m_active;
+                        continue;
+                    }
+                }
+            }
+        }
         auto connection = std::make_shared<Connection>(std::move(socket), m_tls.load());
+        connection->served = m_period.load();
         if (!m_loops.empty()) {
             connection->main_work.emplace(net::make_work_guard(m_ioc));
             connection->loop_work.emplace(net::make_work_guard(m_loops[loop]->context));
@@ -392,6 +462,7 @@ net::awaitable<bool> Server::session(std::shared_ptr<Connection> connection) {
     // Cancelled (close_all), each awaited operation ends with an error the handlers already
     // handle; none throws.
     co_await net::this_coro::throw_if_cancelled(false);
+    if (connection->closing) co_return false;  // close_all came before it got here
     Stream& stream = connection->stream;
     const bool opening = !connection->opened;
     connection->opened = true;
@@ -488,13 +559,17 @@ net::awaitable<bool> Server::session(std::shared_ptr<Connection> connection) {
                     .client_cert_names = connection->client_cert_names};
         ex.keep_alive = keep_alive && !m_stopping;
         co_await m_handler(ex);
+        connection->served.store(m_period.load(), std::memory_order_relaxed);
         log_access(access_line(request, ex, std::chrono::steady_clock::now() - started));
         connection->busy = false;
         if (!ex.keep_alive || ex.aborted) break;
         if (!m_loops.empty()) {
             // Between requests: hand the connection to another loop if its own has too many.
-            if (const auto to = move_target(connection->loop); to && move(*connection, *to))
-                co_return true;
+            if (const auto to = move_target(connection->loop)) {
+                const Moved moved = move(*connection, *to);
+                if (moved == Moved::yes) co_return true;
+                if (moved == Moved::lost) break;
+            }
         }
     }
     if (stream.is_tls() && stream.socket().is_open()) {

@@ -9,10 +9,11 @@
 // loop. With `loops` == 0, each connection runs on a strand of the main io_context.
 //
 // Which loops: the first `active` ones take connections, each new one the active loop with the
-// fewest. With config.scale_loops, a timer sets `active` from what the loops and the machine
-// did (LoopPolicy, loop_scaling.hpp): one loop while one is enough or no CPU is idle for more.
-// Connections follow `active` between requests: a loop with more than an equal share hands its
-// extra connections, each after its response, to the active loop with the fewest.
+// fewest. With config.scale_loops, a timer sets `active` every 250 ms from what the loops and
+// the machine did (LoopPolicy, loop_scaling.hpp): one loop while one is enough or no CPU is idle
+// for more. Connections follow between requests: a loop with more than an equal share of the
+// working connections (those that sent a request in the last two periods) hands the extra ones,
+// each after its response, to the active loop with the fewest.
 
 #include <atomic>
 #include <functional>
@@ -74,6 +75,16 @@ class Server {
     // test, with config.scale_loops false. Safe to call from any thread.
     void set_active_loops(unsigned active);
 
+    // What one period of config.scale_loops measured: each loop's share of a CPU, and the idle
+    // CPUs this process may use.
+    struct LoadSample {
+        std::vector<double> busy;
+        double idle_cpus = 0;
+    };
+    // For tests: the scaling timer takes its samples from `measure` instead of the loops' CPU
+    // clocks and IdleCpus. Call before start().
+    void measure_load_with(std::function<LoadSample()> measure) { m_measure = std::move(measure); }
+
   private:
     struct Connection;
     struct Loop;
@@ -86,9 +97,11 @@ class Server {
     void rebalance();
     // Where a connection on loop `from` should move after its response, if anywhere.
     std::optional<std::size_t> move_target(std::size_t from);
-    // Moves `connection` to loop `to`, on its present loop's thread between requests; false
-    // when it stays (the loops are being released, or its socket could not move).
-    bool move(Connection& connection, std::size_t to);
+    enum class Moved { yes, stays, lost };
+    // Moves `connection` to loop `to`, on its present loop's thread between requests: `stays`
+    // when the loops are being released or its socket could not leave, `lost` when the socket
+    // left but could not be registered on the other loop (it is closed).
+    Moved move(Connection& connection, std::size_t to);
     // Runs `fn` on the connection's loop (or strand), wherever it has moved meanwhile.
     void on_connection(const std::shared_ptr<Connection>& connection,
                        std::function<void(Connection&)> fn);
@@ -111,6 +124,8 @@ class Server {
     std::unordered_set<std::shared_ptr<Connection>> m_connections;
     std::vector<std::unique_ptr<Loop>> m_loops;
     std::atomic<unsigned> m_active_loops{0};
+    std::atomic<std::uint64_t> m_period{0};  // scaling periods so far
+    std::function<LoadSample()> m_measure;
     bool m_loops_released = false;                   // under m_mutex
     std::optional<net::steady_timer> m_scale_timer;  // on the acceptor's strand
 };

@@ -1,5 +1,6 @@
 #include "proxy/server/timed_socket.hpp"
 
+#include <cassert>
 #include <unistd.h>
 
 namespace proxy::server {
@@ -45,20 +46,27 @@ void TimedSocketState::expire() {
 
 }  // namespace detail
 
-boost::system::error_code TimedSocket::rehome(const executor_type& executor) {
-    namespace net = boost::asio;
+boost::system::result<boost::asio::ip::tcp::socket> move_socket(
+    boost::asio::ip::tcp::socket& socket, const boost::asio::any_io_executor& executor) {
     boost::system::error_code ec;
-    const auto local = m_state->socket.local_endpoint(ec);
+    const auto local = socket.local_endpoint(ec);
     if (ec) return ec;
-    const int fd = m_state->socket.release(ec);
+    const int fd = socket.release(ec);
     if (ec) return ec;
-    net::ip::tcp::socket moved(executor);
+    boost::asio::ip::tcp::socket moved(executor);
     moved.assign(local.protocol(), fd, ec);
     if (ec) {
         ::close(fd);
         return ec;
     }
-    auto next = std::make_shared<detail::TimedSocketState>(std::move(moved));
+    return moved;
+}
+
+boost::system::error_code TimedSocket::rehome(const executor_type& executor) {
+    assert(m_state->pending == 0);
+    auto moved = move_socket(m_state->socket, executor);
+    if (!moved) return moved.error();
+    auto next = std::make_shared<detail::TimedSocketState>(std::move(*moved));
     next->deadline = m_state->deadline;
     // The old state's watchdog, if armed, ends on the old executor and finds it detached.
     m_state->detached = true;

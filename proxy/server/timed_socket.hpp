@@ -31,6 +31,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/system/error_code.hpp>
+#include <boost/system/result.hpp>
 
 namespace proxy::server {
 
@@ -81,6 +82,12 @@ struct TimedCompletion {
 
 }  // namespace detail
 
+// Moves `socket`'s descriptor to a new socket on `executor` (another io_context's), with no
+// operation pending on it. On failure `socket` is still open (the descriptor could not be
+// released) or closed (it could not be registered on `executor`).
+boost::system::result<boost::asio::ip::tcp::socket> move_socket(
+    boost::asio::ip::tcp::socket& socket, const boost::asio::any_io_executor& executor);
+
 class TimedSocket {
   public:
     using executor_type = boost::asio::any_io_executor;
@@ -99,8 +106,8 @@ class TimedSocket {
     void expires_after(Clock::duration timeout) { m_state->deadline = Clock::now() + timeout; }
     void expires_at(Clock::time_point deadline) { m_state->deadline = deadline; }
     // Moves the socket to `executor` (another loop's), keeping its deadline; the operations
-    // that follow complete there. Only with no operation pending. On failure (the descriptor
-    // could not be registered there) the socket is closed.
+    // that follow complete there. Only with no operation pending. On failure the socket is
+    // still open where it was (it could not leave), or closed (it could not arrive).
     boost::system::error_code rehome(const executor_type& executor);
     // Ends the pending operations (operation_aborted); the socket stays open.
     void cancel() {

@@ -4,9 +4,12 @@
 // between requests when the active loops change (pipelined requests and all), and the main
 // io_context's run() returns only once the server has stopped and its connections have ended.
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -28,6 +31,7 @@
 #include "config/config.hpp"
 #include "proxy/server/exchange.hpp"
 #include "proxy/server/server.hpp"
+#include "tests/proxy/server_test_util.hpp"
 
 namespace {
 
@@ -44,18 +48,27 @@ std::string thread_name() {
 // Answers "<thread before>,<thread after>": the thread the handler began on, and the one it
 // continued on after waiting for a timer of the main io_context.
 struct LoopServer {
-    // `scale`: config.scale_loops (off: every loop takes connections).
-    explicit LoopServer(unsigned loops, bool scale = false)
+    // `scale`: config.scale_loops (off: every loop takes connections); `measure`: what the
+    // scaling timer measures instead of the CPU clocks, if set.
+    explicit LoopServer(unsigned loops, bool scale = false,
+                        std::function<proxy::server::Server::LoadSample()> measure = {})
         : config(with_scaling(scale)),
           server(
               ioc, config, [this](proxy::server::Exchange& ex) { return answer(ex); }, loops) {
         port = server.listen("127.0.0.1", 0).value().port();
+        if (measure) server.measure_load_with(std::move(measure));
         server.start();
         main = std::async(std::launch::async, [this] {
             std::string id = thread_name();
             ioc.run();
             return id;
         });
+    }
+
+    // A test that failed midway still ends the server (so that `main` returns).
+    ~LoopServer() {
+        server.stop();
+        server.close_all();
     }
 
     net::awaitable<void> answer(proxy::server::Exchange& ex) {
@@ -253,4 +266,142 @@ TEST_CASE("server loops: requests sent together are answered in order across a m
     a.socket.close();
     b.socket.close();
     REQUIRE(s.main.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+}
+
+TEST_CASE("server loops: a new connection goes to the loop with the fewest", "[server]") {
+    LoopServer s(2);
+    auto c0 = std::make_unique<Connection>(s.port);
+    Connection c1(s.port);
+    auto c2 = std::make_unique<Connection>(s.port);
+    const std::string loop0 = c0->loop();
+    REQUIRE(c1.loop() != loop0);
+    REQUIRE(c2->loop() == loop0);
+    // Loop 0 empty, loop 1 one: the next goes to loop 0, though the accept waiting for it was
+    // started when loop 1 had fewer (and round robin would deal it to loop 1).
+    c0.reset();
+    c2.reset();
+    REQUIRE(proxy::test::wait_for_connections(s.server, 1));
+    Connection c3(s.port);
+    CHECK(c3.loop() == loop0);
+}
+
+TEST_CASE("server loops: stop ends an idle connection that moved", "[server]") {
+    LoopServer s(2);
+    Connection a(s.port);
+    Connection b(s.port);
+    const std::string loop_a = a.loop();
+    REQUIRE(b.loop() != loop_a);
+    s.server.set_active_loops(1);
+    b.loop();
+    REQUIRE(b.loop() == loop_a);  // moved to loop 0, and idle there now
+    // Both stay open on the client's side: only the server can end them, well before their
+    // idle_timeout (2 minutes).
+    s.server.stop();
+    REQUIRE(s.main.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+    CHECK(s.server.connections() == 0);
+}
+
+namespace {
+
+// The scaling timer's measure for a test: each period `busy` and `idle`, counted.
+struct FakeLoad {
+    std::mutex mutex;
+    std::vector<double> busy{0.1, 0.0};
+    double idle = 1.5;
+    std::atomic<int> periods{0};
+
+    proxy::server::Server::LoadSample operator()() {
+        const std::lock_guard lock(mutex);
+        ++periods;
+        return {busy, idle};
+    }
+    void set(std::vector<double> b, double i) {
+        const std::lock_guard lock(mutex);
+        busy = std::move(b);
+        idle = i;
+    }
+    // Waits (boundedly) until `n` more periods have passed.
+    bool wait_periods(int n) {
+        const int until = periods.load() + n;
+        for (int i = 0; i < 2000 && periods.load() < until; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        return periods.load() >= until;
+    }
+};
+
+// Waits (boundedly) until the server has `n` active loops.
+bool wait_active(const proxy::server::Server& server, unsigned n) {
+    for (int i = 0; i < 2000 && server.active_loops() != n; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return server.active_loops() == n;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "server loops: the timer adds a loop while the one is saturated and a CPU idle, and "
+    "drops it once the load fits",
+    "[server]") {
+    auto load = std::make_shared<FakeLoad>();
+    LoopServer s(2, true, [load] { return (*load)(); });
+    Connection a(s.port);
+    Connection b(s.port);
+    const std::string first = a.loop();
+    REQUIRE(b.loop() == first);
+
+    // Saturated, but no CPU idle: still one loop.
+    load->set({0.95, 0.0}, 0.2);
+    REQUIRE(load->wait_periods(3));
+    CHECK(s.server.active_loops() == 1);
+
+    // A CPU idle: a second loop, and one of the two working connections moves to it.
+    load->set({0.95, 0.0}, 1.5);
+    REQUIRE(wait_active(s.server, 2));
+    // Both working in a period, then the rebalance: one of them moves after its next response.
+    a.loop();
+    b.loop();
+    REQUIRE(load->wait_periods(1));
+    a.loop();
+    b.loop();
+    CHECK(a.loop() != b.loop());
+
+    // Quiet for k_quiet_periods: back to one, and the connection on the second loop returns.
+    load->set({0.1, 0.1}, 1.5);
+    REQUIRE(wait_active(s.server, 1));
+    REQUIRE(load->wait_periods(1));  // the rebalance after the change
+    a.loop();
+    b.loop();
+    CHECK(a.loop() == first);
+    CHECK(b.loop() == first);
+}
+
+TEST_CASE("server loops: only connections that send requests are balanced between the loops",
+          "[server]") {
+    auto load = std::make_shared<FakeLoad>();
+    LoopServer s(2, true, [load] { return (*load)(); });
+    std::vector<std::unique_ptr<Connection>> idle;
+    for (int i = 0; i < 4; ++i) {
+        idle.push_back(std::make_unique<Connection>(s.port));
+        idle.back()->loop();
+    }
+    Connection a(s.port);
+    Connection b(s.port);
+    const std::string first = a.loop();
+    REQUIRE(b.loop() == first);
+    // Three periods in which only a and b send requests: the four others stop counting.
+    for (int period = 0; period < 3; ++period) {
+        a.loop();
+        b.loop();
+        REQUIRE(load->wait_periods(1));
+    }
+    // A second loop: of two working connections one moves. Counting the idle ones too (six, a
+    // share of three), both would move and the second loop would carry all the work.
+    load->set({0.95, 0.0}, 1.5);
+    REQUIRE(wait_active(s.server, 2));
+    for (int round = 0; round < 3; ++round) {
+        a.loop();
+        b.loop();
+        REQUIRE(load->wait_periods(1));
+    }
+    CHECK(a.loop() != b.loop());
 }
