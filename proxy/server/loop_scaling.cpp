@@ -146,7 +146,12 @@ std::optional<double> IdleCpus::sample() {
     m_readable = !cpus.empty();
     if (cpus.empty()) return std::nullopt;
     cpu_set_t mask;
-    const bool masked = sched_getaffinity(0, sizeof mask, &mask) == 0;
+    bool masked = sched_getaffinity(0, sizeof mask, &mask) == 0;
+    // A /proc/stat that lists none of the mask's CPUs numbers them its own way (LXCFS shows a
+    // container's CPUs as cpu0..cpuN): then it lists only what this process may use.
+    masked = masked && std::any_of(cpus.begin(), cpus.end(), [&mask](const CpuJiffies& cpu) {
+                 return cpu.cpu < CPU_SETSIZE && CPU_ISSET(cpu.cpu, &mask);
+             });
     std::uint64_t idle = 0, total = 0;
     unsigned counted = 0;
     for (const CpuJiffies& cpu : cpus) {

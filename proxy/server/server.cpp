@@ -82,6 +82,8 @@ boost::system::error_code parse_buffered(http::request_parser<http::string_body>
 constexpr std::chrono::seconds k_tls_shutdown_timeout{2};
 // How often config.scale_loops measures the loops and the machine.
 constexpr std::chrono::milliseconds k_scale_period{250};
+// Periods in a row without the idle CPUs after which scaling gives up (every loop is used).
+constexpr unsigned k_unknown_periods = 20;
 
 struct Server::Connection {
     Connection(net::ip::tcp::socket socket, std::shared_ptr<net::ssl::context> tls)
@@ -98,8 +100,8 @@ struct Server::Connection {
     beast::flat_buffer buffer;             // bytes read past the last request, carried along a move
     std::vector<std::string> client_cert_names;  // set after the TLS handshake
     // On the connection's strand only:
-    bool opened = false;   // the session began (a moved connection's does not shake hands again)
-    bool busy = false;     // a request is being answered
+    bool opened = false;  // the session began (a moved connection's does not shake hands again)
+    std::atomic<bool> busy{false};  // a request is being answered (rebalance reads it too)
     bool closing = false;  // close_all reached it: a session (re)spawned after ends at once
     // Ends whatever the session awaits (close_all); emitted on the connection's strand.
     net::cancellation_signal cancel;
@@ -168,14 +170,17 @@ void Server::set_active_loops(unsigned active) {
 }
 
 void Server::rebalance() {
-    // Working: a request within this period or the one before. A loop with many idle keep-alive
-    // connections and few busy ones is not full; only connections that send requests move.
+    // Working: answering a request, or done with one within the last two periods. A loop with
+    // many idle keep-alive connections and few busy ones is not full; only connections that
+    // send requests move.
     std::vector<std::size_t> working(m_loops.size(), 0);
     const std::uint64_t period = m_period.load();
     {
         const std::lock_guard lock(m_mutex);
         for (const auto& connection : m_connections) {
-            if (connection->served.load(std::memory_order_relaxed) + 2 > period)
+            // Periods count from 1 at the first tick; a request stamps the period it ends in.
+            if (connection->busy.load(std::memory_order_relaxed) ||
+                connection->served.load(std::memory_order_relaxed) + 3 > period)
                 ++working[connection->loop];
         }
     }
@@ -203,9 +208,6 @@ std::optional<std::size_t> Server::move_target(std::size_t from) {
     // Within the active loops, only a move that evens the shares out.
     if (from < active && m_loops[*best]->working.load() + 1 >= loop.working.load())
         return std::nullopt;
-    loop.shed.fetch_sub(1, std::memory_order_relaxed);
-    if (loop.working.load() > 0) --loop.working;  // an idle one leaving a dropped loop is not
-    ++m_loops[*best]->working;
     return best;
 }
 
@@ -231,6 +233,14 @@ Server::Moved Server::move(Connection& connection, std::size_t to) {
     }
     --m_loops[from]->connections;
     ++m_loops[to]->connections;
+    // Spent until the next rebalance recounts. An idle connection leaving a dropped loop was
+    // not counted as working there.
+    Loop& old = *m_loops[from];
+    old.shed.fetch_sub(1, std::memory_order_relaxed);
+    std::size_t working = old.working.load();
+    while (working > 0 && !old.working.compare_exchange_weak(working, working - 1)) {
+    }
+    ++m_loops[to]->working;
     return Moved::yes;
 }
 
@@ -318,19 +328,29 @@ net::awaitable<void> Server::scale_loops() {
                 sample.busy[i] = wall > 0 ? (seconds - (*cpu)[i]) / wall : 0.0;
                 (*cpu)[i] = seconds;
             }
-            // Unknown for a moment (no clock tick yet): nothing is added.
-            sample.idle_cpus = idle->sample().value_or(0.0);
+            sample.idle_cpus = idle->sample();
             return sample;
         };
     }
+    unsigned unknown = 0;  // periods in a row without the idle CPUs
     while (!m_stopping) {
         m_scale_timer->expires_after(k_scale_period);
         const auto [ec] = co_await m_scale_timer->async_wait(k_token);
         if (ec || m_stopping) break;
         ++m_period;
         const LoadSample sample = measure();
+        // A period without a clock tick is unknown now and then; twenty in a row (5 s) mean the
+        // idle CPUs cannot be read here (a /proc/stat that does not list the CPUs this process
+        // may use): every loop takes connections, as without scaling.
+        unknown = sample.idle_cpus ? 0 : unknown + 1;
+        if (unknown >= k_unknown_periods) {
+            log_line("server: cannot measure the idle CPUs: all " + std::to_string(loops) +
+                     " loops take connections");
+            set_active_loops(static_cast<unsigned>(loops));
+            co_return;
+        }
         const unsigned before = policy.active();
-        const unsigned after = policy.next(sample.busy, sample.idle_cpus);
+        const unsigned after = policy.next(sample.busy, sample.idle_cpus.value_or(0.0));
         if (after != before) {
             log_line("server: " + std::to_string(after) + " of " + std::to_string(loops) +
                      " loops take connections");
@@ -373,10 +393,12 @@ void Server::close_all() {
 
 net::awaitable<void> Server::accept_loop() {
     while (!m_stopping) {
-        std::size_t loop = m_loops.empty() ? 0 : next_loop();
+        // With loops, accepted here and then handed to its loop: the loop is chosen when the
+        // connection has come, and no socket of a loop waits in the main io_context's queue
+        // (where it could outlive its loop).
         const net::any_io_executor executor = m_loops.empty()
                                                   ? net::any_io_executor(net::make_strand(m_ioc))
-                                                  : m_loops[loop]->context.get_executor();
+                                                  : m_acceptor.get_executor();
         auto [ec, socket] = co_await m_acceptor.async_accept(executor, k_token);
         if (ec) {
             if (m_stopping || ec == net::error::operation_aborted) break;
@@ -400,26 +422,18 @@ net::awaitable<void> Server::accept_loop() {
         }
         ++m_active;
         socket.set_option(net::ip::tcp::no_delay(true), ec);
+        const std::size_t loop = m_loops.empty() ? 0 : next_loop();
         if (!m_loops.empty()) {
-            // The loop was chosen before the accept waited: if another has fewer now (or it
-            // was dropped meanwhile), the connection goes there.
-            const std::size_t to = next_loop();
-            if (to != loop &&
-                (loop >= m_active_loops.load() ||
-                 m_loops[to]->connections.load() < m_loops[loop]->connections.load())) {
-                auto moved = move_socket(socket, m_loops[to]->context.get_executor());
-                if (moved) {
-                    socket = std::move(*moved);
-                    loop = to;
-                } else {
-                    log_line("accept: cannot move a connection to another loop: " +
-                             moved.error().message());
-                    if (!socket.is_open()) {  // lost on the way
-                        --m_active;
-                        continue;
-                    }
-                }
+            auto moved = move_socket(socket, m_loops[loop]->context.get_executor());
+            if (!moved) {
+                log_line("accept: cannot hand a connection to its loop: " +
+                         moved.error().message());
+                boost::system::error_code ignored;
+                socket.close(ignored);
+                --m_active;
+                continue;
             }
+            socket = std::move(*moved);
         }
         auto connection = std::make_shared<Connection>(std::move(socket), m_tls.load());
         connection->served = m_period.load();
@@ -433,7 +447,10 @@ net::awaitable<void> Server::accept_loop() {
             const std::lock_guard lock(m_mutex);
             m_connections.insert(connection);
         }
-        spawn_session(std::move(connection));
+        // Spawned on its own loop, as after a move: the cancellation slot is set on the thread
+        // that emits on it (close_all, through on_connection).
+        net::post(connection->stream.get_executor(),
+                  [this, connection] { spawn_session(connection); });
     }
 }
 
@@ -506,6 +523,7 @@ net::awaitable<bool> Server::session(std::shared_ptr<Connection> connection) {
             ec = read_ec;
         }
         connection->busy = true;
+        connection->served.store(m_period.load(), std::memory_order_relaxed);
         const auto started = std::chrono::steady_clock::now();
         if (ec) {
             if (ec == http::error::end_of_stream || ec == beast::error::timeout ||

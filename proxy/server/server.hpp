@@ -12,8 +12,8 @@
 // fewest. With config.scale_loops, a timer sets `active` every 250 ms from what the loops and
 // the machine did (LoopPolicy, loop_scaling.hpp): one loop while one is enough or no CPU is idle
 // for more. Connections follow between requests: a loop with more than an equal share of the
-// working connections (those that sent a request in the last two periods) hands the extra ones,
-// each after its response, to the active loop with the fewest.
+// working connections (answering a request, or done with one in the last two periods) hands the
+// extra ones, each after its response, to the active loop with the fewest.
 
 #include <atomic>
 #include <functional>
@@ -76,10 +76,10 @@ class Server {
     void set_active_loops(unsigned active);
 
     // What one period of config.scale_loops measured: each loop's share of a CPU, and the idle
-    // CPUs this process may use.
+    // CPUs this process may use (nullopt: not known this period).
     struct LoadSample {
         std::vector<double> busy;
-        double idle_cpus = 0;
+        std::optional<double> idle_cpus;
     };
     // For tests: the scaling timer takes its samples from `measure` instead of the loops' CPU
     // clocks and IdleCpus. Call before start().
