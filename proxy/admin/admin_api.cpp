@@ -312,6 +312,9 @@ AdminResponse AdminApi::stats() const {
         upstreams[name] = std::move(u);
     }
     o["upstreams"] = std::move(upstreams);
+    o["server"] = json::object{{"connections", t.server.connections},
+                               {"loops", t.server.loops},
+                               {"active_loops", t.server.active_loops}};
     return json_response(200, o);
 }
 
@@ -410,7 +413,13 @@ AdminResponse AdminApi::metrics() const {
           std::tuple{"envcache_hot_fill_errors_total", "counter", t.hot.fill_errors,
                      "Copies into the hot tier that failed (unreadable, wrong digest, no memory)."},
           std::tuple{"envcache_hot_evictions_total", "counter", t.hot.evictions,
-                     "Blobs the hot tier let go to stay within its limits."}}) {
+                     "Blobs the hot tier let go to stay within its limits."},
+          std::tuple{"envcache_connections", "gauge", t.server.connections,
+                     "Client connections open."},
+          std::tuple{"envcache_loops", "gauge", t.server.loops,
+                     "The server's connection loops (threads)."},
+          std::tuple{"envcache_loops_active", "gauge", t.server.active_loops,
+                     "Connection loops that take connections now (server.scale_loops)."}}) {
         out.family(family, type, help);
         out.sample(static_cast<double>(value));
     }

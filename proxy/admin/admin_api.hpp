@@ -39,6 +39,13 @@ struct TrafficStats {
     std::map<std::string, std::string> circuits;
     // The hot tier of small blobs in memory (cache/hot_blobs.hpp).
     cache::HotBlobs::Stats hot;
+    // The listener: open client connections, its connection loops, and how many of them take
+    // connections now (server.scale_loops).
+    struct Server {
+        std::uint64_t connections = 0;
+        std::uint64_t loops = 0;
+        std::uint64_t active_loops = 0;
+    } server;
 };
 
 // The server's pull-path counters as TrafficStats: totals, and every counter per upstream.

@@ -234,11 +234,18 @@ int serve(Args args) {
         registry::RegistryHandler registry(config, core, client_ptrs, fetcher, metrics,
                                            &pull_access);
 
-        const AdminApi admin(core.evictor(), config.admin_token, [&metrics, &client_ptrs, &core] {
-            TrafficStats traffic = traffic_with_health(metrics, client_ptrs);
-            traffic.hot = core.hot_stats();
-            return traffic;
-        });
+        // Set once the server is made, before it takes the first request.
+        const server::Server* serving = nullptr;
+        const AdminApi admin(core.evictor(), config.admin_token,
+                             [&metrics, &client_ptrs, &core, &serving] {
+                                 TrafficStats traffic = traffic_with_health(metrics, client_ptrs);
+                                 traffic.hot = core.hot_stats();
+                                 if (serving) {
+                                     traffic.server = {serving->connections(), serving->loops(),
+                                                       serving->active_loops()};
+                                 }
+                                 return traffic;
+                             });
         environments::EnvironmentContext environments_context(
             core.store(), environments::make_upstream_resolver(config.upstreams, client_ptrs),
             [&core](const std::string& hash) {
@@ -313,6 +320,7 @@ int serve(Args args) {
         // `ioc`'s `threads` threads.
         server::Server server(
             ioc, config.server, [&router](server::Exchange& ex) { return router(ex); }, threads);
+        serving = &server;
 
         auto bound = server.listen(listen->host, listen->port);
         if (!bound) {

@@ -70,6 +70,8 @@ class Server {
     std::size_t connections() const { return m_active.load(); }
     // Loops that take connections now (1..loops; 0 without loops of its own).
     unsigned active_loops() const { return m_active_loops.load(); }
+    // The loops of its own (0: connections run on strands of the main io_context).
+    std::size_t loops() const { return m_loops.size(); }
     // Sets the loops that take connections (clamped to 1..loops) and has the others' connections,
     // and any over an equal share, move between requests. The scaling timer calls it; so may a
     // test, with config.scale_loops false. Safe to call from any thread.

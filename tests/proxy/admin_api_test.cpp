@@ -28,6 +28,7 @@ struct Api {
               t.bytes_from_cache = 3000;
               t.bytes_from_upstream = 1000;
               t.upstreams["docker.io"] = {{"requests", 4}, {"errors", 0}};
+              t.server = {.connections = 7, .loops = 2, .active_loops = 1};
               return t;
           }) {}
 
@@ -105,6 +106,9 @@ TEST_CASE("stats report usage, limits, traffic and evictions by reason", "[admin
     CHECK(o.at("evictions").at("watermark").to_number<int>() == 0);
     CHECK(o.at("evictions").at("max_age").to_number<int>() == 0);
     CHECK(o.at("upstreams").at("docker.io").at("requests").to_number<int>() == 4);
+    CHECK(o.at("server").at("connections").to_number<int>() == 7);
+    CHECK(o.at("server").at("loops").to_number<int>() == 2);
+    CHECK(o.at("server").at("active_loops").to_number<int>() == 1);
 }
 
 TEST_CASE("limits are read and set live through the API", "[admin]") {
@@ -286,7 +290,11 @@ TEST_CASE("metrics give the same figures in Prometheus' text format", "[admin]")
     metrics.add(0, &Counters::coalesced, 2);
     metrics.add(1, &Counters::misses, 1);
     metrics.add(1, &Counters::bytes_from_upstream, 1000);
-    AdminApi api(f.evictor(), {}, [&metrics] { return traffic_stats(metrics); });
+    AdminApi api(f.evictor(), {}, [&metrics] {
+        TrafficStats t = traffic_stats(metrics);
+        t.server = {.connections = 5, .loops = 4, .active_loops = 2};
+        return t;
+    });
     const auto r = api.handle({"GET", "/api/v1/admin/metrics", {}, k_loopback, {}});
     REQUIRE(r.status == 200);
     CHECK(r.content_type == "text/plain; version=0.0.4; charset=utf-8");
@@ -308,6 +316,10 @@ TEST_CASE("metrics give the same figures in Prometheus' text format", "[admin]")
     CHECK(has_line("envcache_store_blobs 3"));
     CHECK(has_line("envcache_evictions_total{reason=\"watermark\"} 0"));
     CHECK(has_line("envcache_reserve_refused_total 0"));
+    CHECK(has_line("# TYPE envcache_loops_active gauge"));
+    CHECK(has_line("envcache_connections 5"));
+    CHECK(has_line("envcache_loops 4"));
+    CHECK(has_line("envcache_loops_active 2"));
     // Every sample's family is declared before it.
     std::size_t families = 0;
     std::string declared;
