@@ -30,6 +30,19 @@ std::optional<std::uint64_t> take_number(std::string_view& text) {
     return value;
 }
 
+// The rest of the first line of `text` that starts with `prefix`.
+std::optional<std::string_view> line_after(std::string_view text, std::string_view prefix) {
+    for (std::size_t at = 0; at < text.size();) {
+        const auto end = text.find('\n', at);
+        const std::string_view line =
+            text.substr(at, end == std::string_view::npos ? end : end - at);
+        if (line.starts_with(prefix)) return line.substr(prefix.size());
+        if (end == std::string_view::npos) break;
+        at = end + 1;
+    }
+    return std::nullopt;
+}
+
 }  // namespace
 
 LoopPolicy::LoopPolicy(unsigned max_loops) : m_max(std::max(1u, max_loops)) {}
@@ -109,30 +122,15 @@ std::optional<double> parse_cpu_max(std::string_view text) {
 }
 
 std::optional<std::uint64_t> parse_cpu_usage(std::string_view text) {
-    constexpr std::string_view key = "usage_usec ";
-    for (std::size_t at = 0; at < text.size();) {
-        const auto end = text.find('\n', at);
-        std::string_view line = text.substr(at, end == std::string_view::npos ? end : end - at);
-        if (line.starts_with(key)) {
-            line.remove_prefix(key.size());
-            return take_number(line);
-        }
-        if (end == std::string_view::npos) break;
-        at = end + 1;
-    }
-    return std::nullopt;
+    auto usage = line_after(text, "usage_usec ");
+    if (!usage) return std::nullopt;
+    return take_number(*usage);
 }
 
 std::optional<std::string> parse_cgroup_path(std::string_view text) {
-    for (std::size_t at = 0; at < text.size();) {
-        const auto end = text.find('\n', at);
-        const std::string_view line =
-            text.substr(at, end == std::string_view::npos ? end : end - at);
-        if (line.starts_with("0::/")) return std::string(line.substr(3));
-        if (end == std::string_view::npos) break;
-        at = end + 1;
-    }
-    return std::nullopt;
+    const auto path = line_after(text, "0::");
+    if (!path || !path->starts_with('/')) return std::nullopt;
+    return std::string(*path);
 }
 
 IdleCpus::IdleCpus(std::filesystem::path cgroup_root) {

@@ -178,7 +178,8 @@ void Server::rebalance() {
     {
         const std::lock_guard lock(m_mutex);
         for (const auto& connection : m_connections) {
-            // Periods count from 1 at the first tick; a request stamps the period it ends in.
+            // Periods count from 1 at the first tick; a request stamps the period it ends in,
+            // and counts while it runs.
             if (connection->busy.load(std::memory_order_relaxed) ||
                 connection->served.load(std::memory_order_relaxed) + 3 > period)
                 ++working[connection->loop];
@@ -301,34 +302,33 @@ net::awaitable<void> Server::scale_loops() {
     std::function<LoadSample()> measure = m_measure;
     if (!measure) {
         // Each loop thread's CPU time over the period, and the idle CPUs this process may use.
-        auto idle = std::make_shared<IdleCpus>();
-        std::ignore = idle->sample();
+        IdleCpus idle;
+        std::ignore = idle.sample();
         const bool clocks = std::all_of(m_loops.begin(), m_loops.end(),
                                         [](const auto& loop) { return loop->has_clock; });
-        if (!clocks || !idle->readable()) {
+        if (!clocks || !idle.readable()) {
             log_line("server: cannot measure the loops' load (" +
                      std::string(clocks ? "/proc/stat" : "thread CPU clocks") + "): all " +
                      std::to_string(loops) + " loops take connections");
             set_active_loops(static_cast<unsigned>(loops));
             co_return;
         }
-        auto cpu = std::make_shared<std::vector<double>>(loops);
+        std::vector<double> cpu(loops);
         for (std::size_t i = 0; i < loops; ++i)
-            (*cpu)[i] = thread_cpu_seconds(m_loops[i]->clock);
-        auto last = std::make_shared<std::chrono::steady_clock::time_point>(
-            std::chrono::steady_clock::now());
-        measure = [this, idle, cpu, last, loops] {
+            cpu[i] = thread_cpu_seconds(m_loops[i]->clock);
+        measure = [this, idle = std::move(idle), cpu = std::move(cpu),
+                   last = std::chrono::steady_clock::now()]() mutable {
             const auto now = std::chrono::steady_clock::now();
-            const double wall = std::chrono::duration<double>(now - *last).count();
-            *last = now;
+            const double wall = std::chrono::duration<double>(now - last).count();
+            last = now;
             LoadSample sample;
-            sample.busy.resize(loops);
-            for (std::size_t i = 0; i < loops; ++i) {
+            sample.busy.resize(cpu.size());
+            for (std::size_t i = 0; i < cpu.size(); ++i) {
                 const double seconds = thread_cpu_seconds(m_loops[i]->clock);
-                sample.busy[i] = wall > 0 ? (seconds - (*cpu)[i]) / wall : 0.0;
-                (*cpu)[i] = seconds;
+                sample.busy[i] = wall > 0 ? (seconds - cpu[i]) / wall : 0.0;
+                cpu[i] = seconds;
             }
-            sample.idle_cpus = idle->sample();
+            sample.idle_cpus = idle.sample();
             return sample;
         };
     }
@@ -373,7 +373,7 @@ void Server::stop() {
         const std::lock_guard lock(m_mutex);
         for (const auto& connection : m_connections) {
             on_connection(connection, [](Connection& c) {
-                if (!c.busy) c.stream.cancel();
+                if (!c.busy.load(std::memory_order_relaxed)) c.stream.cancel();
             });
         }
     }
@@ -522,8 +522,8 @@ net::awaitable<bool> Server::session(std::shared_ptr<Connection> connection) {
             const auto [read_ec, n] = co_await std::move(reading);
             ec = read_ec;
         }
-        connection->busy = true;
-        connection->served.store(m_period.load(), std::memory_order_relaxed);
+        // Relaxed: rebalance only counts it, and everything else reads it on this strand.
+        connection->busy.store(true, std::memory_order_relaxed);
         const auto started = std::chrono::steady_clock::now();
         if (ec) {
             if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
@@ -579,7 +579,7 @@ net::awaitable<bool> Server::session(std::shared_ptr<Connection> connection) {
         co_await m_handler(ex);
         connection->served.store(m_period.load(), std::memory_order_relaxed);
         log_access(access_line(request, ex, std::chrono::steady_clock::now() - started));
-        connection->busy = false;
+        connection->busy.store(false, std::memory_order_relaxed);
         if (!ex.keep_alive || ex.aborted) break;
         if (!m_loops.empty()) {
             // Between requests: hand the connection to another loop if its own has too many.
